@@ -1,0 +1,47 @@
+/**
+ * The resource-kind contract. The engine (agent/engine.ts) knows no kind; each kind is one module
+ * in this folder exporting a `Kind`. A kind reads live state in `check` (pure reads), changes it in
+ * `apply`, and may batch its reads in `prefetch` and react to notifications in `refresh`.
+ */
+import type { CatalogResource, Change, Facts, Json, ResourceType } from "../../core/types.js";
+
+export interface CheckResult {
+  /** Property changes needed: empty means in sync. */
+  changes: Change[];
+  /** A unified diff for content changes (file kind), else null/undefined. */
+  diff?: string | null;
+}
+
+export interface ApplyResult {
+  /** Captured command output (exec), truncated by the kind. */
+  output?: string | null;
+}
+
+/** Per-run services the engine hands to every kind. No module-level state in kinds. */
+export interface KindContext {
+  facts: Facts;
+  /** True in noop/plan mode: `check` only; nothing may be written. */
+  noop: boolean;
+  /** Aborted when the resource's time budget runs out or the run is being stopped. */
+  signal: AbortSignal;
+  /** Where tend keeps state (backups, journals): default /var/lib/tend. */
+  stateDir: string;
+  /** The content of a catalog file by sha256 (inline in the catalog, or fetched and hash-checked). */
+  content(sha256: string): Promise<Buffer>;
+  /** Whatever this kind's `prefetch` returned for this run (undefined when it has none). */
+  prefetched: unknown;
+  /** Per-run scratch shared between kinds, e.g. `{ daemonReloadNeeded: true }` after a unit file changed. */
+  run: Record<string, Json>;
+  log(message: string): void;
+}
+
+export interface Kind {
+  type: ResourceType;
+  /** JSON Schema of `params` for this kind in a compiled catalog. */
+  schema: object;
+  prefetch?(resources: CatalogResource[], ctx: Omit<KindContext, "prefetched">): Promise<unknown>;
+  check(resource: CatalogResource, ctx: KindContext): Promise<CheckResult>;
+  apply(resource: CatalogResource, changes: Change[], ctx: KindContext): Promise<ApplyResult | undefined>;
+  /** Called when a resource this one listens to changed (service restart, refresh_only exec). */
+  refresh?(resource: CatalogResource, ctx: KindContext): Promise<ApplyResult | undefined>;
+}
