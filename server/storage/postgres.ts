@@ -1,0 +1,130 @@
+/**
+ * PostgreSQL, for several server processes behind a load balancer. Connection failures become
+ * `StorageUnavailable` (503 with Retry-After) and the pool reconnects by itself; the ingest lock
+ * is a session advisory lock, so one server ingests a commit while the others wait for its result.
+ */
+import pg from "pg";
+import type { Driver, Query, Row } from "./driver.js";
+import { SqlStorage } from "./sql.js";
+import { StorageUnavailable } from "./types.js";
+
+/** SQLSTATE classes and errno codes that mean "the database is not there", not "your SQL is wrong". */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== "string") return /timeout|terminat|Connection/i.test(String((err as Error)?.message));
+  return (
+    /^(08|57P|53)/.test(code) || /^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NOTFOUND)$/.test(code)
+  );
+}
+
+function wrap(err: unknown): unknown {
+  return isConnectionError(err) ? new StorageUnavailable(err) : err;
+}
+
+const lockKeys: Record<string, number> = { ingest: 74201, migrate: 74200 };
+
+class PostgresDriver implements Driver {
+  readonly kind = "postgres" as const;
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  query: Query = async (sql, params) => {
+    try {
+      return (await this.pool.query(sql, params as unknown[])).rows as Row[];
+    } catch (err) {
+      throw wrap(err);
+    }
+  };
+
+  async tx<T>(fn: (q: Query) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw wrap(err);
+    }
+    let broken = false;
+    try {
+      await client.query("BEGIN");
+      const result = await fn(
+        async (sql, params) => (await client.query(sql, params as unknown[])).rows as Row[],
+      );
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      broken = isConnectionError(err);
+      if (!broken) await client.query("ROLLBACK").catch(() => undefined);
+      throw wrap(err);
+    } finally {
+      client.release(broken ? true : undefined);
+    }
+  }
+
+  async migrate(statements: string[]): Promise<void> {
+    await this.tx(async (q) => {
+      await q("SELECT pg_advisory_xact_lock($1)", [lockKeys.migrate]);
+      for (const s of statements) await q(s);
+    });
+  }
+
+  async tryLock<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw wrap(err);
+    }
+    const key = lockKeys[name] ?? 74299;
+    try {
+      const [r] = (await client.query("SELECT pg_try_advisory_lock($1) AS ok", [key])).rows;
+      if (!r?.ok) return undefined;
+      try {
+        return await fn();
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [key]);
+      }
+    } catch (err) {
+      throw wrap(err);
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+export interface PostgresOptions {
+  url: string;
+  /** A schema to keep tend's tables in (created when missing); default `public`. */
+  schema?: string;
+  max?: number;
+}
+
+export async function openPostgres(opts: PostgresOptions): Promise<SqlStorage> {
+  const schema = opts.schema ?? "public";
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid PostgreSQL schema name "${schema}"`);
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max ?? 10,
+    connectionTimeoutMillis: 2000,
+    idleTimeoutMillis: 30_000,
+    options: `-c search_path=${schema}`,
+  });
+  pool.on("error", () => undefined); // an idle client lost its connection; the next query reconnects
+  if (schema !== "public") {
+    try {
+      await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } catch (err) {
+      // Two servers creating the schema at once: the loser sees a unique violation.
+      if ((err as { code?: string }).code !== "23505") {
+        await pool.end();
+        throw wrap(err);
+      }
+    }
+  }
+  const storage = new SqlStorage(new PostgresDriver(pool));
+  await storage.init();
+  return storage;
+}

@@ -1,0 +1,312 @@
+/** `Storage` in portable SQL over a `Driver`: the one implementation both databases share. */
+import type { Facts, Report } from "../../core/types.js";
+import { type Driver, type Query, type Row, schemaStatements } from "./driver.js";
+import type {
+  CommitRecord,
+  DriftRow,
+  EnrollOutcome,
+  NodeSummary,
+  ReportSummary,
+  SaveReportOutcome,
+  Storage,
+  TokenRecord,
+} from "./types.js";
+
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+export class SqlStorage implements Storage {
+  readonly kind: "sqlite" | "postgres";
+
+  constructor(private readonly db: Driver) {
+    this.kind = db.kind;
+  }
+
+  init(): Promise<void> {
+    return this.db.migrate(schemaStatements);
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query("SELECT 1 AS one");
+  }
+
+  async createToken(t: TokenRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO tokens (hash, kind, created_at, expires_at, uses_left, node_glob, reenroll)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [t.hash, t.kind, t.created_at, t.expires_at, t.uses_left, t.node_glob, t.reenroll ? 1 : 0],
+    );
+  }
+
+  async getToken(hash: string): Promise<TokenRecord | undefined> {
+    const [r] = await this.db.query("SELECT * FROM tokens WHERE hash = $1", [hash]);
+    if (!r) return undefined;
+    return {
+      hash: String(r.hash),
+      kind: r.kind === "admin" ? "admin" : "enroll",
+      created_at: num(r.created_at),
+      expires_at: numOrNull(r.expires_at),
+      uses_left: numOrNull(r.uses_left),
+      node_glob: strOrNull(r.node_glob),
+      reenroll: num(r.reenroll) === 1,
+    };
+  }
+
+  enroll(a: {
+    tokenHash: string;
+    node: string;
+    credentialHash: string;
+    now: number;
+    allowSupersede: boolean;
+  }): Promise<EnrollOutcome> {
+    return this.db.tx(async (q) => {
+      const existing = await q("SELECT name FROM nodes WHERE name = $1", [a.node]);
+      if (existing.length > 0 && !a.allowSupersede) return { ok: false, reason: "node-exists" } as const;
+      const spent = await q(
+        `UPDATE tokens SET uses_left = uses_left - 1
+         WHERE hash = $1 AND (uses_left IS NULL OR uses_left > 0) RETURNING hash`,
+        [a.tokenHash],
+      );
+      if (spent.length === 0) return { ok: false, reason: "token-used" } as const;
+      await q(
+        `INSERT INTO nodes (name, credential_hash, enrolled_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET credential_hash = excluded.credential_hash,
+         enrolled_at = excluded.enrolled_at`,
+        [a.node, a.credentialHash, a.now],
+      );
+      const superseded = existing.length > 0;
+      await q("INSERT INTO enrollments (node, at, token_hash, superseded) VALUES ($1, $2, $3, $4)", [
+        a.node,
+        a.now,
+        a.tokenHash,
+        superseded ? 1 : 0,
+      ]);
+      return { ok: true, superseded } as const;
+    });
+  }
+
+  async nodeByCredential(credentialHash: string): Promise<string | undefined> {
+    const [r] = await this.db.query("SELECT name FROM nodes WHERE credential_hash = $1", [credentialHash]);
+    return r ? String(r.name) : undefined;
+  }
+
+  async saveFacts(node: string, facts: Facts, now: number): Promise<void> {
+    await this.db.query("UPDATE nodes SET facts = $2, last_seen = $3 WHERE name = $1", [
+      node,
+      JSON.stringify(facts),
+      now,
+    ]);
+  }
+
+  async knownFacts(): Promise<{ node: string; facts: Facts }[]> {
+    const rows = await this.db.query("SELECT name, facts FROM nodes WHERE facts IS NOT NULL ORDER BY name");
+    return rows.map((r) => ({ node: String(r.name), facts: JSON.parse(String(r.facts)) as Facts }));
+  }
+
+  async catalogSerial(node: string, digest: string): Promise<number> {
+    const [cur] = await this.db.query("SELECT catalog_serial, catalog_digest FROM nodes WHERE name = $1", [
+      node,
+    ]);
+    if (cur && cur.catalog_digest === digest) return num(cur.catalog_serial);
+    const [r] = await this.db.query(
+      `UPDATE nodes SET catalog_serial = catalog_serial + 1, catalog_digest = $2
+       WHERE name = $1 AND (catalog_digest IS NULL OR catalog_digest <> $2) RETURNING catalog_serial`,
+      [node, digest],
+    );
+    if (r) return num(r.catalog_serial);
+    const [again] = await this.db.query("SELECT catalog_serial FROM nodes WHERE name = $1", [node]);
+    return num(again?.catalog_serial ?? 0);
+  }
+
+  async listNodes(): Promise<NodeSummary[]> {
+    const rows = await this.db.query(
+      `SELECT n.name, n.enrolled_at, n.last_seen, n.last_report_id, n.last_report_at, n.last_status,
+       n.last_commit, (SELECT COUNT(*) FROM report_resources rr
+         WHERE rr.report_id = n.last_report_id AND rr.drifted = 1) AS drifted
+       FROM nodes n ORDER BY n.name`,
+    );
+    return rows.map((r) => ({
+      name: String(r.name),
+      enrolled_at: num(r.enrolled_at),
+      last_seen: numOrNull(r.last_seen),
+      last_report_id: strOrNull(r.last_report_id),
+      last_report_at: strOrNull(r.last_report_at),
+      last_status: strOrNull(r.last_status),
+      last_commit: strOrNull(r.last_commit),
+      drifted: num(r.drifted),
+    }));
+  }
+
+  async nodeExists(name: string): Promise<boolean> {
+    return (await this.db.query("SELECT 1 AS one FROM nodes WHERE name = $1", [name])).length > 0;
+  }
+
+  saveReport(report: Report, receivedAt: number): Promise<SaveReportOutcome> {
+    return this.db.tx(async (q) => {
+      const inserted = await q(
+        `INSERT INTO reports (id, node, commit_sha, mode, status, started_at, duration_ms, received_at, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [
+          report.id,
+          report.node,
+          report.commit,
+          report.mode,
+          report.status,
+          report.started_at,
+          report.duration_ms,
+          receivedAt,
+          JSON.stringify(report),
+        ],
+      );
+      if (inserted.length === 0) {
+        const [prior] = await q("SELECT node FROM reports WHERE id = $1", [report.id]);
+        return prior?.node === report.node ? "duplicate" : "conflict";
+      }
+      await insertResources(q, report);
+      await q(
+        `UPDATE nodes SET last_report_id = $2, last_report_at = $3, last_status = $4, last_commit = $5
+         WHERE name = $1 AND (last_report_at IS NULL OR last_report_at <= $3)`,
+        [report.node, report.id, report.started_at, report.status, report.commit],
+      );
+      return "stored";
+    });
+  }
+
+  async nodeReports(node: string, limit: number): Promise<ReportSummary[]> {
+    const rows = await this.db.query(
+      `SELECT id, node, commit_sha, mode, status, started_at, duration_ms, received_at FROM reports
+       WHERE node = $1 ORDER BY started_at DESC, received_at DESC LIMIT $2`,
+      [node, limit],
+    );
+    return rows.map(reportSummary);
+  }
+
+  async getReport(id: string): Promise<Report | undefined> {
+    const [r] = await this.db.query("SELECT body FROM reports WHERE id = $1", [id]);
+    return r ? (JSON.parse(String(r.body)) as Report) : undefined;
+  }
+
+  async drift(): Promise<DriftRow[]> {
+    const rows = await this.db.query(
+      `SELECT r.node, r.id, r.commit_sha, r.started_at, rr.resource, rr.type, rr.status, rr.changes
+       FROM nodes n JOIN reports r ON r.id = n.last_report_id
+       JOIN report_resources rr ON rr.report_id = r.id AND rr.drifted = 1
+       ORDER BY r.node, rr.resource`,
+    );
+    return rows.map((r) => ({
+      node: String(r.node),
+      report_id: String(r.id),
+      commit: strOrNull(r.commit_sha),
+      started_at: String(r.started_at),
+      resource: String(r.resource),
+      type: String(r.type),
+      status: String(r.status),
+      changes: JSON.parse(String(r.changes)),
+    }));
+  }
+
+  pruneReports(before: number): Promise<number> {
+    return this.db.tx(async (q) => {
+      const old = `SELECT id FROM reports WHERE received_at < $1 AND id NOT IN
+        (SELECT last_report_id FROM nodes WHERE last_report_id IS NOT NULL)`;
+      await q(`DELETE FROM report_resources WHERE report_id IN (${old})`, [before]);
+      return (await q(`DELETE FROM reports WHERE id IN (${old}) RETURNING id`, [before])).length;
+    });
+  }
+
+  async nodesByStatus(): Promise<Record<string, number>> {
+    const rows = await this.db.query(
+      "SELECT COALESCE(last_status, 'none') AS status, COUNT(*) AS n FROM nodes GROUP BY COALESCE(last_status, 'none')",
+    );
+    return Object.fromEntries(rows.map((r) => [String(r.status), num(r.n)]));
+  }
+
+  async recordCommit(c: CommitRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO commits (sha, valid, problems, seen_at, summary) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (sha) DO NOTHING`,
+      [c.sha, c.valid ? 1 : 0, JSON.stringify(c.problems), c.seen_at, c.summary],
+    );
+  }
+
+  async getCommit(sha: string): Promise<CommitRecord | undefined> {
+    const [r] = await this.db.query("SELECT * FROM commits WHERE sha = $1", [sha]);
+    return r ? commitRecord(r) : undefined;
+  }
+
+  async listCommits(limit: number): Promise<CommitRecord[]> {
+    const rows = await this.db.query("SELECT * FROM commits ORDER BY seen_at DESC LIMIT $1", [limit]);
+    return rows.map(commitRecord);
+  }
+
+  async liveCommit(): Promise<string | null> {
+    const [r] = await this.db.query("SELECT value FROM state WHERE key = 'live_commit'");
+    return r ? String(r.value) : null;
+  }
+
+  async setLiveCommit(sha: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO state (key, value) VALUES ('live_commit', $1)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      [sha],
+    );
+  }
+
+  withIngestLock<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    return this.db.tryLock("ingest", fn);
+  }
+}
+
+async function insertResources(q: Query, report: Report): Promise<void> {
+  const rows = report.resources;
+  for (let i = 0; i < rows.length; i += 400) {
+    const chunk = rows.slice(i, i + 400);
+    const params: unknown[] = [];
+    const values = chunk.map((r) => {
+      const base = params.length;
+      params.push(
+        report.id,
+        report.node,
+        r.id,
+        r.type,
+        r.status,
+        r.drifted ? 1 : 0,
+        JSON.stringify(r.changes),
+      );
+      return `(${[1, 2, 3, 4, 5, 6, 7].map((k) => `$${base + k}`).join(", ")})`;
+    });
+    await q(
+      `INSERT INTO report_resources (report_id, node, resource, type, status, drifted, changes)
+       VALUES ${values.join(", ")} ON CONFLICT (report_id, resource) DO NOTHING`,
+      params,
+    );
+  }
+}
+
+function reportSummary(r: Row): ReportSummary {
+  return {
+    id: String(r.id),
+    node: String(r.node),
+    commit: strOrNull(r.commit_sha),
+    mode: String(r.mode),
+    status: String(r.status),
+    started_at: String(r.started_at),
+    duration_ms: num(r.duration_ms),
+    received_at: num(r.received_at),
+  };
+}
+
+function commitRecord(r: Row): CommitRecord {
+  return {
+    sha: String(r.sha),
+    valid: num(r.valid) === 1,
+    problems: JSON.parse(String(r.problems)),
+    seen_at: num(r.seen_at),
+    summary: String(r.summary),
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * SQLite, the default: one file in data_dir, WAL, a 5 s busy timeout, file mode 0600. Statements
+ * run synchronously; a small mutex keeps other requests' statements out of an open transaction.
+ */
+import { chmodSync, existsSync } from "node:fs";
+import Database from "better-sqlite3";
+import type { Driver, Query, Row } from "./driver.js";
+import { SqlStorage } from "./sql.js";
+
+class SqliteDriver implements Driver {
+  readonly kind = "sqlite" as const;
+  private readonly statements = new Map<string, { stmt: Database.Statement; order: number[] }>();
+  private queue: Promise<void> = Promise.resolve();
+  private readonly locks = new Set<string>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  private run(sql: string, params: unknown[] = []): Row[] {
+    let entry = this.statements.get(sql);
+    if (!entry) {
+      const order: number[] = [];
+      const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
+        order.push(Number(n) - 1);
+        return "?";
+      });
+      entry = { stmt: this.db.prepare(text), order };
+      this.statements.set(sql, entry);
+    }
+    const args = entry.order.map((i) => {
+      const v = params[i];
+      return typeof v === "boolean" ? (v ? 1 : 0) : v;
+    });
+    if (entry.stmt.reader) return entry.stmt.all(...args) as Row[];
+    entry.stmt.run(...args);
+    return [];
+  }
+
+  /** Waits for any open transaction, then holds the connection until `release` is called. */
+  private async acquire(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const prev = this.queue;
+    this.queue = prev.then(() => next);
+    await prev;
+    return release;
+  }
+
+  query: Query = async (sql, params) => {
+    const release = await this.acquire();
+    try {
+      return this.run(sql, params);
+    } finally {
+      release();
+    }
+  };
+
+  async tx<T>(fn: (q: Query) => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      this.db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = await fn(async (sql, params) => this.run(sql, params));
+        this.db.exec("COMMIT");
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec("ROLLBACK");
+        throw err;
+      }
+    } finally {
+      release();
+    }
+  }
+
+  async migrate(statements: string[]): Promise<void> {
+    await this.tx(async (q) => {
+      for (const s of statements) await q(s);
+    });
+  }
+
+  async tryLock<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+    // One process owns a SQLite file, so a lock in memory is enough.
+    if (this.locks.has(name)) return undefined;
+    this.locks.add(name);
+    try {
+      return await fn();
+    } finally {
+      this.locks.delete(name);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.acquire();
+    this.db.close();
+  }
+}
+
+/** Opens (creating when missing) the SQLite database at `file`; `:memory:` for tests. */
+export async function openSqlite(file: string): Promise<SqlStorage> {
+  const fresh = file !== ":memory:" && !existsSync(file);
+  const db = new Database(file);
+  if (fresh) chmodSync(file, 0o600);
+  db.pragma("journal_mode = WAL");
+  db.pragma("busy_timeout = 5000");
+  // NORMAL in WAL mode survives a killed process (the WAL is in the OS cache); only a power cut
+  // can lose the last transactions.
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  const storage = new SqlStorage(new SqliteDriver(db));
+  await storage.init();
+  return storage;
+}

@@ -1,0 +1,122 @@
+/**
+ * The server's state, behind one interface with two implementations (sqlite.ts, postgres.ts) that
+ * share their SQL (sql.ts). Times are epoch milliseconds. Every method may throw
+ * `StorageUnavailable` when the database cannot be reached; the API turns that into 503.
+ */
+import type { Problem } from "../../core/errors.js";
+import type { Facts, Report } from "../../core/types.js";
+
+export type TokenKind = "enroll" | "admin";
+
+export interface TokenRecord {
+  /** sha256 (hex) of the token; the token itself is never stored. */
+  hash: string;
+  kind: TokenKind;
+  created_at: number;
+  /** null: never expires (admin tokens by default). */
+  expires_at: number | null;
+  /** null: unlimited. */
+  uses_left: number | null;
+  /** A picomatch glob the enrolling node's name must match; null: any name. */
+  node_glob: string | null;
+  /** Whether the token may re-enrol a name that already has a credential (superseding it). */
+  reenroll: boolean;
+}
+
+export type EnrollOutcome =
+  | { ok: true; superseded: boolean }
+  | { ok: false; reason: "token-used" | "node-exists" };
+
+export interface NodeSummary {
+  name: string;
+  enrolled_at: number;
+  last_seen: number | null;
+  last_report_id: string | null;
+  last_report_at: string | null;
+  last_status: string | null;
+  last_commit: string | null;
+  drifted: number;
+}
+
+export interface ReportSummary {
+  id: string;
+  node: string;
+  commit: string | null;
+  mode: string;
+  status: string;
+  started_at: string;
+  duration_ms: number;
+  received_at: number;
+}
+
+export interface DriftRow {
+  node: string;
+  report_id: string;
+  commit: string | null;
+  started_at: string;
+  resource: string;
+  type: string;
+  status: string;
+  changes: unknown;
+}
+
+export interface CommitRecord {
+  sha: string;
+  valid: boolean;
+  problems: Problem[];
+  seen_at: number;
+  summary: string;
+}
+
+export type SaveReportOutcome = "stored" | "duplicate" | "conflict";
+
+export interface Storage {
+  readonly kind: "sqlite" | "postgres";
+  /** Creates or upgrades the tables. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+  ping(): Promise<void>;
+
+  createToken(token: TokenRecord): Promise<void>;
+  getToken(hash: string): Promise<TokenRecord | undefined>;
+  /** In one transaction: spends one use of the token and gives `node` the credential. */
+  enroll(args: {
+    tokenHash: string;
+    node: string;
+    credentialHash: string;
+    now: number;
+    allowSupersede: boolean;
+  }): Promise<EnrollOutcome>;
+  nodeByCredential(credentialHash: string): Promise<string | undefined>;
+  /** Remembers the node's latest facts (the git gate compiles every known node with them). */
+  saveFacts(node: string, facts: Facts, now: number): Promise<void>;
+  knownFacts(): Promise<{ node: string; facts: Facts }[]>;
+  /** The serial for this catalog digest: unchanged if the digest is the node's last, else one more. */
+  catalogSerial(node: string, digest: string): Promise<number>;
+  listNodes(): Promise<NodeSummary[]>;
+  nodeExists(name: string): Promise<boolean>;
+
+  saveReport(report: Report, receivedAt: number): Promise<SaveReportOutcome>;
+  nodeReports(node: string, limit: number): Promise<ReportSummary[]>;
+  getReport(id: string): Promise<Report | undefined>;
+  drift(): Promise<DriftRow[]>;
+  /** Deletes reports received before `before`, except each node's latest. Returns how many. */
+  pruneReports(before: number): Promise<number>;
+  nodesByStatus(): Promise<Record<string, number>>;
+
+  recordCommit(commit: CommitRecord): Promise<void>;
+  getCommit(sha: string): Promise<CommitRecord | undefined>;
+  listCommits(limit: number): Promise<CommitRecord[]>;
+  liveCommit(): Promise<string | null>;
+  setLiveCommit(sha: string): Promise<void>;
+  /** Runs `fn` only if no other server holds the ingest lock; undefined when it was held. */
+  withIngestLock<T>(fn: () => Promise<T>): Promise<T | undefined>;
+}
+
+/** The database cannot be reached (PostgreSQL down, failing over): the API answers 503. */
+export class StorageUnavailable extends Error {
+  constructor(cause: unknown) {
+    super(`the database is unavailable: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = "StorageUnavailable";
+  }
+}

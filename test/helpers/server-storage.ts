@@ -1,0 +1,57 @@
+/**
+ * The storages the server tests run against: SQLite in a temp dir always, PostgreSQL when
+ * TEND_TEST_DATABASE_URL is set (.ci/run sets it), each test in its own schema, dropped after.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { openPostgres } from "../../server/storage/postgres.js";
+import { openSqlite } from "../../server/storage/sqlite.js";
+import type { Storage } from "../../server/storage/types.js";
+
+export interface TestStorage {
+  name: "sqlite" | "postgres";
+  /** What a server config's `database` (and `database_schema`) would say. */
+  database: string;
+  schema?: string;
+  open(): Promise<Storage>;
+  cleanup(): Promise<void>;
+}
+
+export const pgUrl = process.env.TEND_TEST_DATABASE_URL;
+
+export function sqliteStorage(): TestStorage {
+  const dir = mkdtempSync(join(tmpdir(), "tend-sqlite-"));
+  const file = join(dir, "tend.db");
+  return {
+    name: "sqlite",
+    database: "sqlite",
+    open: () => openSqlite(file),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export function postgresStorage(url: string): TestStorage {
+  const schema = `tend_test_${randomBytes(6).toString("hex")}`;
+  return {
+    name: "postgres",
+    database: url,
+    schema,
+    open: () => openPostgres({ url, schema, max: 4 }),
+    cleanup: async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    },
+  };
+}
+
+/** Every storage available here: the suites loop over it. */
+export function testStorages(): (() => TestStorage)[] {
+  const all: (() => TestStorage)[] = [sqliteStorage];
+  if (pgUrl) all.push(() => postgresStorage(pgUrl));
+  return all;
+}
