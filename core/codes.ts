@@ -8,7 +8,8 @@ export const codes = {
   TEND_E_NO_NODES: "The repository has no nodes.yaml.",
   TEND_E_RECIPE_MISSING: "A recipe named in nodes.yaml or an include does not exist.",
   TEND_E_INCLUDE_CYCLE: "Recipes include each other in a cycle.",
-  TEND_E_RESOURCE_KIND: "A resource does not name exactly one kind (package, file, service, user, group, exec).",
+  TEND_E_RESOURCE_KIND:
+    "A resource does not name exactly one kind (package, file, service, user, group, exec).",
   TEND_E_DUPLICATE: "Two recipes declare the same resource id with different attributes.",
   TEND_E_UNKNOWN_REF: "A require or notify names a resource that no recipe of the node declares.",
   TEND_E_DEPENDENCY_CYCLE: "Resources require each other in a cycle.",
@@ -25,6 +26,36 @@ export const codes = {
   TEND_E_LOCKED: "Another tend run holds the lock.",
   TEND_E_CATALOG: "A catalog is missing, invalid or does not verify.",
   TEND_E_NOT_FOUND: "A file or folder named on the command line does not exist.",
+  TEND_E_FILE_SYMLINK:
+    "A symlink sits where a file resource wants a file or directory, and follow_symlink is not set.",
+  TEND_E_FILE_TYPE:
+    "A path holds another kind of object (a directory where a file is wanted, or the reverse).",
+  TEND_E_UNKNOWN_OWNER: "A resource names a user or group that does not exist on the box.",
+  TEND_E_PACKAGE_NOT_FOUND: "A package resource names a package (or version) that apt does not know.",
+  TEND_E_DPKG_LOCKED: "Another process held the dpkg lock for longer than the package lock timeout.",
+  TEND_E_DPKG_INTERRUPTED: "dpkg was interrupted earlier (dpkg --audit reports half-installed packages).",
+  TEND_E_COMMAND_FAILED: "A system command that a resource kind ran (apt-get, useradd, systemctl...) failed.",
+  TEND_E_EXEC_FAILED: "An exec resource's command exited non-zero.",
+  TEND_E_EXEC_TIMEOUT: "An exec resource's command ran past its timeout; its process group was killed.",
+  TEND_E_SERVICE_NOT_FOUND: "A service resource names a systemd unit that does not exist.",
+  TEND_E_SERVICE_FAILED:
+    "A service did not stay running after it was started (the report carries its last journal lines).",
+  TEND_E_BACKUP_NOT_FOUND: "No backup matches the path (and --at ID) given to tend backup.",
+  TEND_E_GIT: "The server could not fetch or read the recipe repository with git.",
+  TEND_E_BAD_REQUEST: "A request body or parameter is malformed or does not match its JSON Schema (HTTP 400).",
+  TEND_E_TOO_LARGE: "A request body is larger than the server accepts (HTTP 413).",
+  TEND_E_MEDIA_TYPE: "A request body is not `application/json`, or is compressed (HTTP 415).",
+  TEND_E_UNAUTHORIZED: "A request lacks a valid credential or token for its route (HTTP 401).",
+  TEND_E_FORBIDDEN: "A credential is valid but not for this (HTTP 403): another node's name, or a token bound to other names.",
+  TEND_E_HTTP_NOT_FOUND: "Nothing the caller may see exists at this address (HTTP 404).",
+  TEND_E_TOKEN_SPENT: "An enrolment token has no uses left (HTTP 409).",
+  TEND_E_NODE_EXISTS: "The node name is already enrolled and the token may not re-enrol it (HTTP 409).",
+  TEND_E_REPORT_CONFLICT: "A report id is already used by another node's report (HTTP 409).",
+  TEND_E_RATE_LIMITED: "Too many enrolment attempts from one address; retry after the Retry-After delay (HTTP 429).",
+  TEND_E_UNAVAILABLE: "The server is overloaded or its database is unreachable; retry after the Retry-After delay (HTTP 503).",
+  TEND_E_NO_COMMIT: "The server has no valid recipe commit to compile from yet (HTTP 503).",
+  TEND_E_COMPILE: "The node's catalog does not compile from the live commit; the message lists the problems (HTTP 422).",
+  TEND_E_INTERNAL: "A bug in the server (HTTP 500); the log has the details.",
 } as const;
 
 export type ErrorCode = keyof typeof codes;
