@@ -7,18 +7,42 @@ import { printError } from "./output.js";
 type Main = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, { summary: string; load: () => Promise<Main> }> = {
-  apply: { summary: "converge this box from a recipe folder (masterless)", load: async () => (await import("../agent/cli/apply.js")).applyMain },
-  plan: { summary: "show what apply would change, with diffs", load: async () => (await import("../agent/cli/apply.js")).planMain },
-  validate: { summary: "check a recipe repository; file:line errors", load: async () => (await import("./validate.js")).main },
-  compile: { summary: "print the catalog compiled for a node (JSON)", load: async () => (await import("./compile.js")).main },
-  facts: { summary: "print this box's facts", load: async () => (await import("../agent/cli/facts.js")).main },
-  backup: { summary: "list or restore file backups", load: async () => (await import("../agent/cli/backup.js")).main },
-  agent: { summary: "enroll | run | daemon against a tend server", load: async () => (await import("../agent/cli/agent.js")).main },
-  server: { summary: "run the tend server; `server token create` makes tokens", load: async () => (await import("../server/main.js")).main },
+  apply: {
+    summary: "converge this box from a recipe folder (masterless)",
+    load: async () => (await import("../agent/cli/apply.js")).applyMain,
+  },
+  plan: {
+    summary: "show what apply would change, with diffs",
+    load: async () => (await import("../agent/cli/apply.js")).planMain,
+  },
+  validate: {
+    summary: "check a recipe repository; file:line errors",
+    load: async () => (await import("./validate.js")).main,
+  },
+  compile: {
+    summary: "print the catalog compiled for a node (JSON)",
+    load: async () => (await import("./compile.js")).main,
+  },
+  facts: {
+    summary: "print this box's facts",
+    load: async () => (await import("../agent/cli/facts.js")).main,
+  },
+  backup: {
+    summary: "list or restore file backups",
+    load: async () => (await import("../agent/cli/backup.js")).main,
+  },
+  server: {
+    summary: "run the tend server; `server token create` makes tokens",
+    load: async () => (await import("../server/main.js")).main,
+  },
 };
 
 export function usage(): string {
-  const lines = ["usage: tend COMMAND [options]   (tend COMMAND --help for a command's options)", "", "commands:"];
+  const lines = [
+    "usage: tend COMMAND [options]   (tend COMMAND --help for a command's options)",
+    "",
+    "commands:",
+  ];
   for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
   return lines.join("\n");
 }

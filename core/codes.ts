@@ -42,19 +42,24 @@ export const codes = {
     "A service did not stay running after it was started (the report carries its last journal lines).",
   TEND_E_BACKUP_NOT_FOUND: "No backup matches the path (and --at ID) given to tend backup.",
   TEND_E_GIT: "The server could not fetch or read the recipe repository with git.",
-  TEND_E_BAD_REQUEST: "A request body or parameter is malformed or does not match its JSON Schema (HTTP 400).",
+  TEND_E_BAD_REQUEST:
+    "A request body or parameter is malformed or does not match its JSON Schema (HTTP 400).",
   TEND_E_TOO_LARGE: "A request body is larger than the server accepts (HTTP 413).",
   TEND_E_MEDIA_TYPE: "A request body is not `application/json`, or is compressed (HTTP 415).",
   TEND_E_UNAUTHORIZED: "A request lacks a valid credential or token for its route (HTTP 401).",
-  TEND_E_FORBIDDEN: "A credential is valid but not for this (HTTP 403): another node's name, or a token bound to other names.",
+  TEND_E_FORBIDDEN:
+    "A credential is valid but not for this (HTTP 403): another node's name, or a token bound to other names.",
   TEND_E_HTTP_NOT_FOUND: "Nothing the caller may see exists at this address (HTTP 404).",
   TEND_E_TOKEN_SPENT: "An enrolment token has no uses left (HTTP 409).",
   TEND_E_NODE_EXISTS: "The node name is already enrolled and the token may not re-enrol it (HTTP 409).",
   TEND_E_REPORT_CONFLICT: "A report id is already used by another node's report (HTTP 409).",
-  TEND_E_RATE_LIMITED: "Too many enrolment attempts from one address; retry after the Retry-After delay (HTTP 429).",
-  TEND_E_UNAVAILABLE: "The server is overloaded or its database is unreachable; retry after the Retry-After delay (HTTP 503).",
+  TEND_E_RATE_LIMITED:
+    "Too many enrolment attempts from one address; retry after the Retry-After delay (HTTP 429).",
+  TEND_E_UNAVAILABLE:
+    "The server is overloaded or its database is unreachable; retry after the Retry-After delay (HTTP 503).",
   TEND_E_NO_COMMIT: "The server has no valid recipe commit to compile from yet (HTTP 503).",
-  TEND_E_COMPILE: "The node's catalog does not compile from the live commit; the message lists the problems (HTTP 422).",
+  TEND_E_COMPILE:
+    "The node's catalog does not compile from the live commit; the message lists the problems (HTTP 422).",
   TEND_E_INTERNAL: "A bug in the server (HTTP 500); the log has the details.",
 } as const;
 

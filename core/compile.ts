@@ -1,0 +1,350 @@
+/**
+ * The compiler: repository + node name + facts → catalog. A `Compiler` is bound to one repository
+ * snapshot and caches what does not depend on the node (parsed recipes, parsed templates, source
+ * file hashes), so a server compiling many nodes of one commit pays for parsing once.
+ */
+import { canonicalJson } from "./canonical.js";
+import { classify, mergeVars, type Rule } from "./classify.js";
+import type { Problem } from "./errors.js";
+import { TendError } from "./errors.js";
+import { implicitRequires, order } from "./graph.js";
+import { sha256 } from "./hash.js";
+import { type Loaded, Loader, type RecipeFile } from "./load.js";
+import { type Declared, normalize } from "./normalize.js";
+import { checkRepoPath } from "./paths.js";
+import type { RepoSource } from "./repo.js";
+import { Templates } from "./template.js";
+import type { Catalog, CatalogFile, CatalogResource, Facts, Json } from "./types.js";
+
+export const NODE_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
+
+export interface CompileOptions {
+  commit?: string | null;
+}
+
+export interface CompileResult {
+  catalog?: Catalog;
+  problems: Problem[];
+}
+
+export function compile(
+  repo: RepoSource,
+  node: string,
+  facts: Facts,
+  opts: CompileOptions = {},
+): CompileResult {
+  return new Compiler(repo).compile(node, facts, opts);
+}
+
+/** Like compile, but throws a TendError listing every problem. */
+export function compileOrThrow(
+  repo: RepoSource,
+  node: string,
+  facts: Facts,
+  opts: CompileOptions = {},
+): Catalog {
+  const { catalog, problems } = compile(repo, node, facts, opts);
+  if (!catalog)
+    throw new TendError(
+      "TEND_E_VALIDATION",
+      `${repo.label} does not compile for node ${node}: ${countProblems(problems)}`,
+      problems,
+    );
+  return catalog;
+}
+
+export function countProblems(problems: Problem[]): string {
+  return problems.length === 1 ? "1 error" : `${problems.length} errors`;
+}
+
+export function checkNodeName(node: string): Problem | undefined {
+  if (NODE_NAME.test(node) && !node.includes("..")) return undefined;
+  return {
+    code: "TEND_E_NODE_NAME",
+    message: `"${node}" is not a valid node name: use lower-case letters, digits, '.' and '-', starting and ending with a letter or digit`,
+  };
+}
+
+export class Compiler {
+  readonly loader: Loader;
+  readonly templates: Templates;
+  private sourceHashes = new Map<string, { sha: string; file: CatalogFile } | Problem>();
+
+  constructor(readonly repo: RepoSource) {
+    this.loader = new Loader(repo);
+    this.templates = new Templates(repo);
+  }
+
+  compile(node: string, facts: Facts, opts: CompileOptions = {}): CompileResult {
+    const bad = checkNodeName(node);
+    if (bad) return { problems: [bad] };
+    const plan = this.plan(node, facts);
+    if (plan.problems.length) return { problems: plan.problems };
+    const problems: Problem[] = [];
+    const files: Record<string, CatalogFile> = {};
+    const scope = { vars: plan.vars, facts: facts as unknown as Json, node };
+    const resources: CatalogResource[] = plan.resources.map((d) => {
+      const params = { ...d.params };
+      if (d.content) {
+        const resolved = this.content(d, scope);
+        if ("code" in resolved) problems.push(resolved);
+        else {
+          params.content_sha256 = resolved.sha;
+          files[resolved.sha] = resolved.file;
+        }
+      }
+      const desired = { type: d.type, name: d.name, params };
+      return {
+        id: d.id,
+        type: d.type,
+        name: d.name,
+        params,
+        require: d.require,
+        notify: d.notify,
+        source: `${d.file}:${d.line ?? 0}`,
+        digest: sha256(canonicalJson(desired)),
+      };
+    });
+    if (problems.length) return { problems };
+    const sortedFiles: Record<string, CatalogFile> = {};
+    for (const k of Object.keys(files).sort()) sortedFiles[k] = files[k]!;
+    return {
+      catalog: {
+        format: 1,
+        node,
+        commit: opts.commit ?? null,
+        recipes: plan.recipes,
+        resources,
+        files: sortedFiles,
+      },
+      problems: [],
+    };
+  }
+
+  /**
+   * Everything but content: classification, includes, resources with edges, in order. With
+   * `facts: null` (validation) every fact rule is taken as matching.
+   */
+  plan(
+    node: string,
+    facts: Facts | null,
+    override?: Rule[],
+  ): { recipes: string[]; vars: Record<string, Json>; resources: Declared[]; problems: Problem[] } {
+    const problems: Problem[] = [];
+    const nodes = override ? { file: "nodes.yaml", data: override, problems: [] } : this.loader.loadNodes();
+    problems.push(...nodes.problems);
+    const rules: Rule[] = nodes.data ?? [];
+    const cls = classify(rules, node, facts);
+    const recipes: string[] = [];
+    const visiting: string[] = [];
+    const visit = (
+      name: string,
+      from: { file: string; locatePath: (string | number)[]; parsed?: Loaded<unknown>["parsed"] },
+    ) => {
+      if (recipes.includes(name)) return;
+      if (visiting.includes(name)) {
+        const cycle = [...visiting.slice(visiting.indexOf(name)), name].join(" → ");
+        problems.push(
+          at(from, {
+            code: "TEND_E_INCLUDE_CYCLE",
+            message: `recipes include each other in a cycle: ${cycle}`,
+          }),
+        );
+        return;
+      }
+      const loaded = this.loader.loadRecipe(name);
+      if (!loaded) {
+        problems.push(
+          at(from, {
+            code: "TEND_E_RECIPE_MISSING",
+            message: `recipe "${name}" does not exist (no ${name}/recipe.yaml)`,
+          }),
+        );
+        return;
+      }
+      problems.push(...loaded.problems);
+      visiting.push(name);
+      (loaded.data?.include ?? []).forEach((inc, i) => {
+        visit(inc, { file: loaded.file, locatePath: ["include", i], parsed: loaded.parsed });
+      });
+      visiting.pop();
+      recipes.push(name);
+    };
+    for (const r of cls.recipes) {
+      const idx = (rules[r.rule]?.recipes ?? []).indexOf(r.name);
+      visit(r.name, {
+        file: nodes.file,
+        locatePath: [r.rule, "recipes", idx],
+        parsed: "parsed" in nodes ? nodes.parsed : undefined,
+      });
+    }
+    let vars: Record<string, Json> = {};
+    for (const name of recipes) vars = mergeVars(vars, this.loader.loadRecipe(name)?.data?.vars ?? {});
+    vars = mergeVars(vars, cls.vars);
+    if (problems.length) return { recipes, vars, resources: [], problems };
+    const resources = this.resources(recipes, problems);
+    return { recipes, vars, resources, problems };
+  }
+
+  private resources(recipes: string[], problems: Problem[]): Declared[] {
+    const declared: Declared[] = [];
+    const byId = new Map<string, Declared>();
+    for (const name of recipes) {
+      const loaded = this.loader.loadRecipe(name)!;
+      const list = loaded.data?.resources ?? [];
+      list.forEach((raw, i) => {
+        const path = ["resources", i];
+        const line = loaded.parsed?.locate(path)?.line;
+        const fail = (
+          message: string,
+          field: (string | number)[],
+          code: Problem["code"] = "TEND_E_SCHEMA",
+        ) => {
+          problems.push(
+            at(
+              { file: loaded.file, locatePath: [...path, ...field], parsed: loaded.parsed },
+              { code, message, field: fieldOf([...path, ...field]) },
+            ),
+          );
+        };
+        const d = normalize(raw, { recipe: name, file: loaded.file, path, line }, fail);
+        if (!d) return;
+        const prior = byId.get(d.id);
+        if (!prior) {
+          byId.set(d.id, d);
+          declared.push(d);
+        } else if (
+          canonicalJson([prior.params, prior.content ?? null]) ===
+          canonicalJson([d.params, d.content ?? null])
+        ) {
+          prior.require = union(prior.require, d.require);
+          prior.notify = union(prior.notify, d.notify);
+        } else {
+          fail(
+            `${d.id} is declared twice with different attributes: here and at ${prior.file}:${prior.line ?? "?"}; keep one declaration, or make them identical`,
+            [],
+            "TEND_E_DUPLICATE",
+          );
+        }
+      });
+    }
+    if (problems.length) return [];
+    const index = new Map(declared.map((d, i) => [d.id, i]));
+    const before: number[][] = declared.map(() => []);
+    declared.forEach((d, i) => {
+      const loaded = this.loader.loadRecipe(d.recipe)!;
+      for (const [field, ids] of [
+        ["require", d.require],
+        ["notify", d.notify],
+      ] as const) {
+        ids.forEach((ref, j) => {
+          const k = index.get(ref);
+          if (k === undefined) {
+            problems.push(
+              at(
+                { file: d.file, locatePath: [...d.path, field, j], parsed: loaded.parsed },
+                {
+                  code: "TEND_E_UNKNOWN_REF",
+                  message: `${field} names ${ref}, which no recipe of this node declares`,
+                  field: fieldOf([...d.path, field, j]),
+                },
+              ),
+            );
+          } else if (field === "require") before[i]!.push(k);
+          else before[k]!.push(i);
+        });
+      }
+      const implicit = implicitRequires(d, (id) => index.has(id));
+      for (const id of implicit) before[i]!.push(index.get(id)!);
+      d.require = union(d.require, implicit);
+    });
+    if (problems.length) return [];
+    const sorted = order(declared.length, before);
+    if ("cycle" in sorted) {
+      const names = sorted.cycle.map(
+        (i) => `${declared[i]!.id} (${declared[i]!.file}:${declared[i]!.line ?? "?"})`,
+      );
+      const first = declared[sorted.cycle[0]!]!;
+      problems.push({
+        code: "TEND_E_DEPENDENCY_CYCLE",
+        message: `resources depend on each other in a cycle: ${names.join(" → ")}; each must come before the next, so none can go first — remove one require or notify`,
+        file: first.file,
+        ...(first.line ? { line: first.line } : {}),
+      });
+      return [];
+    }
+    return sorted.order.map((i) => declared[i]!);
+  }
+
+  /** The content of a file resource: its sha256 and the catalog entry, or a problem. */
+  private content(
+    d: Declared,
+    scope: { vars: Record<string, Json>; facts: Json; node: string },
+  ): { sha: string; file: CatalogFile } | Problem {
+    const spec = d.content!;
+    const loaded = this.loader.loadRecipe(d.recipe)!;
+    const field = spec.from;
+    const locate = () => loaded.parsed?.locate([...d.path, field]);
+    if (spec.from === "content") return entry(Buffer.from(spec.text, "utf8"));
+    const folder = spec.from === "template" ? `${d.recipe}/templates` : d.recipe;
+    const checked = checkRepoPath(this.repo, folder, spec.path, spec.from);
+    if (typeof checked !== "string") return withPlace(checked, d.file, locate(), fieldOf([...d.path, field]));
+    if (spec.from === "source") {
+      let cached = this.sourceHashes.get(checked);
+      if (!cached) {
+        cached = entry(this.repo.read(checked));
+        this.sourceHashes.set(checked, cached);
+      }
+      return cached;
+    }
+    const out = this.templates.render(folder, checked, scope);
+    if (typeof out !== "string")
+      return {
+        ...out,
+        message: `${out.message} (rendering ${d.id} for node ${scope.node}, ${d.file}:${d.line ?? "?"})`,
+      };
+    return entry(Buffer.from(out, "utf8"));
+  }
+}
+
+function entry(bytes: Buffer): { sha: string; file: CatalogFile } {
+  const sha = sha256(bytes);
+  const text = bytes.toString("utf8");
+  const isText = Buffer.byteLength(text, "utf8") === bytes.length && !text.includes("\uFFFD");
+  return {
+    sha,
+    file: isText ? { size: bytes.length, text } : { size: bytes.length, base64: bytes.toString("base64") },
+  };
+}
+
+function withPlace(
+  p: Problem,
+  file: string,
+  pos: { line: number; column: number } | undefined,
+  field: string,
+): Problem {
+  return { ...p, file, field, ...(pos ? { line: pos.line, column: pos.column } : {}) };
+}
+
+function at(
+  from: { file: string; locatePath: (string | number)[]; parsed?: Loaded<unknown>["parsed"] },
+  p: Problem,
+): Problem {
+  const pos = from.parsed?.locate(from.locatePath);
+  return { ...p, file: from.file, ...(pos ? { line: pos.line, column: pos.column } : {}) };
+}
+
+function fieldOf(path: (string | number)[]): string {
+  let out = "";
+  for (const seg of path) out += typeof seg === "number" ? `[${seg}]` : out ? `.${seg}` : seg;
+  return out;
+}
+
+function union(a: string[], b: string[]): string[] {
+  if (!b.length) return a;
+  const out = [...a];
+  for (const x of b) if (!out.includes(x)) out.push(x);
+  return out;
+}
+
+export type { RecipeFile };

@@ -1,0 +1,132 @@
+/**
+ * One authored resource (`- file: /etc/motd ...`) → its normalised form: kind, name, id, params
+ * with defaults, and its explicit edges. Content stays symbolic here (content/source/template) and
+ * is resolved to a sha256 by the compiler, which knows vars and facts.
+ */
+import { posix } from "node:path";
+import type { Problem } from "./errors.js";
+import { splitCommand } from "./shellwords.js";
+import type { Json, ResourceType } from "./types.js";
+import type { PathSegment } from "./yaml.js";
+
+export const KINDS: ResourceType[] = ["package", "file", "service", "user", "group", "exec"];
+
+export type ContentSpec = { from: "content"; text: string } | { from: "source" | "template"; path: string };
+
+export interface Declared {
+  id: string;
+  type: ResourceType;
+  name: string;
+  params: Record<string, Json>;
+  content?: ContentSpec;
+  require: string[];
+  notify: string[];
+  recipe: string;
+  file: string;
+  /** Path of the resource inside its file (for locating errors). */
+  path: PathSegment[];
+  line?: number;
+}
+
+export type Fail = (message: string, field: PathSegment[], code?: Problem["code"]) => void;
+
+export function normalize(
+  raw: Record<string, Json>,
+  at: { recipe: string; file: string; path: PathSegment[]; line?: number },
+  fail: Fail,
+): Declared | undefined {
+  const kinds = KINDS.filter((k) => Object.hasOwn(raw, k));
+  if (kinds.length !== 1) {
+    const found = kinds.length ? `it has ${kinds.join(" and ")}` : "it has none";
+    fail(`a resource needs exactly one kind key (${KINDS.join(", ")}); ${found}`, [], "TEND_E_RESOURCE_KIND");
+    return undefined;
+  }
+  const type = kinds[0]!;
+  let name = String(raw[type]);
+  const attrs: Record<string, Json> = { ...raw };
+  delete attrs[type];
+  const require = (attrs.require as string[] | undefined) ?? [];
+  const notify = (attrs.notify as string[] | undefined) ?? [];
+  delete attrs.require;
+  delete attrs.notify;
+  let params: Record<string, Json>;
+  let content: ContentSpec | undefined;
+  switch (type) {
+    case "package":
+      params = { ensure: (attrs.ensure as string) ?? "installed" };
+      break;
+    case "service":
+      if (!/\.(service|socket|timer|target|mount|path|slice|scope)$/.test(name)) name = `${name}.service`;
+      params = pick(attrs, ["ensure", "enabled"]);
+      break;
+    case "user":
+    case "group":
+      params = { ensure: "present", ...attrs };
+      break;
+    case "file": {
+      const normal = posix.normalize(name);
+      if (name.split("/").includes("..")) fail(`path "${name}" must not contain ".."`, [type]);
+      name = normal.length > 1 ? normal.replace(/\/$/, "") : normal;
+      const sources = (["content", "source", "template"] as const).filter((k) => attrs[k] !== undefined);
+      if (sources.length > 1)
+        fail(`give only one of content, source or template (found ${sources.join(" and ")})`, [sources[1]!]);
+      const ensure = (attrs.ensure as string) ?? (attrs.target !== undefined ? "link" : "file");
+      if (ensure !== "file" && sources.length)
+        fail(`${sources[0]} only applies to ensure: file (this is ensure: ${ensure})`, [sources[0]!]);
+      if (ensure === "link" && attrs.target === undefined) fail(`ensure: link needs a target`, []);
+      if (ensure !== "link" && attrs.target !== undefined)
+        fail(`target only applies to ensure: link`, ["target"]);
+      params = { ensure, ...pick(attrs, ["target", "owner", "group", "follow_symlink", "backup"]) };
+      if (typeof attrs.mode === "string") params.mode = attrs.mode.padStart(4, "0");
+      if (attrs.content !== undefined) content = { from: "content", text: String(attrs.content) };
+      else if (attrs.source !== undefined) content = { from: "source", path: String(attrs.source) };
+      else if (attrs.template !== undefined) content = { from: "template", path: String(attrs.template) };
+      break;
+    }
+    case "exec": {
+      const shell = attrs.shell === true;
+      const argv = toArgv(
+        attrs.command ?? name,
+        shell,
+        attrs.command !== undefined ? ["command"] : [type],
+        fail,
+      );
+      params = {
+        argv,
+        timeout: (attrs.timeout as number) ?? 300,
+        ...pick(attrs, ["creates", "refresh_only", "cwd", "env", "user"]),
+      };
+      if (shell) params.shell = true;
+      for (const guard of ["unless", "onlyif"] as const) {
+        if (attrs[guard] !== undefined) params[guard] = toArgv(attrs[guard], shell, [guard], fail);
+      }
+      break;
+    }
+  }
+  return { id: `${type}:${name}`, type, name, params, content, require, notify, ...at };
+}
+
+function toArgv(command: Json, shell: boolean, field: PathSegment[], fail: Fail): string[] {
+  if (Array.isArray(command)) {
+    const argv = command.map(String);
+    return shell ? ["/bin/sh", "-c", argv.join(" ")] : argv;
+  }
+  const line = String(command);
+  if (shell) return ["/bin/sh", "-c", line];
+  const split = splitCommand(line);
+  if ("error" in split) {
+    fail(
+      `the command ${split.error}; add "shell: true" to run it with /bin/sh, or write it as an argv list`,
+      field,
+      "TEND_E_EXEC_SHELL",
+    );
+    return [line];
+  }
+  return split.argv;
+}
+
+function pick(o: Record<string, Json>, keys: string[]): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}

@@ -1,0 +1,48 @@
+/**
+ * Paths a recipe names (`source:`, `template:`) must stay inside their folder of the repository:
+ * no absolute paths, no `..`, no symlink that leads out.
+ */
+import { posix } from "node:path";
+import type { Problem } from "./errors.js";
+import type { RepoSource } from "./repo.js";
+
+/** The repository path of `rel` under `folder`, or a problem. */
+export function checkRepoPath(
+  repo: RepoSource,
+  folder: string,
+  rel: string,
+  what: "source" | "template",
+): string | Problem {
+  if (rel.startsWith("/") || rel.split(/[\\/]/).includes("..") || rel.includes("\0")) {
+    return {
+      code: "TEND_E_PATH_ESCAPE",
+      message: `${what} "${rel}" leaves the recipe folder; name a file inside ${folder}/ without ".." or a leading "/"`,
+    };
+  }
+  const full = posix.normalize(posix.join(folder, rel));
+  // Every component must be a real directory or file: a symlink could lead anywhere.
+  const parts = full.split("/");
+  for (let i = 1; i <= parts.length; i++) {
+    const p = parts.slice(0, i).join("/");
+    const st = repo.stat(p);
+    if (!st) {
+      return {
+        code: what === "source" ? "TEND_E_SOURCE_MISSING" : "TEND_E_TEMPLATE_MISSING",
+        message: `${what} "${rel}" does not exist (looked for ${full})`,
+      };
+    }
+    if (st.type === "symlink") {
+      return {
+        code: "TEND_E_PATH_ESCAPE",
+        message: `${what} "${rel}" goes through a symbolic link (${p}) that leaves the repository; copy the file into ${folder}/ instead`,
+      };
+    }
+    if (i === parts.length && st.type !== "file") {
+      return {
+        code: what === "source" ? "TEND_E_SOURCE_MISSING" : "TEND_E_TEMPLATE_MISSING",
+        message: `${what} "${rel}" is not a file (${full})`,
+      };
+    }
+  }
+  return full;
+}

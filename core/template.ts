@@ -1,0 +1,107 @@
+/**
+ * Liquid templates from a recipe's templates/ folder, rendered with `vars`, `facts` and `node`.
+ * Strict: an undefined variable or filter is an error that names the template and its line.
+ * Partials (`{% render 'x' %}`) resolve inside the same templates/ folder and nowhere else.
+ * Facts and vars are data, never template source: they are output verbatim.
+ */
+import { posix } from "node:path";
+import { type FS, Liquid, type Template } from "liquidjs";
+import type { Problem } from "./errors.js";
+import type { RepoSource } from "./repo.js";
+import type { Json } from "./types.js";
+
+export interface TemplateScope {
+  vars: Record<string, Json>;
+  facts: Json;
+  node: string;
+}
+
+export class Templates {
+  private engines = new Map<string, Liquid>();
+  private parsed = new Map<string, Template[] | Problem>();
+
+  constructor(private readonly repo: RepoSource) {}
+
+  /** Parse (cached) the template at repository path `file`, under the templates/ folder `root`. */
+  parse(root: string, file: string): Template[] | Problem {
+    const cached = this.parsed.get(file);
+    if (cached) return cached;
+    let result: Template[] | Problem;
+    try {
+      const text = this.repo.read(file).toString("utf8");
+      result = this.engine(root).parse(text, file);
+    } catch (err) {
+      result = liquidProblem(err, file, "TEND_E_TEMPLATE_SYNTAX");
+    }
+    this.parsed.set(file, result);
+    return result;
+  }
+
+  render(root: string, file: string, scope: TemplateScope): string | Problem {
+    const tpl = this.parse(root, file);
+    if (!Array.isArray(tpl)) return tpl;
+    try {
+      return this.engine(root).renderSync(tpl, scope as unknown as Record<string, unknown>) as string;
+    } catch (err) {
+      return liquidProblem(err, file, "TEND_E_TEMPLATE_RENDER");
+    }
+  }
+
+  private engine(root: string): Liquid {
+    let engine = this.engines.get(root);
+    if (!engine) {
+      engine = new Liquid({
+        fs: repoFs(this.repo),
+        root: [root],
+        partials: [root],
+        layouts: [root],
+        relativeReference: false,
+        strictVariables: true,
+        strictFilters: true,
+        lenientIf: true,
+        ownPropertyOnly: true,
+        cache: true,
+        jsTruthy: false,
+      });
+      this.engines.set(root, engine);
+    }
+    return engine;
+  }
+}
+
+function repoFs(repo: RepoSource): FS {
+  const isFile = (p: string) => repo.stat(p)?.type === "file";
+  const read = (p: string) => repo.read(p).toString("utf8");
+  return {
+    exists: async (p) => isFile(p),
+    existsSync: isFile,
+    readFile: async (p) => read(p),
+    readFileSync: read,
+    resolve: (dir, file, ext) => posix.normalize(posix.join(dir, file + (posix.extname(file) ? "" : ext))),
+    contains: async (root, file) => file.startsWith(`${root}/`),
+    containsSync: (root, file) => file.startsWith(`${root}/`) && !file.split("/").includes(".."),
+    sep: "/",
+    dirname: posix.dirname,
+  };
+}
+
+function liquidProblem(
+  err: unknown,
+  file: string,
+  code: "TEND_E_TEMPLATE_SYNTAX" | "TEND_E_TEMPLATE_RENDER",
+): Problem {
+  const e = err as Error & { errors?: Error[] };
+  const first = e.errors?.[0] ?? e;
+  const msg = String(first.message ?? first);
+  const pos = /line:(\d+), col:(\d+)/.exec(msg);
+  let text = msg.split(", line:")[0]!.split(", file:")[0]!;
+  if (/^undefined variable/.test(text))
+    text = `${text} (define it in the recipe's vars or nodes.yaml, or use a default: {{ x | default: "..." }})`;
+  if (/^undefined filter/.test(text)) text = `${text} (not a Liquid filter)`;
+  return {
+    code,
+    message: `template: ${text}`,
+    file,
+    ...(pos ? { line: Number(pos[1]), column: Number(pos[2]) } : {}),
+  };
+}

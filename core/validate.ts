@@ -1,0 +1,107 @@
+/**
+ * `tend validate`: the whole repository checked at once. Every file against its schema, includes,
+ * every template parses, sources exist and stay inside, and — for a sample node of every rule of
+ * nodes.yaml — duplicates, unknown references and dependency cycles. Templates are rendered when
+ * a node is compiled (they need its facts), so validation parses them only.
+ */
+import { globMatch, type Rule } from "./classify.js";
+import { Compiler } from "./compile.js";
+import type { Problem } from "./errors.js";
+import { checkRepoPath } from "./paths.js";
+import type { RepoSource } from "./repo.js";
+
+export interface ValidateResult {
+  problems: Problem[];
+  summary: string;
+  counts: { recipes: number; resources: number; templates: number; rules: number };
+}
+
+export function validateRepo(repo: RepoSource, compiler: Compiler = new Compiler(repo)): ValidateResult {
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  const add = (list: Problem[]) => {
+    for (const p of list) {
+      const key = `${p.file}:${p.line}:${p.column}:${p.message}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        problems.push(p);
+      }
+    }
+  };
+  const loader = compiler.loader;
+  const nodes = loader.loadNodes();
+  add(nodes.problems);
+  const names = loader.recipeNames();
+  let resources = 0;
+  let templates = 0;
+  for (const name of names) {
+    const loaded = loader.loadRecipe(name)!;
+    add(loaded.problems);
+    resources += loaded.data?.resources?.length ?? 0;
+    for (const [i, r] of (loaded.data?.resources ?? []).entries()) {
+      for (const from of ["source", "template"] as const) {
+        const rel = r[from];
+        if (typeof rel !== "string") continue;
+        const folder = from === "template" ? `${name}/templates` : name;
+        const checked = checkRepoPath(repo, folder, rel, from);
+        const pos = loaded.parsed?.locate(["resources", i, from]);
+        if (typeof checked !== "string") {
+          add([
+            {
+              ...checked,
+              file: loaded.file,
+              field: `resources[${i}].${from}`,
+              ...(pos ? { line: pos.line, column: pos.column } : {}),
+            },
+          ]);
+        }
+      }
+    }
+    for (const t of listTemplates(repo, `${name}/templates`)) {
+      templates++;
+      const parsed = compiler.templates.parse(`${name}/templates`, t);
+      if (!Array.isArray(parsed)) add([parsed]);
+    }
+    // A recipe compiled with its includes alone catches duplicates, cycles and bad kinds in it.
+    add(recipeAlone(compiler, name));
+  }
+  const rules: Rule[] = nodes.data ?? [];
+  for (const sample of sampleNodes(rules)) add(compiler.plan(sample, null).problems);
+  const counts = { recipes: names.length, resources, templates, rules: rules.length };
+  const summary = `${repo.label}: ${counts.recipes} recipes, ${counts.resources} resources, ${counts.templates} templates, ${counts.rules} rules`;
+  return { problems, summary, counts };
+}
+
+/** Unknown refs are only errors for a node's whole set of recipes, so a recipe alone checks the rest. */
+function recipeAlone(compiler: Compiler, name: string): Problem[] {
+  return compiler
+    .plan("validate", null, [{ name: "*", recipes: [name] }])
+    .problems.filter((p) => p.code !== "TEND_E_UNKNOWN_REF");
+}
+
+/** A node name for every rule: literal names as they are, globs made concrete. */
+export function sampleNodes(rules: Rule[]): string[] {
+  const out = new Set<string>();
+  for (const r of rules) {
+    if (r.name === undefined) continue;
+    const concrete = r.name
+      .replace(/\{([^,}]*)[^}]*\}/g, "$1")
+      .replace(/\[!?([^\]])[^\]]*\]/g, "$1")
+      .replace(/\*\*?/g, "x")
+      .replace(/\?/g, "x");
+    if (globMatch(r.name, concrete)) out.add(concrete);
+  }
+  if (out.size === 0) out.add("node");
+  return [...out];
+}
+
+function listTemplates(repo: RepoSource, dir: string): string[] {
+  const out: string[] = [];
+  for (const n of repo.list(dir)) {
+    const p = `${dir}/${n}`;
+    const st = repo.stat(p);
+    if (st?.type === "dir") out.push(...listTemplates(repo, p));
+    else if (st?.type === "file") out.push(p);
+  }
+  return out;
+}
