@@ -1,0 +1,42 @@
+/**
+ * A run's report as data: the summary counts, the run status and the exit code derived from the
+ * per-resource outcomes (PRODUCT.md; Puppet's detailed exit codes).
+ */
+import { isTendError } from "../core/errors.js";
+import type { Report, ResourceReport } from "../core/types.js";
+
+export const EXIT = { ok: 0, couldNotStart: 1, changes: 2, failures: 4 } as const;
+
+export function summarize(resources: readonly ResourceReport[]): Report["summary"] {
+  const s = { total: resources.length, changed: 0, drifted: 0, failed: 0, skipped: 0, unchanged: 0 };
+  for (const r of resources) {
+    if (r.status === "changed" || r.status === "would-change") s.changed++;
+    else if (r.status === "failed") s.failed++;
+    else if (r.status === "skipped") s.skipped++;
+    else if (r.status === "unchanged") s.unchanged++;
+    // `unknown` (noop only) is in `total` and nowhere else.
+    if (r.drifted) s.drifted++;
+  }
+  return s;
+}
+
+export function runStatus(summary: Report["summary"], error?: string | null): Report["status"] {
+  if (summary.failed > 0 || summary.skipped > 0 || error) return "failed";
+  return summary.changed > 0 ? "changed" : "unchanged";
+}
+
+/** 0 nothing to do, 2 changes (or would-changes in noop), 4 failures, 6 both. */
+export function exitCode(report: Report): number {
+  const s = report.summary;
+  const unknown = s.total - s.changed - s.failed - s.skipped - s.unchanged;
+  const changes = s.changed > 0 || unknown > 0 ? EXIT.changes : 0;
+  const failures = s.failed > 0 || s.skipped > 0 || report.error ? EXIT.failures : 0;
+  return changes | failures;
+}
+
+/** An error as one line a person reads: the message, with its code when it has one. */
+export function errorText(err: unknown): string {
+  if (isTendError(err)) return `${err.message} [${err.code}]`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
