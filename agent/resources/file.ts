@@ -1,0 +1,285 @@
+/**
+ * `file`: a regular file (content, mode, owner), a directory, a symlink, or nothing at a path.
+ * The no-op path is one lstat per file; content is read only when the sizes match. Writes are
+ * atomic (agent/sys/atomic-write.ts) and the replaced content goes to the backup store first.
+ */
+import { promises as fsp, lstatSync, type Stats, statSync } from "node:fs";
+import { TendError } from "../../core/errors.js";
+import type { CatalogResource, Change } from "../../core/types.js";
+import { BackupStore } from "../backup-store.js";
+import { Accounts } from "../sys/accounts.js";
+import { atomicSymlink, atomicWrite, resolveWriteTarget } from "../sys/atomic-write.js";
+import { contentDiff, differingContent, modeString, parseMode, sha256 } from "./file-content.js";
+import type { CheckResult, Kind, KindContext } from "./kind.js";
+
+export interface FileParams {
+  ensure: "file" | "directory" | "link" | "absent";
+  content_sha256?: string;
+  target?: string;
+  mode?: string;
+  owner?: string;
+  group?: string;
+  follow_symlink?: boolean;
+  backup?: boolean;
+}
+
+export const schema = {
+  title: "file",
+  description: "A regular file, a directory, a symlink, or nothing at an absolute path (the resource name).",
+  type: "object",
+  additionalProperties: false,
+  required: ["ensure"],
+  properties: {
+    ensure: {
+      title: "Ensure",
+      description:
+        "What must be at the path: a regular `file`, a `directory`, a symlink (`link`), or nothing (`absent`).",
+      enum: ["file", "directory", "link", "absent"],
+    },
+    content_sha256: {
+      title: "Content",
+      description:
+        "sha256 of the wanted content (from `content`, `source` or `template`). Without it, only existence, mode and owner of a file are managed.",
+      type: "string",
+      pattern: "^[0-9a-f]{64}$",
+    },
+    target: {
+      title: "Link target",
+      description: "What the symlink points to (ensure: link).",
+      type: "string",
+      minLength: 1,
+    },
+    mode: {
+      title: "Mode",
+      description:
+        'Permission bits as an octal string, e.g. "0644". New files default to 0644, new directories to 0755.',
+      type: "string",
+      pattern: "^0?[0-7]{3,4}$",
+    },
+    owner: { title: "Owner", description: "Owning user, a name or a uid.", type: "string", minLength: 1 },
+    group: { title: "Group", description: "Owning group, a name or a gid.", type: "string", minLength: 1 },
+    follow_symlink: {
+      title: "Follow symlink",
+      description:
+        "Manage the file a symlink at the path points to. Default false: a symlink where a file or directory should be is refused.",
+      type: "boolean",
+      default: false,
+    },
+    backup: {
+      title: "Backup",
+      description: "Keep replaced or removed content in the local backup store (`tend backup list`).",
+      type: "boolean",
+      default: true,
+    },
+  },
+} as const;
+
+/** Per-run: the account database, read once and re-read on a miss. */
+interface Prefetched {
+  accounts: Accounts;
+}
+
+function accountsOf(ctx: KindContext): Accounts {
+  return (ctx.prefetched as Prefetched | undefined)?.accounts ?? new Accounts();
+}
+
+function kindOf(st: Stats): string {
+  if (st.isSymbolicLink()) return "link";
+  if (st.isDirectory()) return "directory";
+  if (st.isFile()) return "file";
+  return "other";
+}
+
+const UNIT_DIRS = [
+  "/etc/systemd/system/",
+  "/lib/systemd/system/",
+  "/usr/lib/systemd/system/",
+  "/run/systemd/system/",
+];
+
+interface Live {
+  /** lstat of the path itself. */
+  lst: Stats | undefined;
+  /** stat of what is managed: the path, or the symlink's target when following. */
+  st: Stats | undefined;
+}
+
+function inspect(path: string, p: FileParams): Live {
+  const lst = lstatSync(path, { throwIfNoEntry: false });
+  if (!lst?.isSymbolicLink() || p.ensure === "link" || p.ensure === "absent") return { lst, st: lst };
+  resolveWriteTarget(path, p.follow_symlink ?? false); // throws when refused or dangling
+  return { lst, st: statSync(path) };
+}
+
+function wantedIds(p: FileParams, accounts: Accounts, id: string): { uid?: number; gid?: number } {
+  const out: { uid?: number; gid?: number } = {};
+  if (p.owner !== undefined) {
+    out.uid = accounts.uidOf(p.owner);
+    if (out.uid === undefined)
+      throw new TendError("TEND_E_UNKNOWN_OWNER", `${id}: owner "${p.owner}" is not a user on this box.`);
+  }
+  if (p.group !== undefined) {
+    out.gid = accounts.gidOf(p.group);
+    if (out.gid === undefined)
+      throw new TendError("TEND_E_UNKNOWN_OWNER", `${id}: group "${p.group}" is not a group on this box.`);
+  }
+  return out;
+}
+
+function metaChanges(p: FileParams, st: Stats, accounts: Accounts, id: string, withMode: boolean): Change[] {
+  const changes: Change[] = [];
+  if (withMode && p.mode !== undefined && (st.mode & 0o7777) !== parseMode(p.mode)) {
+    changes.push({ property: "mode", from: modeString(st.mode), to: modeString(parseMode(p.mode)) });
+  }
+  const want = wantedIds(p, accounts, id);
+  if (want.uid !== undefined && st.uid !== want.uid) {
+    changes.push({ property: "owner", from: accounts.userById(st.uid)?.name ?? st.uid, to: p.owner! });
+  }
+  if (want.gid !== undefined && st.gid !== want.gid) {
+    changes.push({ property: "group", from: accounts.groupById(st.gid)?.name ?? st.gid, to: p.group! });
+  }
+  return changes;
+}
+
+function typeMismatch(id: string, path: string, found: string, wanted: string): TendError {
+  return new TendError(
+    "TEND_E_FILE_TYPE",
+    `${id}: ${path} is a ${found} but a ${wanted} is wanted; tend does not replace a ${found} with a ${wanted}. Remove it first.`,
+  );
+}
+
+async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult> {
+  const p = r.params as unknown as FileParams;
+  const path = r.name;
+  const { lst, st } = inspect(path, p);
+  const accounts = accountsOf(ctx);
+  const found = lst ? kindOf(lst) : "absent";
+  switch (p.ensure) {
+    case "absent":
+      return { changes: lst ? [{ property: "ensure", from: found, to: "absent" }] : [] };
+    case "link": {
+      if (!lst) return { changes: [{ property: "ensure", from: "absent", to: "link" }] };
+      if (lst.isDirectory()) throw typeMismatch(r.id, path, "directory", "link");
+      const changes: Change[] = [];
+      if (!lst.isSymbolicLink()) changes.push({ property: "ensure", from: found, to: "link" });
+      else {
+        const now = await fsp.readlink(path);
+        if (now !== p.target) changes.push({ property: "target", from: now, to: p.target ?? null });
+      }
+      if (lst.isSymbolicLink()) changes.push(...metaChanges(p, lst, accounts, r.id, false));
+      return { changes };
+    }
+    case "directory":
+      if (!st) return { changes: [{ property: "ensure", from: "absent", to: "directory" }] };
+      if (!st.isDirectory()) throw typeMismatch(r.id, path, kindOf(st), "directory");
+      return { changes: metaChanges(p, st, accounts, r.id, true) };
+    case "file": {
+      const want = p.content_sha256 ? await ctx.content(p.content_sha256) : null;
+      if (!st) {
+        return {
+          changes: [{ property: "ensure", from: "absent", to: "file" }],
+          diff: want ? contentDiff(path, null, want) : null,
+        };
+      }
+      if (!st.isFile()) throw typeMismatch(r.id, path, kindOf(st), "file");
+      const changes: Change[] = [];
+      let diff: string | null = null;
+      if (want) {
+        const have = differingContent(path, st, want);
+        if (have !== null) {
+          const before = have === "unread" ? await fsp.readFile(path) : have;
+          changes.push({
+            property: "content",
+            from: `sha256:${sha256(before)}`,
+            to: `sha256:${p.content_sha256}`,
+          });
+          diff = contentDiff(path, before, want);
+        }
+      }
+      changes.push(...metaChanges(p, st, accounts, r.id, true));
+      return { changes, diff };
+    }
+  }
+}
+
+async function backupFile(ctx: KindContext, p: FileParams, path: string, st: Stats): Promise<void> {
+  if (p.backup === false || !st.isFile()) return;
+  const old = await fsp.readFile(path);
+  await new BackupStore(ctx.stateDir).save(path, old, st);
+}
+
+async function setMeta(
+  p: FileParams,
+  path: string,
+  ids: { uid?: number; gid?: number },
+  link: boolean,
+): Promise<void> {
+  if (ids.uid !== undefined || ids.gid !== undefined) {
+    await (link ? fsp.lchown : fsp.chown)(path, ids.uid ?? -1, ids.gid ?? -1);
+  }
+  if (!link && p.mode !== undefined) await fsp.chmod(path, parseMode(p.mode));
+}
+
+async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): Promise<undefined> {
+  const p = r.params as unknown as FileParams;
+  const path = r.name;
+  const { lst, st } = inspect(path, p);
+  const accounts = accountsOf(ctx);
+  const ids = p.ensure === "absent" ? {} : wantedIds(p, accounts, r.id);
+  const props = new Set(changes.map((c) => c.property));
+  switch (p.ensure) {
+    case "absent":
+      if (!lst) return;
+      if (lst.isDirectory()) {
+        await fsp.rmdir(path).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === "ENOTEMPTY")
+            throw new TendError(
+              "TEND_E_FILE_TYPE",
+              `${r.id}: ${path} is a directory that is not empty; tend removes only empty directories.`,
+            );
+          throw err;
+        });
+        return;
+      }
+      await backupFile(ctx, p, path, lst);
+      await fsp.unlink(path);
+      return;
+    case "link":
+      if (!lst || props.has("ensure") || props.has("target")) {
+        if (lst?.isFile()) await backupFile(ctx, p, path, lst);
+        await atomicSymlink(path, p.target ?? "");
+      }
+      await setMeta(p, path, ids, true);
+      return;
+    case "directory":
+      if (!st) {
+        await fsp.mkdir(path, { mode: 0o700 });
+        await setMeta({ ...p, mode: p.mode ?? "0755" }, path, ids, false);
+      } else await setMeta(p, path, ids, false);
+      return;
+    case "file": {
+      if (!st || props.has("content")) {
+        const data = p.content_sha256 ? await ctx.content(p.content_sha256) : Buffer.alloc(0);
+        if (st && props.has("content")) await backupFile(ctx, p, path, st);
+        const mode = p.mode !== undefined ? parseMode(p.mode) : st ? st.mode & 0o7777 : 0o644;
+        // Keep the owner of a file being replaced unless the resource names one.
+        await atomicWrite(path, data, {
+          mode,
+          uid: ids.uid ?? st?.uid,
+          gid: ids.gid ?? st?.gid,
+          followSymlink: p.follow_symlink ?? false,
+        });
+        if (UNIT_DIRS.some((d) => path.startsWith(d))) ctx.run.daemonReloadNeeded = true;
+      } else {
+        await setMeta(p, resolveWriteTarget(path, p.follow_symlink ?? false), ids, false);
+      }
+      return;
+    }
+  }
+}
+
+async function prefetch(): Promise<Prefetched> {
+  return { accounts: new Accounts() };
+}
+
+export const file: Kind = { type: "file", schema, prefetch, check, apply };

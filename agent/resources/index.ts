@@ -1,0 +1,7 @@
+/** The registry of resource kinds: the engine looks a resource's kind up here by its type. */
+import type { ResourceType } from "../../core/types.js";
+import { exec } from "./exec.js";
+import { file } from "./file.js";
+import type { Kind } from "./kind.js";
+
+export const kinds: Partial<Record<ResourceType, Kind>> = { file, exec };

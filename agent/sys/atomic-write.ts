@@ -1,0 +1,103 @@
+/**
+ * Atomic file replacement, safe as root in a directory others may write to (TRUST.md D3, D4, G1):
+ * the temp file is created in the target's directory with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600,
+ * the content written and fsynced, owner and mode set on the descriptor, then renamed over the
+ * target and the directory fsynced. At every instant the target is the old file or the new one,
+ * whole, and the new one is never visible with the wrong owner or mode.
+ */
+import { randomBytes } from "node:crypto";
+import { constants, promises as fsp, lstatSync, realpathSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { TendError } from "../../core/errors.js";
+
+export interface AtomicWriteOptions {
+  /** Permission bits of the new file (default 0644). */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Write to the file a symlink at `path` points to; refused otherwise. */
+  followSymlink?: boolean;
+  /** Observers, for tests and audits: called with the temp path at each step. */
+  hooks?: {
+    afterCreate?(temp: string): void | Promise<void>;
+    beforeRename?(temp: string): void | Promise<void>;
+  };
+}
+
+/** The path a write to `path` lands on: `path` itself, or the symlink's final target when allowed. */
+export function resolveWriteTarget(path: string, followSymlink: boolean): string {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (!st?.isSymbolicLink()) return path;
+  if (!followSymlink) {
+    throw new TendError(
+      "TEND_E_FILE_SYMLINK",
+      `${path} is a symlink; tend does not write through a symlink it did not make. Remove it, or set follow_symlink: true on the resource.`,
+    );
+  }
+  try {
+    return realpathSync(path);
+  } catch {
+    throw new TendError(
+      "TEND_E_FILE_SYMLINK",
+      `${path} is a dangling symlink; follow_symlink cannot write through it.`,
+    );
+  }
+}
+
+export function tempName(target: string): string {
+  return join(dirname(target), `.${basename(target)}.tend-${randomBytes(6).toString("hex")}.tmp`);
+}
+
+/** fsync a directory so that a rename in it survives a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const h = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+/** Replace `path` with `data` atomically. Returns the path actually written (differs when following a symlink). */
+export async function atomicWrite(
+  path: string,
+  data: Uint8Array,
+  opts: AtomicWriteOptions = {},
+): Promise<string> {
+  const target = resolveWriteTarget(path, opts.followSymlink ?? false);
+  const temp = tempName(target);
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  const h = await fsp.open(temp, flags, 0o600);
+  let renamed = false;
+  try {
+    await opts.hooks?.afterCreate?.(temp);
+    await h.writeFile(data);
+    await h.sync();
+    if (opts.uid !== undefined || opts.gid !== undefined) await h.chown(opts.uid ?? -1, opts.gid ?? -1);
+    await h.chmod(opts.mode ?? 0o644);
+    await h.close();
+    await opts.hooks?.beforeRename?.(temp);
+    await fsp.rename(temp, target);
+    renamed = true;
+    await fsyncDir(dirname(target));
+    return target;
+  } finally {
+    if (!renamed) {
+      await h.close().catch(() => {});
+      await fsp.unlink(temp).catch(() => {});
+    }
+  }
+}
+
+/** Replace whatever is at `path` with a symlink to `linkTarget`, atomically (symlink at a temp name, rename). */
+export async function atomicSymlink(path: string, linkTarget: string): Promise<void> {
+  const temp = tempName(path);
+  await fsp.symlink(linkTarget, temp);
+  try {
+    await fsp.rename(temp, path);
+  } catch (err) {
+    await fsp.unlink(temp).catch(() => {});
+    throw err;
+  }
+  await fsyncDir(dirname(path));
+}

@@ -1,0 +1,95 @@
+import {
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { atomicWrite } from "../../../agent/sys/atomic-write.js";
+
+const root = mkdtempSync(join(tmpdir(), "tend-atomic-"));
+t.teardown(() => rmSync(root, { recursive: true, force: true }));
+const nobody = 65534;
+
+t.test("the temp file is 0600 and empty when created, in the target's directory", async (t) => {
+  const target = join(root, "a");
+  let seen: { mode: number; size: number; dir: string } | null = null;
+  await atomicWrite(target, Buffer.from("secret"), {
+    mode: 0o644,
+    hooks: {
+      afterCreate(temp) {
+        const st = lstatSync(temp);
+        seen = { mode: st.mode & 0o7777, size: st.size, dir: join(temp, "..") };
+      },
+    },
+  });
+  t.same(seen, { mode: 0o600, size: 0, dir: root });
+  t.equal(readFileSync(target, "utf8"), "secret");
+  t.equal(statSync(target).mode & 0o7777, 0o644);
+});
+
+t.test(
+  "owner and mode are set before the rename, while the target still holds the old content",
+  async (t) => {
+    const target = join(root, "b");
+    writeFileSync(target, "old");
+    let seen: unknown = null;
+    await atomicWrite(target, Buffer.from("new"), {
+      mode: 0o640,
+      uid: nobody,
+      gid: nobody,
+      hooks: {
+        beforeRename(temp) {
+          const st = lstatSync(temp);
+          seen = {
+            mode: st.mode & 0o7777,
+            uid: st.uid,
+            gid: st.gid,
+            content: readFileSync(temp, "utf8"),
+            target: readFileSync(target, "utf8"),
+          };
+        },
+      },
+    });
+    t.same(seen, { mode: 0o640, uid: nobody, gid: nobody, content: "new", target: "old" });
+    const st = statSync(target);
+    t.same([st.uid, st.gid, st.mode & 0o7777], [nobody, nobody, 0o640]);
+  },
+);
+
+t.test("a symlink planted at the target is refused and its target untouched", async (t) => {
+  const victim = join(root, "victim");
+  writeFileSync(victim, "keep");
+  const target = join(root, "planted");
+  symlinkSync(victim, target);
+  await t.rejects(atomicWrite(target, Buffer.from("evil")), { code: "TEND_E_FILE_SYMLINK" });
+  t.equal(readFileSync(victim, "utf8"), "keep");
+  t.ok(lstatSync(target).isSymbolicLink(), "the symlink is left as it was");
+});
+
+t.test("a failure before the rename leaves the old file and no temp file", async (t) => {
+  const target = join(root, "c");
+  writeFileSync(target, "old");
+  await t.rejects(
+    atomicWrite(target, Buffer.from("new"), {
+      hooks: {
+        beforeRename() {
+          throw new Error("crash");
+        },
+      },
+    }),
+    /crash/,
+  );
+  t.equal(readFileSync(target, "utf8"), "old");
+  t.same(
+    readdirSync(root).filter((n) => n.endsWith(".tmp")),
+    [],
+    "no temp file survives",
+  );
+});
