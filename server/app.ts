@@ -1,0 +1,83 @@
+/**
+ * The server as a fastify instance, built in one function and never listening here (main.ts
+ * listens; tests use `inject()`). Order matters: overload and encoding guards, then auth, then
+ * each area's routes.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { CatalogService } from "./catalogs.js";
+import type { CompilerFns } from "./compiler.js";
+import type { ServerConfig } from "./config.js";
+import type { Deps } from "./deps.js";
+import type { GitGate } from "./git/gate.js";
+import { errorSchema } from "./http.js";
+import { authPlugin } from "./plugins/auth.js";
+import { errorsPlugin } from "./plugins/errors.js";
+import { guardPlugin } from "./plugins/guard.js";
+import { Metrics, metricsPlugin } from "./plugins/metrics.js";
+import { adminRoutes } from "./routes/admin.js";
+import { catalogRoutes } from "./routes/catalog.js";
+import { enrollRoutes } from "./routes/enroll.js";
+import { healthRoutes, type RouteRecord, recordRoutes } from "./routes/health.js";
+import { hookRoutes } from "./routes/hooks.js";
+import { reportRoutes } from "./routes/reports.js";
+import type { SigningKey } from "./signing.js";
+import type { Storage } from "./storage/types.js";
+
+export interface AppOptions {
+  config: ServerConfig;
+  storage: Storage;
+  key: SigningKey;
+  compiler: CompilerFns;
+  gate?: GitGate | null;
+  logger?: FastifyServerOptions["logger"];
+  /** PEM certificate and key: serve HTTPS (TLS 1.2+). */
+  https?: { cert: Buffer; key: Buffer } | null;
+  now?: () => number;
+}
+
+export interface App {
+  app: FastifyInstance;
+  deps: Deps;
+  routes: RouteRecord[];
+}
+
+export async function buildApp(o: AppOptions): Promise<App> {
+  const options: FastifyServerOptions & { https?: object } = {
+    logger: o.logger ?? false,
+    bodyLimit: o.config.limits.bodyBytes,
+    requestTimeout: 30_000,
+    connectionTimeout: 30_000,
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    trustProxy: o.config.behindTlsProxy,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  };
+  if (o.https) options.https = { ...o.https, minVersion: "TLSv1.2" };
+  const app = Fastify(options) as unknown as FastifyInstance;
+  const metrics = new Metrics();
+  const now = o.now ?? Date.now;
+  const deps: Deps = {
+    config: o.config,
+    storage: o.storage,
+    key: o.key,
+    gate: o.gate ?? null,
+    catalogs: new CatalogService(o.compiler, o.key, o.config.inlineFileBytes, metrics),
+    metrics,
+    now,
+  };
+  const routes = recordRoutes(app);
+  app.removeContentTypeParser("text/plain");
+  app.addSchema(errorSchema);
+  errorsPlugin(app);
+  guardPlugin(app, o.config.limits.maxInFlight);
+  authPlugin(app, o.storage, now);
+  metricsPlugin(app, metrics);
+  enrollRoutes(app, deps);
+  catalogRoutes(app, deps);
+  reportRoutes(app, deps);
+  adminRoutes(app, deps);
+  await hookRoutes(app, deps);
+  healthRoutes(app, deps, routes);
+  await app.ready();
+  return { app, deps, routes };
+}

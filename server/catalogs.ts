@@ -1,0 +1,101 @@
+/**
+ * Serving catalogs cheaply: compiled once per (commit, node, facts digest) and kept in a bounded
+ * cache; large file contents moved out to /api/v1/files/SHA; the signed, serialised envelope kept
+ * per serial so that a fresh catalog from cache is one lookup and a 304 compares one string.
+ */
+import { canonicalJson } from "../core/canonical.js";
+import type { Problem } from "../core/errors.js";
+import { sha256 } from "../core/hash.js";
+import type { Catalog, Facts } from "../core/types.js";
+import type { CompilerFns } from "./compiler.js";
+import type { GitTree } from "./git/tree.js";
+import type { Metrics } from "./plugins/metrics.js";
+import { type SigningKey, signCatalog } from "./signing.js";
+
+interface Compiled {
+  catalog?: Catalog;
+  problems: Problem[];
+  digest: string;
+  /** Hashes of the files left out of the catalog, to be fetched by hash. */
+  fetched: string[];
+  signed?: { serial: number; etag: string; body: string };
+}
+
+export class CatalogService {
+  private readonly cache = new Map<string, Compiled>();
+  /** File contents too large to inline, by sha256. */
+  private readonly blobs = new Map<string, Buffer>();
+  /** Which fetched files each node's latest catalog references. */
+  private readonly nodeFiles = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly compiler: CompilerFns,
+    private readonly key: SigningKey,
+    private readonly inlineBytes: number,
+    private readonly metrics: Metrics,
+    private readonly maxEntries = 20_000,
+  ) {}
+
+  compile(commit: string, tree: GitTree, node: string, facts: Facts): Compiled {
+    const factsDigest = sha256(canonicalJson(facts));
+    const key = `${commit}\0${node}\0${factsDigest}`;
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.metrics.catalogCacheHits++;
+      return hit;
+    }
+    const started = process.hrtime.bigint();
+    const result = this.compiler.compile(tree, node, facts, { commit });
+    this.metrics.compiled(Number(process.hrtime.bigint() - started) / 1e9);
+    const fetched: string[] = [];
+    let catalog = result.catalog;
+    if (catalog) {
+      const files: Catalog["files"] = {};
+      for (const [hash, f] of Object.entries(catalog.files)) {
+        const bytes =
+          f.text !== undefined
+            ? Buffer.from(f.text)
+            : f.base64 !== undefined
+              ? Buffer.from(f.base64, "base64")
+              : null;
+        if (bytes && bytes.length > this.inlineBytes) {
+          this.blobs.set(hash, bytes);
+          fetched.push(hash);
+          files[hash] = { size: f.size };
+        } else {
+          files[hash] = f;
+        }
+      }
+      catalog = { ...catalog, files };
+    }
+    const entry: Compiled = {
+      catalog,
+      problems: result.problems,
+      digest: catalog ? sha256(canonicalJson(catalog)) : "",
+      fetched,
+    };
+    if (this.cache.size >= this.maxEntries) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(key, entry);
+    return entry;
+  }
+
+  /** The signed envelope for this serial, serialised once. */
+  signed(node: string, entry: Compiled, serial: number): { etag: string; body: string } {
+    if (!entry.catalog) throw new Error("no catalog to sign");
+    if (entry.signed?.serial !== serial) {
+      const etag = `"${entry.digest.slice(0, 32)}.${serial}"`;
+      entry.signed = { serial, etag, body: JSON.stringify(signCatalog(this.key, entry.catalog, serial)) };
+    }
+    this.nodeFiles.set(node, new Set(entry.fetched));
+    return entry.signed;
+  }
+
+  /** A file's bytes, only when `node`'s latest catalog references it. */
+  file(node: string, hash: string): Buffer | undefined {
+    if (!this.nodeFiles.get(node)?.has(hash)) return undefined;
+    return this.blobs.get(hash);
+  }
+}

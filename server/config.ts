@@ -1,0 +1,171 @@
+/**
+ * The server's configuration: a YAML file checked against schemas/server-config.schema.json, with
+ * the defaults filled in and paths resolved. Mistakes come back as one TEND_E_CONFIG error listing
+ * each problem with its file:line and field.
+ */
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import Ajv2020 from "ajv/dist/2020.js";
+import { LineCounter, parseDocument } from "yaml";
+import { type Problem, TendError } from "../core/errors.js";
+
+export interface ServerConfig {
+  listen: { host: string; port: number };
+  dataDir: string;
+  database: string;
+  databaseSchema: string;
+  behindTlsProxy: boolean;
+  tls: { cert: string; key: string } | null;
+  recipes: {
+    repo: string;
+    branch: string;
+    path: string;
+    pollMs: number;
+    webhookSecret: string | null;
+  } | null;
+  keepDays: number;
+  limits: { bodyBytes: number; maxInFlight: number; enrollBurst: number; enrollPerMinute: number };
+  inlineFileBytes: number;
+  logLevel: string;
+}
+
+const schemaFile = fileURLToPath(new URL("../schemas/server-config.schema.json", import.meta.url));
+let validator: ReturnType<InstanceType<typeof Ajv2020.default>["compile"]> | undefined;
+
+function validate(data: unknown) {
+  if (!validator) {
+    const ajv = new Ajv2020.default({ allErrors: true, strict: false });
+    validator = ajv.compile(JSON.parse(readFileSync(schemaFile, "utf8")));
+  }
+  return validator(data) ? [] : (validator.errors ?? []);
+}
+
+/** `30s`, `5m`, `1h`, `2d`, `250ms`, or bare seconds. */
+export function parseDuration(text: string): number {
+  const m = /^([0-9]+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new TendError("TEND_E_USAGE", `"${text}" is not a duration; write e.g. 30s, 15m, 1h or 7d.`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "s") as "s"];
+  return Number(m[1]) * unit;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+}
+
+/** Loads and checks `file` (or only defaults when undefined). */
+export function loadConfig(file?: string, overrides: Record<string, unknown> = {}): ServerConfig {
+  let raw: Record<string, unknown> = {};
+  let lines: LineCounter | undefined;
+  let doc: ReturnType<typeof parseDocument> | undefined;
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new TendError(
+        "TEND_E_CONFIG",
+        `cannot read the configuration file ${file}: ${(err as Error).message}`,
+      );
+    }
+    lines = new LineCounter();
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+    if (doc.errors.length > 0) {
+      const problems: Problem[] = doc.errors.map((e) => ({
+        code: "TEND_E_YAML",
+        message: e.message.split("\n")[0] ?? "invalid YAML",
+        file,
+        line: e.linePos?.[0]?.line,
+        column: e.linePos?.[0]?.col,
+      }));
+      throw new TendError("TEND_E_CONFIG", `the configuration file ${file} is not valid YAML.`, problems);
+    }
+    const value = doc.toJS();
+    if (value !== null && value !== undefined && (typeof value !== "object" || Array.isArray(value))) {
+      throw new TendError(
+        "TEND_E_CONFIG",
+        `the configuration file ${file} must be a mapping of keys to values.`,
+      );
+    }
+    raw = (value ?? {}) as Record<string, unknown>;
+  }
+  raw = { ...raw, ...overrides };
+  const errors = validate(raw);
+  if (errors.length > 0) {
+    const problems: Problem[] = errors.map((e) => {
+      const path = e.instancePath.split("/").filter(Boolean);
+      const node = doc && path.length ? doc.getIn(path, true) : undefined;
+      const range = (node as { range?: [number] } | undefined)?.range;
+      const pos = range && lines ? lines.linePos(range[0]) : undefined;
+      const extra =
+        e.keyword === "additionalProperties" ? ` (unknown key "${e.params.additionalProperty}")` : "";
+      const allowed = e.keyword === "enum" ? ` (one of ${e.params.allowedValues.join(", ")})` : "";
+      return {
+        code: "TEND_E_SCHEMA",
+        message: `${e.message ?? "is invalid"}${extra}${allowed}`,
+        file: file ?? "(defaults)",
+        line: pos?.line,
+        column: pos?.col,
+        field: path.join(".") || "(top level)",
+      };
+    });
+    throw new TendError(
+      "TEND_E_CONFIG",
+      `the configuration ${file ?? ""} has ${problems.length} error(s).`,
+      problems,
+    );
+  }
+  return resolveConfig(raw, file);
+}
+
+function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfig {
+  const base = file ? dirname(resolve(file)) : process.cwd();
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const listen = String(raw.listen ?? "127.0.0.1:7420");
+  const cut = listen.lastIndexOf(":");
+  const host = listen.slice(0, cut).replace(/^\[|\]$/g, "");
+  const port = Number(listen.slice(cut + 1));
+  if (port > 65535) throw new TendError("TEND_E_CONFIG", `listen: port ${port} is above 65535.`);
+  const tls = raw.tls as { cert: string; key: string } | undefined;
+  if (!tls && !isLoopback(host) && raw.behind_tls_proxy !== true) {
+    throw new TendError(
+      "TEND_E_CONFIG",
+      `listen: ${listen} is not a loopback address, and without TLS credentials and enrolment tokens would cross the network in clear. Configure tls: {cert, key}, or set behind_tls_proxy: true if a proxy terminates TLS in front of the server.`,
+    );
+  }
+  const r = raw.recipes as Record<string, string> | undefined;
+  const limits = (raw.limits ?? {}) as Record<string, number>;
+  const defaultDir = process.getuid?.() === 0 ? "/var/lib/tend-server" : resolve(homedir(), ".tend-server");
+  return {
+    listen: { host, port },
+    dataDir: raw.data_dir ? abs(String(raw.data_dir)) : defaultDir,
+    database: String(raw.database ?? "sqlite"),
+    databaseSchema: String(raw.database_schema ?? "public"),
+    behindTlsProxy: raw.behind_tls_proxy === true,
+    tls: tls ? { cert: abs(tls.cert), key: abs(tls.key) } : null,
+    recipes: r
+      ? {
+          repo:
+            /^[a-z][a-z0-9+.-]*:\/\//i.test(r.repo ?? "") || /^[^/]+@[^:]+:/.test(r.repo ?? "")
+              ? String(r.repo)
+              : abs(String(r.repo)),
+          branch: r.branch ?? "main",
+          path: r.path ?? "",
+          pollMs: parseDuration(r.poll ?? "60s"),
+          webhookSecret: r.webhook_secret ?? null,
+        }
+      : null,
+    keepDays: Number((raw.reports as { keep_days?: number } | undefined)?.keep_days ?? 90),
+    limits: {
+      bodyBytes: limits.body_bytes ?? 4 * 1024 * 1024,
+      maxInFlight: limits.max_in_flight ?? 1024,
+      enrollBurst: limits.enroll_burst ?? 10,
+      enrollPerMinute: limits.enroll_per_minute ?? 30,
+    },
+    inlineFileBytes: Number(
+      (raw.catalog as { inline_file_bytes?: number } | undefined)?.inline_file_bytes ?? 65536,
+    ),
+    logLevel: String(raw.log_level ?? "info"),
+  };
+}

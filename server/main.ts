@@ -1,0 +1,152 @@
+/**
+ * `tend server [--config FILE]` and `tend server token create ...`: configuration, storage,
+ * signing key, git gate, listen, background jobs and signals. Everything else is in app.ts.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { TendError } from "../core/errors.js";
+import { buildApp } from "./app.js";
+import { coreCompiler } from "./compiler.js";
+import { loadConfig, parseDuration, type ServerConfig } from "./config.js";
+import { GitGate } from "./git/gate.js";
+import { GitMirror } from "./git/mirror.js";
+import { hashSecret, newSecret } from "./identity.js";
+import { loadSigningKey } from "./signing.js";
+import { openPostgres } from "./storage/postgres.js";
+import { openSqlite } from "./storage/sqlite.js";
+import type { Storage } from "./storage/types.js";
+
+const usage = `usage: tend server [--config FILE]
+       tend server token create [--admin] [--ttl DURATION] [--uses N] [--node GLOB] [--reenroll] [--config FILE]`;
+
+export async function openStorage(config: ServerConfig): Promise<Storage> {
+  if (config.database === "sqlite") {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    return openSqlite(join(config.dataDir, "tend.db"));
+  }
+  return openPostgres({ url: config.database, schema: config.databaseSchema });
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+function parse(argv: string[], options: Record<string, { type: "string" | "boolean" }>): { values: Values } {
+  try {
+    const all = { ...options, config: { type: "string" as const }, help: { type: "boolean" as const } };
+    return parseArgs({ args: argv, options: all, allowPositionals: false }) as { values: Values };
+  } catch (err) {
+    throw new TendError("TEND_E_USAGE", `${(err as Error).message}\n${usage}`);
+  }
+}
+
+async function tokenCreate(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    admin: { type: "boolean" },
+    ttl: { type: "string" },
+    uses: { type: "string" },
+    node: { type: "string" },
+    reenroll: { type: "boolean" },
+  });
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const admin = values.admin === true;
+  if (admin && (values.node || values.uses || values.reenroll)) {
+    throw new TendError(
+      "TEND_E_USAGE",
+      "--node, --uses and --reenroll apply to enrolment tokens, not to --admin tokens.",
+    );
+  }
+  const uses = values.uses === undefined ? (admin ? null : 1) : Number(values.uses);
+  if (uses !== null && (!Number.isInteger(uses) || uses < 1)) {
+    throw new TendError("TEND_E_USAGE", `--uses must be a whole number of at least 1, not "${values.uses}".`);
+  }
+  const ttlMs = values.ttl !== undefined ? parseDuration(String(values.ttl)) : admin ? null : 3_600_000;
+  const config = loadConfig(values.config as string | undefined);
+  const storage = await openStorage(config);
+  try {
+    const token = newSecret(admin ? "admin" : "enroll");
+    const now = Date.now();
+    await storage.createToken({
+      hash: hashSecret(token),
+      kind: admin ? "admin" : "enroll",
+      created_at: now,
+      expires_at: ttlMs === null ? null : now + ttlMs,
+      uses_left: uses,
+      node_glob: (values.node as string | undefined) ?? null,
+      reenroll: values.reenroll === true,
+    });
+    process.stdout.write(`${token}\n`);
+  } finally {
+    await storage.close();
+  }
+  return 0;
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {});
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const config = loadConfig(values.config as string | undefined);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const storage = await openStorage(config);
+  const key = loadSigningKey(config.dataDir);
+  const compiler = await coreCompiler();
+  const https = config.tls
+    ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }
+    : null;
+  const logger = { level: config.logLevel, stream: process.stderr };
+  const built = await buildApp({ config, storage, key, compiler, logger, https });
+  const { app } = built;
+  let gate: GitGate | null = null;
+  if (config.recipes) {
+    const mirror = new GitMirror(
+      join(config.dataDir, "recipes.git"),
+      config.recipes.repo,
+      config.recipes.branch,
+    );
+    gate = new GitGate(mirror, config.recipes.path, storage, compiler, app.log);
+    built.deps.gate = gate;
+    await gate.refresh().catch((err) => app.log.error({ err: (err as Error).message }, "git fetch failed"));
+  }
+  const address = await app.listen({ host: config.listen.host, port: config.listen.port });
+  process.stdout.write(`tend server: listening on ${address}\n`);
+  const timers: NodeJS.Timeout[] = [];
+  if (gate && config.recipes && config.recipes.pollMs > 0) {
+    const g = gate;
+    timers.push(
+      setInterval(
+        () => g.refresh().catch((err) => app.log.error({ err: (err as Error).message }, "git fetch failed")),
+        config.recipes.pollMs,
+      ),
+    );
+  }
+  const prune = () =>
+    storage
+      .pruneReports(Date.now() - config.keepDays * 86_400_000)
+      .then((n) => n > 0 && app.log.info({ pruned: n }, "old reports pruned"))
+      .catch((err) => app.log.warn({ err: (err as Error).message }, "report pruning failed"));
+  timers.push(setInterval(prune, 3_600_000));
+  void prune();
+  return new Promise((resolve) => {
+    const stop = async () => {
+      for (const t of timers) clearInterval(t);
+      await app.close();
+      await storage.close();
+      resolve(0);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "token") {
+    if (argv[1] !== "create") throw new TendError("TEND_E_USAGE", usage);
+    return tokenCreate(argv.slice(2));
+  }
+  return serve(argv);
+}

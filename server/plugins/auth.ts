@@ -1,0 +1,54 @@
+/**
+ * Authentication, before anything else reads the request: every route declares `config.auth`, and
+ * a route without one is refused (default deny). Node credentials and admin tokens are different
+ * kinds of secret (by prefix and by table), so neither opens the other's routes.
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { HttpError } from "../http.js";
+import { hashSecret } from "../identity.js";
+import type { Storage } from "../storage/types.js";
+
+export function bearer(req: FastifyRequest): string | null {
+  const h = req.headers.authorization;
+  if (typeof h !== "string") return null;
+  const m = /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(h.trim());
+  return m?.[1] ?? null;
+}
+
+const unauthorized = () => new HttpError(401, "TEND_E_UNAUTHORIZED", "A valid credential is required.");
+
+export async function isAdmin(storage: Storage, req: FastifyRequest, now: number): Promise<boolean> {
+  const secret = bearer(req);
+  if (!secret?.startsWith("tend_adm_")) return false;
+  const token = await storage.getToken(hashSecret(secret));
+  return token?.kind === "admin" && (token.expires_at === null || token.expires_at > now);
+}
+
+export function authPlugin(app: FastifyInstance, storage: Storage, now: () => number): void {
+  app.decorateRequest("node", null);
+  app.addHook("onRequest", async (req, reply) => {
+    if (reply.sent) return;
+    const auth = req.routeOptions.config?.auth;
+    if (req.routeOptions.url === undefined) return; // no route matched: the 404 handler answers
+    switch (auth) {
+      case "none":
+      case "enroll":
+      case "webhook":
+        return;
+      case "node": {
+        const secret = bearer(req);
+        if (!secret?.startsWith("tend_node_")) throw unauthorized();
+        const node = await storage.nodeByCredential(hashSecret(secret));
+        if (!node) throw unauthorized();
+        req.node = node;
+        return;
+      }
+      case "admin":
+        if (!(await isAdmin(storage, req, now()))) throw unauthorized();
+        return;
+      default:
+        req.log.error({ url: req.routeOptions.url }, "route declares no auth; refused");
+        throw unauthorized();
+    }
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * Cheap refusals that come first: overload (503 with a jittered Retry-After rather than slowing
+ * everyone down), compressed or non-JSON bodies (415), and JSON nested too deep or with arrays
+ * too long (400), checked before any schema validation walks them.
+ */
+import type { FastifyInstance } from "fastify";
+import { HttpError, jitteredRetryAfter } from "../http.js";
+
+const maxDepth = 64;
+const maxArray = 100_000;
+
+/** The first reason `value` is too deep or too wide, or null. */
+export function shapeProblem(value: unknown): string | null {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth >= maxDepth) return `nests deeper than ${maxDepth} levels`;
+    if (Array.isArray(v)) {
+      if (v.length > maxArray) return `has an array longer than ${maxArray} items`;
+      for (const x of v) stack.push([x, depth + 1]);
+    } else {
+      for (const x of Object.values(v)) stack.push([x, depth + 1]);
+    }
+  }
+  return null;
+}
+
+export function guardPlugin(app: FastifyInstance, maxInFlight: number): { inFlight: () => number } {
+  let inFlight = 0;
+  app.addHook("onRequest", async (req, reply) => {
+    if (inFlight >= maxInFlight) {
+      reply.header("retry-after", String(jitteredRetryAfter(1, 10)));
+      throw new HttpError(
+        503,
+        "TEND_E_UNAVAILABLE",
+        "The server is overloaded; retry after the Retry-After delay.",
+      );
+    }
+    inFlight++;
+    reply.raw.once("close", () => {
+      inFlight--;
+    });
+    const encoding = req.headers["content-encoding"];
+    if (encoding !== undefined && encoding !== "identity") {
+      throw new HttpError(
+        415,
+        "TEND_E_MEDIA_TYPE",
+        "Compressed request bodies are not accepted; send plain application/json.",
+      );
+    }
+  });
+  app.addHook("preValidation", async (req) => {
+    const problem = req.body === undefined ? null : shapeProblem(req.body);
+    if (problem) throw new HttpError(400, "TEND_E_BAD_REQUEST", `The body ${problem}.`);
+  });
+  return { inFlight: () => inFlight };
+}

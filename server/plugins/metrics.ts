@@ -1,0 +1,69 @@
+/**
+ * Prometheus text at /metrics: requests by route and status, catalog compile time, reports by
+ * status, and — read from storage at scrape time — nodes by last status and drifted resources.
+ */
+import type { FastifyInstance } from "fastify";
+import type { Storage } from "../storage/types.js";
+
+const buckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
+
+export class Metrics {
+  private readonly requests = new Map<string, number>();
+  private readonly reports = new Map<string, number>();
+  private readonly compileBuckets = buckets.map(() => 0);
+  private compileSum = 0;
+  private compileCount = 0;
+  catalogCacheHits = 0;
+
+  request(route: string, method: string, status: number): void {
+    const key = `route="${route}",method="${method}",status="${status}"`;
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+  }
+
+  report(status: string): void {
+    this.reports.set(status, (this.reports.get(status) ?? 0) + 1);
+  }
+
+  compiled(seconds: number): void {
+    this.compileSum += seconds;
+    this.compileCount++;
+    buckets.forEach((b, i) => {
+      if (seconds <= b) this.compileBuckets[i] = (this.compileBuckets[i] ?? 0) + 1;
+    });
+  }
+
+  async render(storage: Storage): Promise<string> {
+    const out: string[] = [];
+    out.push("# HELP tend_http_requests_total HTTP requests by route, method and status.");
+    out.push("# TYPE tend_http_requests_total counter");
+    for (const [k, v] of this.requests) out.push(`tend_http_requests_total{${k}} ${v}`);
+    out.push("# HELP tend_catalog_compile_seconds Time to compile one catalog.");
+    out.push("# TYPE tend_catalog_compile_seconds histogram");
+    buckets.forEach((b, i) => {
+      out.push(`tend_catalog_compile_seconds_bucket{le="${b}"} ${this.compileBuckets[i]}`);
+    });
+    out.push(`tend_catalog_compile_seconds_bucket{le="+Inf"} ${this.compileCount}`);
+    out.push(`tend_catalog_compile_seconds_sum ${this.compileSum}`);
+    out.push(`tend_catalog_compile_seconds_count ${this.compileCount}`);
+    out.push("# HELP tend_catalog_cache_hits_total Catalog requests answered from the compile cache.");
+    out.push("# TYPE tend_catalog_cache_hits_total counter");
+    out.push(`tend_catalog_cache_hits_total ${this.catalogCacheHits}`);
+    out.push("# HELP tend_reports_total Reports accepted, by run status.");
+    out.push("# TYPE tend_reports_total counter");
+    for (const [k, v] of this.reports) out.push(`tend_reports_total{status="${k}"} ${v}`);
+    out.push("# HELP tend_nodes Nodes by the status of their latest report.");
+    out.push("# TYPE tend_nodes gauge");
+    for (const [k, v] of Object.entries(await storage.nodesByStatus()))
+      out.push(`tend_nodes{status="${k}"} ${v}`);
+    out.push("# HELP tend_drifted_resources Resources drifted in nodes' latest reports.");
+    out.push("# TYPE tend_drifted_resources gauge");
+    out.push(`tend_drifted_resources ${(await storage.drift()).length}`);
+    return `${out.join("\n")}\n`;
+  }
+}
+
+export function metricsPlugin(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook("onResponse", async (req, reply) => {
+    metrics.request(req.routeOptions.url ?? "unmatched", req.method, reply.statusCode);
+  });
+}

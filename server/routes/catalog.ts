@@ -1,0 +1,112 @@
+/**
+ * POST /api/v1/catalog and GET /api/v1/files/SHA. The node is the credential's, never the body's:
+ * facts can say anything, the catalog is still compiled for the authenticated name (TRUST B2).
+ */
+import type { FastifyInstance } from "fastify";
+import { canonicalJson } from "../../core/canonical.js";
+import { formatProblem } from "../../core/errors.js";
+import { sha256 } from "../../core/hash.js";
+import type { Facts } from "../../core/types.js";
+import type { Deps } from "../deps.js";
+import { errorReplies, HttpError, jitteredRetryAfter } from "../http.js";
+
+const factsSchema = {
+  type: "object",
+  description: "The node's facts (see agent/facts); free-form beyond the required keys.",
+  required: ["hostname", "os"],
+  properties: {
+    hostname: { type: "string", maxLength: 253 },
+    fqdn: { type: "string", maxLength: 253 },
+    os: { type: "object", properties: { id: { type: "string" }, version_id: { type: "string" } } },
+  },
+};
+
+export function catalogRoutes(app: FastifyInstance, d: Deps): void {
+  const lastFacts = new Map<string, string>();
+
+  app.post<{ Body: { facts: Facts } }>(
+    "/api/v1/catalog",
+    {
+      config: { auth: "node" },
+      schema: {
+        summary: "The authenticated node's signed catalog, compiled from the live commit",
+        headers: { type: "object", properties: { "if-none-match": { type: "string", maxLength: 200 } } },
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["facts"],
+          properties: { facts: factsSchema },
+        },
+        response: {
+          200: {
+            type: "object",
+            description: "signature = base64 Ed25519 over canonicalJson({catalog, serial}).",
+            required: ["catalog", "serial", "signature", "key_id"],
+            properties: {
+              catalog: { type: "object", additionalProperties: true },
+              serial: { type: "integer" },
+              signature: { type: "string" },
+              key_id: { type: "string" },
+            },
+          },
+          304: { type: "null", description: "The catalog is the one named by If-None-Match." },
+          ...errorReplies,
+        },
+      },
+    },
+    async (req, reply) => {
+      const node = req.node!;
+      const live = d.gate?.live;
+      if (!live) {
+        throw new HttpError(
+          503,
+          "TEND_E_NO_COMMIT",
+          "The server has no valid recipe commit yet.",
+          [],
+          jitteredRetryAfter(5, 30),
+        );
+      }
+      const facts = req.body.facts;
+      const factsDigest = sha256(canonicalJson(facts));
+      if (lastFacts.get(node) !== factsDigest) {
+        await d.storage.saveFacts(node, facts, d.now());
+        lastFacts.set(node, factsDigest);
+      }
+      const entry = d.catalogs.compile(live.sha, live.tree, node, facts);
+      if (!entry.catalog) {
+        const detail = entry.problems.slice(0, 20).map(formatProblem).join("; ");
+        throw new HttpError(
+          422,
+          "TEND_E_COMPILE",
+          `The catalog for ${node} does not compile: ${detail}`,
+          entry.problems,
+        );
+      }
+      const serial = await d.storage.catalogSerial(node, entry.digest);
+      const signed = d.catalogs.signed(node, entry, serial);
+      reply.header("etag", signed.etag);
+      reply.header("x-tend-commit", live.sha);
+      if (req.headers["if-none-match"] === signed.etag) return reply.code(304).send();
+      return reply.type("application/json").send(signed.body);
+    },
+  );
+
+  app.get<{ Params: { sha: string } }>(
+    "/api/v1/files/:sha",
+    {
+      config: { auth: "node" },
+      schema: {
+        summary: "A file referenced by the node's catalog, by sha256",
+        params: { type: "object", properties: { sha: { type: "string", maxLength: 200 } } },
+        response: { 200: { type: "string", description: "The file's bytes." }, ...errorReplies },
+      },
+    },
+    async (req, reply) => {
+      const data = /^[0-9a-f]{64}$/.test(req.params.sha)
+        ? d.catalogs.file(req.node!, req.params.sha)
+        : undefined;
+      if (!data) throw new HttpError(404, "TEND_E_HTTP_NOT_FOUND", "Not found.");
+      return reply.type("application/octet-stream").header("x-content-sha256", req.params.sha).send(data);
+    },
+  );
+}

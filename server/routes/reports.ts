@@ -1,0 +1,69 @@
+/**
+ * POST /api/v1/reports: a node's run report, checked against schemas/report.schema.json, stored
+ * in one transaction and idempotent on its id. The report must name the authenticated node.
+ */
+import { readFileSync } from "node:fs";
+import type { FastifyInstance } from "fastify";
+import type { Report } from "../../core/types.js";
+import type { Deps } from "../deps.js";
+import { errorReplies, HttpError } from "../http.js";
+
+/** The report schema, as fastify's validator takes it (draft-07, no $id of its own). */
+export function reportSchema(): Record<string, unknown> {
+  const file = new URL("../../schemas/report.schema.json", import.meta.url);
+  const {
+    $schema: _s,
+    $id: _i,
+    ...schema
+  } = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  return schema;
+}
+
+export function reportRoutes(app: FastifyInstance, d: Deps): void {
+  app.post<{ Body: Report }>(
+    "/api/v1/reports",
+    {
+      config: { auth: "node" },
+      schema: {
+        summary: "Store a run report of the authenticated node (idempotent on id)",
+        body: reportSchema(),
+        response: {
+          200: {
+            type: "object",
+            description: "Stored before (a retry): nothing changed.",
+            required: ["id", "stored"],
+            properties: { id: { type: "string" }, stored: { type: "boolean" } },
+          },
+          201: {
+            type: "object",
+            required: ["id", "stored"],
+            properties: { id: { type: "string" }, stored: { type: "boolean" } },
+          },
+          ...errorReplies,
+        },
+      },
+    },
+    async (req, reply) => {
+      const report = req.body;
+      if (report.node !== req.node) {
+        throw new HttpError(
+          403,
+          "TEND_E_FORBIDDEN",
+          "A node may only post its own reports: `node` must be its own name.",
+        );
+      }
+      const outcome = await d.storage.saveReport(report, d.now());
+      if (outcome === "conflict") {
+        throw new HttpError(
+          409,
+          "TEND_E_REPORT_CONFLICT",
+          "That report id is already taken; give each run a new id.",
+        );
+      }
+      if (outcome === "stored") d.metrics.report(report.status);
+      return reply
+        .code(outcome === "stored" ? 201 : 200)
+        .send({ id: report.id, stored: outcome === "stored" });
+    },
+  );
+}
