@@ -261,6 +261,10 @@ export class Compiler {
     if (problems.length) return [];
     const sorted = order(declared.length, before);
     if ("cycle" in sorted) {
+      // Start the cycle at its earliest declaration, so the message is the same however it was found.
+      const ring = sorted.cycle.slice(0, -1);
+      const start = ring.indexOf(Math.min(...ring));
+      sorted.cycle = [...ring.slice(start), ...ring.slice(0, start), ring[start]!];
       const names = sorted.cycle.map(
         (i) => `${declared[i]!.id} (${declared[i]!.file}:${declared[i]!.line ?? "?"})`,
       );

@@ -44,10 +44,13 @@ export function implicitRequires(r: Node, has: (id: string) => boolean): string[
       if (typeof p.user === "string") want(`user:${p.user}`);
       if (typeof p.cwd === "string") want(`file:${p.cwd}`);
       break;
-    case "service":
+    case "service": {
+      // systemctl takes "nginx" for "nginx.service"; the unit file has the full name.
+      const unit = /\.[a-z]+$/.test(r.name) ? r.name : `${r.name}.service`;
       for (const dir of ["/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"])
-        want(`file:${dir}/${r.name}`);
+        want(`file:${dir}/${unit}`);
       break;
+    }
   }
   return out;
 }

@@ -25,6 +25,20 @@ export interface Loaded<T> {
 
 export const NODES_FILE = "nodes.yaml";
 
+const KIND_KEYS = new Set(["package", "file", "service", "user", "group", "exec"]);
+
+/** "unknown key service" in a package resource really means: two kinds in one resource. */
+function secondKind(p: Problem): Problem {
+  const m = /^unknown key "([a-z]+)"/.exec(p.message);
+  const kind = /^resources\[\d+\]/.test(p.field ?? "") && m && KIND_KEYS.has(m[1]!) ? m[1] : undefined;
+  if (!kind) return p;
+  return {
+    ...p,
+    code: "TEND_E_RESOURCE_KIND",
+    message: `"${kind}" is a second kind key in this resource; a resource has exactly one kind: split it into two resources`,
+  };
+}
+
 export class Loader {
   private recipes = new Map<string, Loaded<RecipeFile> | null>();
   private nodes?: Loaded<Rule[]>;
@@ -83,7 +97,7 @@ export class Loader {
     if (!parsed) return { file, problems };
     // An empty file is an empty recipe (or no rules), not an error.
     const value = parsed.value ?? empty;
-    const schemaIssues = schemaProblems(schema, value, { file, locate: parsed.locate });
+    const schemaIssues = schemaProblems(schema, value, { file, locate: parsed.locate }).map(secondKind);
     if (schemaIssues.length) return { file, parsed, problems: schemaIssues };
     return { file, data: value as T, parsed, problems: [] };
   }

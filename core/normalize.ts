@@ -35,13 +35,8 @@ export function normalize(
   at: { recipe: string; file: string; path: PathSegment[]; line?: number },
   fail: Fail,
 ): Declared | undefined {
-  const kinds = KINDS.filter((k) => Object.hasOwn(raw, k));
-  if (kinds.length !== 1) {
-    const found = kinds.length ? `it has ${kinds.join(" and ")}` : "it has none";
-    fail(`a resource needs exactly one kind key (${KINDS.join(", ")}); ${found}`, [], "TEND_E_RESOURCE_KIND");
-    return undefined;
-  }
-  const type = kinds[0]!;
+  const type = kindOf(raw, fail);
+  if (!type) return undefined;
   let name = String(raw[type]);
   const attrs: Record<string, Json> = { ...raw };
   delete attrs[type];
@@ -56,7 +51,6 @@ export function normalize(
       params = { ensure: (attrs.ensure as string) ?? "installed" };
       break;
     case "service":
-      if (!/\.(service|socket|timer|target|mount|path|slice|scope)$/.test(name)) name = `${name}.service`;
       params = pick(attrs, ["ensure", "enabled"]);
       break;
     case "user":
@@ -104,6 +98,22 @@ export function normalize(
     }
   }
   return { id: `${type}:${name}`, type, name, params, content, require, notify, ...at };
+}
+
+/**
+ * file, exec, package and service are always kind keys; user and group are kind keys only when
+ * none of those is present, because elsewhere they are attributes (a file's group, an exec's user).
+ */
+function kindOf(raw: Record<string, Json>, fail: Fail): ResourceType | undefined {
+  const primary = (["file", "exec", "package", "service"] as const).filter((k) => Object.hasOwn(raw, k));
+  if (primary.length === 1) return primary[0];
+  if (primary.length === 0) {
+    if (Object.hasOwn(raw, "user")) return "user";
+    if (Object.hasOwn(raw, "group")) return "group";
+  }
+  const found = primary.length ? `it has ${primary.join(" and ")}` : "it has none";
+  fail(`a resource needs exactly one kind key (${KINDS.join(", ")}); ${found}`, [], "TEND_E_RESOURCE_KIND");
+  return undefined;
 }
 
 function toArgv(command: Json, shell: boolean, field: PathSegment[], fail: Fail): string[] {

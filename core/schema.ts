@@ -50,6 +50,8 @@ export function schemaProblems(name: string, data: unknown, opts: LocateOptions 
       paths.some((p) => p.startsWith(`${e.instancePath}/`))
     )
       continue;
+    // The branches of an anyOf each complain; the anyOf's own message says it once.
+    if (e.keyword === "required" && e.schemaPath.includes("/anyOf/")) continue;
     const path = [...(opts.base ?? []), ...splitPointer(e.instancePath)];
     const { message, keyPath } = describe(e, path);
     const key = `${fieldName(keyPath)}\0${message}`;

@@ -21,7 +21,11 @@ export function validateRepo(repo: RepoSource, compiler: Compiler = new Compiler
   const seen = new Set<string>();
   const add = (list: Problem[]) => {
     for (const p of list) {
-      const key = `${p.file}:${p.line}:${p.column}:${p.message}`;
+      // A cycle of includes is found from each of its members: report it once.
+      const cycle = p.code === "TEND_E_INCLUDE_CYCLE" ? /cycle: (.*)$/.exec(p.message)?.[1] : undefined;
+      const key = cycle
+        ? `cycle:${[...new Set(cycle.split(" → "))].sort().join(",")}`
+        : `${p.file}:${p.line}:${p.column}:${p.message}`;
       if (!seen.has(key)) {
         seen.add(key);
         problems.push(p);

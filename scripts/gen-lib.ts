@@ -13,8 +13,11 @@ export const validatorsPath = join(root, "core", "generated", "validators.js");
 export function loadSchemas(): Record<string, object> {
   const out: Record<string, object> = {};
   for (const f of readdirSync(schemasDir).sort()) {
-    if (f.endsWith(".schema.json"))
-      out[f.slice(0, -".schema.json".length)] = JSON.parse(readFileSync(join(schemasDir, f), "utf8"));
+    if (!f.endsWith(".schema.json")) continue;
+    const schema = JSON.parse(readFileSync(join(schemasDir, f), "utf8"));
+    // Editors read `$schema`; ajv compiles every schema with one draft (07 plus $defs), whatever it says.
+    delete schema.$schema;
+    out[f.slice(0, -".schema.json".length)] = schema;
   }
   return out;
 }

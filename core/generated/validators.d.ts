@@ -5,3 +5,4 @@ export declare const catalog: ValidateFunction;
 export declare const nodes: ValidateFunction;
 export declare const recipe: ValidateFunction;
 export declare const report: ValidateFunction;
+export declare const serverConfig: ValidateFunction;
