@@ -52,7 +52,7 @@ export async function hookRoutes(app: FastifyInstance, d: Deps): Promise<void> {
       config: { auth: "webhook" },
       schema: {
         summary: "Fetch the recipe repository now and ingest its newest commit",
-        body: { type: "object", description: "Ignored: a push event's payload, or nothing." },
+        body: { description: "Ignored: a push event's payload, or nothing." },
         response: {
           200: {
             type: "object",
