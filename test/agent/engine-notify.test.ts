@@ -160,11 +160,7 @@ function targetFor(outcome: Outcome, notify: string[]): CatalogResource[] {
   ];
 }
 
-async function dependantOutcome(
-  tt: Parameters<Parameters<typeof t.test>[1]>[0],
-  outcome: Outcome,
-  edge: string,
-) {
+async function dependantOutcome(tt: { teardown(fn: () => void): void }, outcome: Outcome, edge: string) {
   const s = setup(tt);
   writeFileSync(join(s.dir, "target"), "same");
   writeFileSync(join(s.dir, "dep"), "D");
