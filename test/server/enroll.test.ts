@@ -1,0 +1,91 @@
+/** Enrolment (TRUST A3, A4): single use, expiry, name globs, names, re-enrolment, rate limit. */
+import t from "tap";
+import { bearer, startTestServer } from "../helpers/server-app.js";
+
+t.test("enrolment tokens", async (t) => {
+  const s = await startTestServer({ recipes: null });
+  t.teardown(() => s.close());
+  const enrol = (token: string, node: string) =>
+    s.app.inject({ method: "POST", url: "/api/v1/enroll", payload: { token, node } });
+
+  const once = await s.enrollToken();
+  t.equal((await enrol(once, "web-1")).statusCode, 200);
+  const second = await enrol(once, "web-2");
+  t.equal(second.statusCode, 409, "a second redemption is 409");
+  t.equal(second.json().code, "TEND_E_TOKEN_SPENT");
+
+  t.equal(
+    (await enrol(await s.enrollToken({ ttlMs: -1 }), "web-3")).statusCode,
+    401,
+    "an expired token is 401",
+  );
+  const bound = await s.enrollToken({ glob: "web-1*", uses: 5 });
+  t.equal((await enrol(bound, "web-2")).statusCode, 403, "a token bound to web-1* cannot enrol web-2");
+  t.equal((await enrol(bound, "web-10")).statusCode, 200);
+  t.equal((await enrol("tend_enr_nope", "web-4")).statusCode, 401);
+  t.equal((await enrol(s.adminToken, "web-4")).statusCode, 401, "an admin token is not an enrolment token");
+
+  const many = await s.enrollToken({ uses: 100 });
+  for (const bad of [
+    "..",
+    "a..b",
+    "Web-1",
+    "-a",
+    "a-",
+    "10.0.0.1",
+    "a/b",
+    "a\0b",
+    "\x1b[31m",
+    "wеb",
+    "x".repeat(300),
+    "",
+  ]) {
+    const res = await enrol(many, bad);
+    t.equal(res.statusCode, 400, `node name ${JSON.stringify(bad.slice(0, 20))} is refused`);
+  }
+
+  t.test("re-enrolling a name needs a token that allows it, and revokes the old credential", async (t) => {
+    const first = (await enrol(await s.enrollToken(), "db-1")).json().credential;
+    const refused = await enrol(await s.enrollToken(), "db-1");
+    t.equal(refused.statusCode, 409);
+    t.equal(refused.json().code, "TEND_E_NODE_EXISTS");
+    const again = await enrol(await s.enrollToken({ reenroll: true }), "db-1");
+    t.equal(again.statusCode, 200);
+    t.equal(again.json().superseded, true);
+    const old = await s.app.inject({
+      method: "POST",
+      url: "/api/v1/catalog",
+      headers: bearer(first),
+      payload: { facts: {} },
+    });
+    t.equal(old.statusCode, 401, "the superseded credential no longer works");
+  });
+
+  t.test("1,000 random tokens enrol nothing", async (t) => {
+    let ok = 0;
+    for (let i = 0; i < 1000; i++) {
+      const res = await enrol(`tend_enr_${Math.random().toString(36).slice(2)}${i}`, `n-${i}`);
+      if (res.statusCode === 200) ok++;
+    }
+    t.equal(ok, 0);
+  });
+});
+
+t.test("enrolment is rate-limited per address", async (t) => {
+  const s = await startTestServer({
+    recipes: null,
+    config: { limits: { enroll_burst: 3, enroll_per_minute: 1 } },
+  });
+  t.teardown(() => s.close());
+  const codes: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await s.app.inject({
+      method: "POST",
+      url: "/api/v1/enroll",
+      payload: { token: "tend_enr_x", node: "a" },
+    });
+    codes.push(res.statusCode);
+    if (res.statusCode === 429) t.ok(Number(res.headers["retry-after"]) > 0, "with a Retry-After");
+  }
+  t.same(codes, [401, 401, 401, 429, 429]);
+});
