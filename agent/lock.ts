@@ -144,7 +144,7 @@ export async function acquireLock(stateDir: string, options: LockOptions): Promi
 /** Temp files of lock attempts whose process died between writing and removing them. */
 async function sweepTemps(stateDir: string): Promise<void> {
   for (const name of await fsp.readdir(stateDir)) {
-    const m = /^lock\..*\.(\d+)-[0-9a-f]{12}\.tmp$/.exec(name);
+    const m = /^lock\.(?:.*\.)?(\d+)-[0-9a-f]{12}\.tmp$/.exec(name);
     if (m && !isAlive({ pid: Number(m[1]), start_ticks: null }))
       await fsp.unlink(join(stateDir, name)).catch(() => {});
   }
