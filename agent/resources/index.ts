@@ -3,5 +3,6 @@ import type { ResourceType } from "../../core/types.js";
 import { exec } from "./exec.js";
 import { file } from "./file.js";
 import type { Kind } from "./kind.js";
+import { pkg } from "./package.js";
 
-export const kinds: Partial<Record<ResourceType, Kind>> = { file, exec };
+export const kinds: Partial<Record<ResourceType, Kind>> = { package: pkg, file, exec };

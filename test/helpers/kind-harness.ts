@@ -134,7 +134,12 @@ export async function runCase(t: Tap, kind: Kind, c: KindCase, base: ContextOpti
   await c.after?.(t);
 }
 
-/** One subtest per case. */
-export function runCases(t: Tap, kind: Kind, cases: KindCase[], base: () => ContextOptions): void {
-  for (const c of cases) t.test(c.name, async (t: Tap) => runCase(t, kind, c, base()));
+/** One subtest per case, one after the other (cases may share live state, e.g. apt). */
+export async function runCases(
+  t: Tap,
+  kind: Kind,
+  cases: KindCase[],
+  base: () => ContextOptions,
+): Promise<void> {
+  for (const c of cases) await t.test(c.name, async (t: Tap) => runCase(t, kind, c, base()));
 }
