@@ -44,6 +44,7 @@ export async function queryInstalled(
 ): Promise<Map<string, InstalledState>> {
   if (names.length === 0) return new Map();
   const r = await run(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
     ["dpkg-query", "-W", "-f=${Package}\\t${db:Status-Abbrev}\\t${Version}\\n", "--", ...names],
     {
       env: cEnv(),
