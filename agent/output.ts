@@ -79,9 +79,12 @@ export function formatResource(r: ResourceReport, style: OutputStyle): string {
     case "unknown":
       lines.push(`${cyan(on, "?")} ${r.id}  unknown (depends on a change above)`);
       break;
-    case "failed":
-      lines.push(`${red(on, "!")} ${r.id}  ${red(on, "failed")}: ${r.error ?? "unknown error"}`);
+    case "failed": {
+      const [first, ...rest] = (r.error ?? "unknown error").split("\n");
+      lines.push(`${red(on, "!")} ${r.id}  ${red(on, "failed")}: ${first}`);
+      if (rest.length > 0) lines.push(indent(rest.join("\n")));
       break;
+    }
     case "skipped":
       lines.push(`${dim(on, "·")} ${r.id}  skipped: ${r.error ?? "a dependency did not converge"}`);
       break;

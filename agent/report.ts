@@ -36,7 +36,9 @@ export function exitCode(report: Report): number {
 
 /** An error as one line a person reads: the message, with its code when it has one. */
 export function errorText(err: unknown): string {
-  if (isTendError(err)) return `${err.message} [${err.code}]`;
-  if (err instanceof Error) return err.message;
-  return String(err);
+  const text = (err instanceof Error ? err.message : String(err)).trimEnd();
+  if (!isTendError(err)) return text;
+  // The code goes on the first line, where a reader (and grep) looks.
+  const [first, ...rest] = text.split("\n");
+  return [`${first} [${err.code}]`, ...rest].join("\n");
 }
