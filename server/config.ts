@@ -152,7 +152,7 @@ function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfi
               : abs(String(r.repo)),
           branch: r.branch ?? "main",
           path: r.path ?? "",
-          pollMs: parseDuration(r.poll ?? "60s"),
+          pollMs: parseDuration(String(r.poll ?? "60s")),
           webhookSecret: r.webhook_secret ?? null,
         }
       : null,

@@ -6,24 +6,61 @@ import { facts } from "../helpers/server-git.js";
 import { makeReport } from "../helpers/server-report.js";
 
 t.test("bad bodies get coded 4xx answers", async (t) => {
-  const s = await startTestServer({ config: { limits: { body_bytes: 65536, enroll_burst: 100000, enroll_per_minute: 1000000 } } });
+  const s = await startTestServer({
+    config: { limits: { body_bytes: 65536, enroll_burst: 100000, enroll_per_minute: 1000000 } },
+  });
   t.teardown(() => s.close());
   const cred = await s.enroll("web-1");
   const post = (url: string, payload: string | Buffer, headers: Record<string, string> = {}) =>
-    s.app.inject({ method: "POST", url, payload, headers: { "content-type": "application/json", ...bearer(cred), ...headers } });
+    s.app.inject({
+      method: "POST",
+      url,
+      payload,
+      headers: { "content-type": "application/json", ...bearer(cred), ...headers },
+    });
 
   const cases: [string, string, string | Buffer, Record<string, string>, number][] = [
     ["yaml", "/api/v1/reports", "id: x", { "content-type": "application/yaml" }, 415],
     ["text", "/api/v1/catalog", "{}", { "content-type": "text/plain" }, 415],
     ["msgpack", "/api/v1/catalog", "\x80", { "content-type": "application/msgpack" }, 415],
-    ["gzip", "/api/v1/catalog", gzipSync(JSON.stringify({ facts: facts("web-1") })), { "content-encoding": "gzip" }, 415],
+    [
+      "gzip",
+      "/api/v1/catalog",
+      gzipSync(JSON.stringify({ facts: facts("web-1") })),
+      { "content-encoding": "gzip" },
+      415,
+    ],
     ["malformed", "/api/v1/reports", "{not json", {}, 400],
     ["empty", "/api/v1/catalog", "", {}, 400],
-    ["__proto__", "/api/v1/catalog", '{"facts":{"hostname":"a","os":{},"__proto__":{"polluted":1}}}', {}, 400],
-    ["constructor.prototype", "/api/v1/catalog", '{"facts":{"hostname":"a","os":{},"constructor":{"prototype":{"polluted":1}}}}', {}, 400],
+    [
+      "__proto__",
+      "/api/v1/catalog",
+      '{"facts":{"hostname":"a","os":{},"__proto__":{"polluted":1}}}',
+      {},
+      400,
+    ],
+    [
+      "constructor.prototype",
+      "/api/v1/catalog",
+      '{"facts":{"hostname":"a","os":{},"constructor":{"prototype":{"polluted":1}}}}',
+      {},
+      400,
+    ],
     ["too large", "/api/v1/reports", JSON.stringify({ pad: "x".repeat(70_000) }), {}, 413],
-    ["too deep", "/api/v1/catalog", `{"facts":{"hostname":"a","os":{},"d":${"[".repeat(100)}${"]".repeat(100)}}}`, {}, 400],
-    ["wrong type", "/api/v1/reports", JSON.stringify({ ...makeReport("web-1", null), resources: "all" }), {}, 400],
+    [
+      "too deep",
+      "/api/v1/catalog",
+      `{"facts":{"hostname":"a","os":{},"d":${"[".repeat(100)}${"]".repeat(100)}}}`,
+      {},
+      400,
+    ],
+    [
+      "wrong type",
+      "/api/v1/reports",
+      JSON.stringify({ ...makeReport("web-1", null), resources: "all" }),
+      {},
+      400,
+    ],
     ["unknown key", "/api/v1/reports", JSON.stringify({ ...makeReport("web-1", null), extra: 1 }), {}, 400],
     ["array body", "/api/v1/catalog", "[]", {}, 400],
   ];
@@ -63,7 +100,9 @@ t.test("fuzz: thousands of random and mutated bodies never get a 5xx and the ser
     ])();
   const mutate = (value: unknown): unknown => {
     if (value === null || typeof value !== "object") return rand() < 0.5 ? junk() : value;
-    const copy: Record<string, unknown> = Array.isArray(value) ? ([...value] as never) : { ...(value as object) };
+    const copy: Record<string, unknown> = Array.isArray(value)
+      ? ([...value] as never)
+      : { ...(value as object) };
     const keys = Object.keys(copy);
     const key = keys.length ? pick(keys) : "k";
     const r = rand();
