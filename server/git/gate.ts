@@ -49,11 +49,16 @@ export class GitGate {
     const head = await this.mirror.sync();
     let verdict = head ? await this.storage.getCommit(head) : undefined;
     if (head && !verdict) {
-      await this.storage.withIngestLock(async () => {
-        if (await this.storage.getCommit(head)) return;
-        await this.ingest(head);
+      const ran = await this.storage.withIngestLock(async () => {
+        if (!(await this.storage.getCommit(head))) await this.ingest(head);
+        return true;
       });
       verdict = await this.storage.getCommit(head);
+      // Another server holds the lock: wait (bounded) for its verdict rather than judge twice.
+      for (let i = 0; !ran && !verdict && i < 300; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        verdict = await this.storage.getCommit(head);
+      }
     }
     await this.loadLive();
     return {

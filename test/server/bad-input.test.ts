@@ -91,6 +91,7 @@ t.test("fuzz: thousands of random and mutated bodies never get a 5xx and the ser
       () => -1,
       () => "",
       () => "x".repeat(Math.floor(rand() * 300)),
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: template syntax must stay verbatim
       () => "{{ 7*7 }} ${x} <%= 1 %> $(id)",
       () => [],
       () => ({}),
