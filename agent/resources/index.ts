@@ -2,7 +2,9 @@
 import type { ResourceType } from "../../core/types.js";
 import { exec } from "./exec.js";
 import { file } from "./file.js";
+import { group } from "./group.js";
 import type { Kind } from "./kind.js";
 import { pkg } from "./package.js";
+import { user } from "./user.js";
 
-export const kinds: Partial<Record<ResourceType, Kind>> = { package: pkg, file, exec };
+export const kinds: Partial<Record<ResourceType, Kind>> = { package: pkg, file, user, group, exec };

@@ -4,6 +4,7 @@
  * group, then SIGKILL after a grace period. Output is captured with a bounded tail.
  */
 import { spawn } from "node:child_process";
+import { TendError } from "../../core/errors.js";
 
 export interface RunOptions {
   cwd?: string;
@@ -208,4 +209,21 @@ export function describeExit(r: RunResult): string {
 /** The last `lines` non-empty lines of some output, for error messages. */
 export function lastLines(text: string, lines = 10): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/** Run a system tool that must succeed (useradd, systemctl...): its stdout, or a coded error with its stderr. */
+export async function runTool(argv: readonly string[], opts: RunOptions = {}): Promise<string> {
+  let r: RunResult;
+  try {
+    r = await run(argv, { env: cEnv(), ...opts });
+  } catch (err) {
+    throw new TendError("TEND_E_COMMAND_FAILED", `cannot run ${argv[0]}: ${(err as Error).message}`);
+  }
+  if (r.code !== 0) {
+    throw new TendError(
+      "TEND_E_COMMAND_FAILED",
+      `${argv.join(" ")} ${describeExit(r)}: ${lastLines(r.output, 5)}`,
+    );
+  }
+  return r.stdout;
 }
