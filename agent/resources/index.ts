@@ -5,6 +5,7 @@ import { file } from "./file.js";
 import { group } from "./group.js";
 import type { Kind } from "./kind.js";
 import { pkg } from "./package.js";
+import { service } from "./service.js";
 import { user } from "./user.js";
 
-export const kinds: Partial<Record<ResourceType, Kind>> = { package: pkg, file, user, group, exec };
+export const kinds: Record<ResourceType, Kind> = { package: pkg, file, service, user, group, exec };

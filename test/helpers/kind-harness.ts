@@ -115,7 +115,7 @@ async function noopCheck(
 /** Run one case through check → apply → check → noop check. */
 export async function runCase(t: Tap, kind: Kind, c: KindCase, base: ContextOptions): Promise<void> {
   await c.given?.();
-  const run: Record<string, Json> = {};
+  const run: Record<string, Json> = { ...base.run };
   const first = await noopCheck(t, kind, c, base, run);
   t.match(first.changes, c.expect, "check reports the expected changes");
   t.equal(first.changes.length, c.expect.length, "and only those");
@@ -129,7 +129,7 @@ export async function runCase(t: Tap, kind: Kind, c: KindCase, base: ContextOpti
     const again = await kind.check(c.resource, ctx);
     t.same(again.changes, [], "check is empty right after apply");
   }
-  const second = await noopCheck(t, kind, c, base, {});
+  const second = await noopCheck(t, kind, c, base, { ...base.run });
   t.same(second.changes, [], "a second run finds nothing to change");
   await c.after?.(t);
 }

@@ -1,0 +1,134 @@
+/**
+ * `service` (systemd): running or stopped, enabled or not; restarted on notify. Before any start or
+ * restart, `systemctl daemon-reload` runs when the unit says NeedDaemonReload=yes or a file resource
+ * wrote a unit file in this run (`ctx.run.daemonReloadNeeded`) — so once per run in the usual case.
+ * A start is verified: a unit that is not active for the whole settle window (default 3 s) fails,
+ * with its last journal lines in the error.
+ */
+import { TendError } from "../../core/errors.js";
+import type { CatalogResource, Change } from "../../core/types.js";
+import {
+  isActive,
+  isEnabled,
+  journalTail,
+  show,
+  systemctl,
+  type UnitState,
+  unitName,
+} from "../sys/systemd.js";
+import type { ApplyResult, CheckResult, Kind, KindContext } from "./kind.js";
+
+export interface ServiceParams {
+  ensure?: "running" | "stopped";
+  enabled?: boolean;
+}
+
+export const schema = {
+  title: "service",
+  description: 'A systemd unit. The name is the unit name; ".service" is added when it has no unit suffix.',
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    ensure: {
+      title: "Ensure",
+      description:
+        "`running` (started, and verified to stay up) or `stopped`. Unset: the state is not managed.",
+      enum: ["running", "stopped"],
+    },
+    enabled: {
+      title: "Enabled",
+      description: "Whether the unit starts at boot (systemctl enable / disable). Unset: not managed.",
+      type: "boolean",
+    },
+  },
+} as const;
+
+/** How long a started unit must stay active to count as running; `ctx.run["service.settle_ms"]` overrides. */
+export const DEFAULT_SETTLE_MS = 3000;
+
+async function state(unit: string, r: CatalogResource, ctx: KindContext): Promise<UnitState> {
+  const s = await show(unit, ctx.signal);
+  if (s.LoadState === "not-found") {
+    // A unit file written earlier in this run (or not yet, in a plan) is found after a daemon-reload.
+    if (ctx.noop || ctx.run.daemonReloadNeeded === true)
+      return { ...s, ActiveState: "inactive", UnitFileState: "absent" };
+    throw new TendError("TEND_E_SERVICE_NOT_FOUND", `${r.id}: systemd has no unit ${unit}.`);
+  }
+  return s;
+}
+
+async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult> {
+  const p = r.params as unknown as ServiceParams;
+  const s = await state(unitName(r.name), r, ctx);
+  const changes: Change[] = [];
+  if (p.ensure === "running" && !isActive(s)) {
+    changes.push({ property: "ensure", from: s.ActiveState ?? "unknown", to: "running" });
+  }
+  if (p.ensure === "stopped" && isActive(s))
+    changes.push({ property: "ensure", from: "running", to: "stopped" });
+  if (p.enabled === true && !isEnabled(s))
+    changes.push({ property: "enabled", from: s.UnitFileState ?? null, to: true });
+  if (p.enabled === false && ["enabled", "enabled-runtime"].includes(s.UnitFileState ?? "")) {
+    changes.push({ property: "enabled", from: s.UnitFileState ?? null, to: false });
+  }
+  return { changes };
+}
+
+async function reloadIfNeeded(unit: string, ctx: KindContext): Promise<void> {
+  const s = await show(unit, ctx.signal);
+  if (ctx.run.daemonReloadNeeded !== true && s.NeedDaemonReload !== "yes" && s.LoadState !== "not-found")
+    return;
+  await systemctl(["daemon-reload"], ctx.signal);
+  ctx.run.daemonReloadNeeded = false;
+  const n = ctx.run["service.daemon_reloads"];
+  ctx.run["service.daemon_reloads"] = (typeof n === "number" ? n : 0) + 1;
+}
+
+/** Fail unless the unit stays active for the settle window. */
+async function verifyRunning(unit: string, r: CatalogResource, ctx: KindContext): Promise<void> {
+  const v = ctx.run["service.settle_ms"];
+  const settle = typeof v === "number" ? v : DEFAULT_SETTLE_MS;
+  const until = Date.now() + settle;
+  for (;;) {
+    const s = await show(unit, ctx.signal);
+    if (!isActive(s) && s.ActiveState !== "activating") {
+      const journal = await journalTail(unit, 20, ctx.signal);
+      throw new TendError(
+        "TEND_E_SERVICE_FAILED",
+        `${r.id}: ${unit} did not stay running (${s.ActiveState}/${s.SubState}).${journal ? `\nLast journal lines:\n${journal}` : ""}`,
+      );
+    }
+    if (Date.now() >= until) return;
+    await new Promise((res) => setTimeout(res, Math.min(250, Math.max(0, until - Date.now()))));
+  }
+}
+
+async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): Promise<undefined> {
+  const p = r.params as unknown as ServiceParams;
+  const unit = unitName(r.name);
+  const props = new Set(changes.map((c) => c.property));
+  await reloadIfNeeded(unit, ctx);
+  if (props.has("enabled")) await systemctl([p.enabled ? "enable" : "disable", "--", unit], ctx.signal);
+  if (props.has("ensure")) {
+    if (p.ensure === "stopped") await systemctl(["stop", "--", unit], ctx.signal);
+    else {
+      await systemctl(["start", "--", unit], ctx.signal);
+      await verifyRunning(unit, r, ctx);
+    }
+  }
+  return undefined;
+}
+
+/** On notify: restart a unit that should run (or runs, when `ensure` is unset); a stopped one stays stopped. */
+async function refresh(r: CatalogResource, ctx: KindContext): Promise<ApplyResult | undefined> {
+  const p = r.params as unknown as ServiceParams;
+  if (p.ensure === "stopped") return undefined;
+  const unit = unitName(r.name);
+  if (p.ensure === undefined && !isActive(await show(unit, ctx.signal))) return undefined;
+  await reloadIfNeeded(unit, ctx);
+  await systemctl(["restart", "--", unit], ctx.signal);
+  await verifyRunning(unit, r, ctx);
+  return undefined;
+}
+
+export const service: Kind = { type: "service", schema, check, apply, refresh };
