@@ -2,7 +2,7 @@
  * A recipe repository on disk, as a RepoSource. A symbolic link that stays inside the repository
  * is followed; one that leads out is reported as "symlink", which the compiler refuses.
  */
-import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { type Dirent, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import type { RepoEntry, RepoSource } from "../core/repo.js";
 
@@ -10,21 +10,41 @@ export function fsRepo(dir: string): RepoSource {
   const root = realpathSync(resolve(dir));
   const cache = new Map<string, RepoEntry | undefined>();
   const abs = (p: string) => (p ? join(root, p) : root);
+  // One readdir per folder answers the stat of all its entries: a repository of thousands of
+  // files costs a few dozen system calls, not one lstat per file.
+  const dirs = new Map<string, Map<string, Dirent> | null>();
+  const entries = (p: string): Map<string, Dirent> | null => {
+    let m = dirs.get(p);
+    if (m === undefined) {
+      try {
+        m = new Map(readdirSync(abs(p), { withFileTypes: true }).map((d) => [d.name, d]));
+      } catch {
+        m = null;
+      }
+      dirs.set(p, m);
+    }
+    return m;
+  };
   const stat = (p: string): RepoEntry | undefined => {
+    if (p === "") return { type: "dir" };
     if (cache.has(p)) return cache.get(p);
+    const slash = p.lastIndexOf("/");
+    const parent = slash < 0 ? "" : p.slice(0, slash);
+    const parentEntry = stat(parent);
+    const d = parentEntry?.type === "dir" ? entries(parent)?.get(p.slice(slash + 1)) : undefined;
     let entry: RepoEntry | undefined;
-    try {
-      const st = lstatSync(abs(p));
-      if (st.isSymbolicLink()) {
+    if (!d) entry = undefined;
+    else if (d.isSymbolicLink()) {
+      try {
         const real = realpathSync(abs(p));
         if (real === root || real.startsWith(root + sep)) {
           entry = statSync(real).isDirectory() ? { type: "dir" } : { type: "file" };
         } else entry = { type: "symlink" };
-      } else if (st.isDirectory()) entry = { type: "dir" };
-      else if (st.isFile()) entry = { type: "file" };
-    } catch {
-      entry = undefined;
-    }
+      } catch {
+        entry = undefined;
+      }
+    } else if (d.isDirectory()) entry = { type: "dir" };
+    else if (d.isFile()) entry = { type: "file" };
     cache.set(p, entry);
     return entry;
   };
@@ -37,11 +57,7 @@ export function fsRepo(dir: string): RepoSource {
       return readFileSync(abs(p));
     },
     list(p) {
-      try {
-        return readdirSync(abs(p)).sort();
-      } catch {
-        return [];
-      }
+      return [...(entries(p)?.keys() ?? [])].sort();
     },
   };
 }

@@ -1,13 +1,28 @@
 /**
- * Regenerates the files derived from schemas/: core/generated/validators.js, precompiled ajv
- * validators (start-up stays fast: no schema compilation at run time). `npm run gen`; a test fails
- * when the committed output is out of date.
+ * Regenerates every file derived from another: core/generated/validators.js (precompiled ajv
+ * validators, so start-up compiles no schema), docs/errors.md (from core/codes.ts) and
+ * docs/recipe-reference.md (from the schemas). `npm run gen`; test/core/generated.test.ts fails
+ * when a committed copy is out of date.
  */
 import { writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { generateDeclarations, generateValidators, validatorsPath } from "./gen-lib.js";
+import { codes } from "../core/codes.js";
+import {
+  errorsDocPath,
+  generateDeclarations,
+  generateErrorsDoc,
+  generateRecipeDoc,
+  generateValidators,
+  recipeDocPath,
+  validatorsPath,
+} from "./gen-lib.js";
 
-const out = generateValidators();
-writeFileSync(validatorsPath, out);
-writeFileSync(validatorsPath.replace(/\.js$/, ".d.ts"), generateDeclarations());
-process.stdout.write(`wrote ${fileURLToPath(new URL(`file://${validatorsPath}`))}\n`);
+const outputs: [string, string][] = [
+  [validatorsPath, generateValidators()],
+  [validatorsPath.replace(/\.js$/, ".d.ts"), generateDeclarations()],
+  [errorsDocPath, generateErrorsDoc(codes)],
+  [recipeDocPath, generateRecipeDoc()],
+];
+for (const [path, text] of outputs) {
+  writeFileSync(path, text);
+  process.stdout.write(`wrote ${path}\n`);
+}

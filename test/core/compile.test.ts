@@ -4,12 +4,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import t from "tap";
+import { fsRepo } from "../../agent/repo-fs.js";
 import { canonicalJson } from "../../core/canonical.js";
 import { compile } from "../../core/compile.js";
 import { sha256 } from "../../core/hash.js";
 import { isValid } from "../../core/schema.js";
 import type { Catalog } from "../../core/types.js";
-import { fsRepo } from "../../agent/repo-fs.js";
 import { sampleFacts } from "../helpers/facts.js";
 
 function repo(files: Record<string, string>): string {
@@ -52,7 +52,8 @@ resources:
   - file: /etc/app.conf
     template: app.conf.liquid
 `,
-    "app/templates/app.conf.liquid": "{{ node }} {{ vars.port }} {{ vars.tier }} {{ vars.distro }} {{ vars.nested.a }}{{ vars.nested.b }}\n",
+    "app/templates/app.conf.liquid":
+      "{{ node }} {{ vars.port }} {{ vars.tier }} {{ vars.distro }} {{ vars.nested.a }}{{ vars.nested.b }}\n",
   });
   t.equal(text(build(dir, "web-1"), "file:/etc/app.conf"), "web-1 9090 web debian 12\n");
   t.equal(text(build(dir, "web-2"), "file:/etc/app.conf"), "web-2 8080 web debian 12\n");
@@ -71,11 +72,13 @@ t.test("facts in templates are data: template syntax inside a fact is output ver
   t.equal(text(build(dir, "n1", sampleFacts({ hostname: evil })), "file:/etc/x"), `${evil}\n`);
 });
 
-t.test("includes come first, once; resources keep declaration order unless edges say otherwise", async (t) => {
-  const dir = repo({
-    "nodes.yaml": '- name: "*"\n  recipes: [web, base]\n',
-    "base/recipe.yaml": "resources:\n  - package: curl\n  - group: admins\n",
-    "web/recipe.yaml": `
+t.test(
+  "includes come first, once; resources keep declaration order unless edges say otherwise",
+  async (t) => {
+    const dir = repo({
+      "nodes.yaml": '- name: "*"\n  recipes: [web, base]\n',
+      "base/recipe.yaml": "resources:\n  - package: curl\n  - group: admins\n",
+      "web/recipe.yaml": `
 include: [base]
 resources:
   - file: /srv/www/index.html
@@ -92,27 +95,36 @@ resources:
   - file: /etc/systemd/system/nginx.service
     content: "[Service]\\n"
 `,
-  });
-  const c = build(dir, "web-1");
-  t.same(c.recipes, ["base", "web"]);
-  t.same(
-    c.resources.map((r) => r.id),
-    [
-      "package:curl",
-      "group:admins",
-      "package:nginx",
-      "user:www",
-      "file:/srv/www",
-      "file:/srv/www/index.html",
-      "file:/etc/systemd/system/nginx.service",
-      "service:nginx",
-    ],
-  );
-  const byId = Object.fromEntries(c.resources.map((r) => [r.id, r]));
-  t.same(byId["file:/srv/www/index.html"]?.require, ["file:/srv/www", "user:www", "group:admins"], "parent dir, owner and group");
-  t.same(byId["user:www"]?.require, ["group:admins"], "primary group");
-  t.same(byId["service:nginx"]?.require, ["package:nginx", "file:/etc/systemd/system/nginx.service"], "unit file");
-});
+    });
+    const c = build(dir, "web-1");
+    t.same(c.recipes, ["base", "web"]);
+    t.same(
+      c.resources.map((r) => r.id),
+      [
+        "package:curl",
+        "group:admins",
+        "package:nginx",
+        "user:www",
+        "file:/srv/www",
+        "file:/srv/www/index.html",
+        "file:/etc/systemd/system/nginx.service",
+        "service:nginx",
+      ],
+    );
+    const byId = Object.fromEntries(c.resources.map((r) => [r.id, r]));
+    t.same(
+      byId["file:/srv/www/index.html"]?.require,
+      ["file:/srv/www", "user:www", "group:admins"],
+      "parent dir, owner and group",
+    );
+    t.same(byId["user:www"]?.require, ["group:admins"], "primary group");
+    t.same(
+      byId["service:nginx"]?.require,
+      ["package:nginx", "file:/etc/systemd/system/nginx.service"],
+      "unit file",
+    );
+  },
+);
 
 t.test("notify orders the notifier first even when declared after", async (t) => {
   const dir = repo({
@@ -174,7 +186,11 @@ resources:
   t.same(p["package:curl"], { ensure: "installed" });
   t.same(p["file:/etc/x"], { ensure: "file", mode: "0644" });
   t.same(p["file:/usr/local/bin/x"], { ensure: "link", target: "/opt/x/bin/x" });
-  t.same(p[`exec:/usr/bin/printf '%s\\n' "a b" c`], { argv: ["/usr/bin/printf", "%s\\n", "a b", "c"], timeout: 300, creates: "/tmp/done" });
+  t.same(p[`exec:/usr/bin/printf '%s\\n' "a b" c`], {
+    argv: ["/usr/bin/printf", "%s\\n", "a b", "c"],
+    timeout: 300,
+    creates: "/tmp/done",
+  });
   t.same(p["exec:build"], { argv: ["make", "-C", "/src"], timeout: 300, unless: ["test", "-e", "/src/out"] });
   t.same(p["exec:pipes"], { argv: ["/bin/sh", "-c", "echo hi | tee /tmp/x"], timeout: 300, shell: true });
 });
@@ -182,7 +198,8 @@ resources:
 t.test("content is addressed by sha256; binary sources travel as base64", async (t) => {
   const dir = repo({
     "nodes.yaml": '- name: "*"\n  recipes: [a]\n',
-    "a/recipe.yaml": "resources:\n  - file: /etc/a\n    content: hello\n  - file: /etc/b\n    source: files/b.bin\n  - file: /etc/c\n    content: hello\n",
+    "a/recipe.yaml":
+      "resources:\n  - file: /etc/a\n    content: hello\n  - file: /etc/b\n    source: files/b.bin\n  - file: /etc/c\n    content: hello\n",
   });
   const bin = Buffer.from([0, 255, 1, 254]);
   mkdirSync(join(dir, "a", "files"));
@@ -203,9 +220,11 @@ t.test("the example repository compiles for several nodes, valid against the cat
     const ids = c.resources.map((r) => r.id);
     t.ok(ids.includes("file:/etc/motd"), `${node} has the motd`);
     t.equal(ids.includes("service:nginx"), node.startsWith("web-"), `${node}: nginx only on web nodes`);
-    for (const r of c.resources) t.equal(r.digest, sha256(canonicalJson({ type: r.type, name: r.name, params: r.params })));
+    for (const r of c.resources)
+      t.equal(r.digest, sha256(canonicalJson({ type: r.type, name: r.name, params: r.params })));
   }
-  const site = (node: string) => text(build(dir, node, sampleFacts({ hostname: node })), "file:/etc/nginx/conf.d/tend-site.conf");
+  const site = (node: string) =>
+    text(build(dir, node, sampleFacts({ hostname: node })), "file:/etc/nginx/conf.d/tend-site.conf");
   t.match(site("web-1"), /listen 9090 default_server;/, "per-node vars win");
   t.match(site("web-2"), /listen 8080 default_server;/, "glob rule vars");
 });
