@@ -105,17 +105,12 @@ async function loadCatalogFile(path: string): Promise<Catalog> {
   return data as Catalog;
 }
 
-interface CompileLocal {
-  compileDir(dir: string, node: string, facts: Facts): Catalog;
-}
-
 async function compile(dir: string, node: string, facts: Facts): Promise<Catalog> {
   const { statSync } = await import("node:fs");
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new TendError("TEND_E_NOT_FOUND", `no recipe folder at ${dir}`);
   }
-  const modulePath = "../compile-local.js";
-  const { compileDir } = (await import(modulePath)) as CompileLocal;
+  const { compileDir } = await import("../compile-local.js");
   return compileDir(dir, node, facts);
 }
 
