@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { compileDir } from "../agent/compile-local.js";
 import { TendError } from "../core/errors.js";
+import { schemaProblems } from "../core/schema.js";
 import type { Facts } from "../core/types.js";
 
 const HELP = `usage: tend compile [DIR] [--node NAME] [--facts FILE]
@@ -23,14 +24,19 @@ export async function main(argv: string[]): Promise<number> {
   }
   let facts: Facts;
   if (values.facts) {
+    let data: unknown;
     try {
-      facts = JSON.parse(readFileSync(values.facts, "utf8")) as Facts;
+      data = JSON.parse(readFileSync(values.facts, "utf8"));
     } catch (err) {
       throw new TendError(
         "TEND_E_USAGE",
         `cannot read facts from ${values.facts}: ${(err as Error).message}`,
       );
     }
+    const problems = schemaProblems("facts", data, { file: values.facts });
+    if (problems.length)
+      throw new TendError("TEND_E_SCHEMA", `${values.facts} does not hold valid facts`, problems);
+    facts = data as Facts;
   } else {
     facts = await (await import("../agent/facts/index.js")).gatherFacts();
   }

@@ -2,6 +2,7 @@
 import type { ValidateFunction } from "ajv";
 export declare const agentConfig: ValidateFunction;
 export declare const catalog: ValidateFunction;
+export declare const facts: ValidateFunction;
 export declare const nodes: ValidateFunction;
 export declare const recipe: ValidateFunction;
 export declare const report: ValidateFunction;

@@ -77,3 +77,13 @@ t.test("tend compile prints a node's catalog", async (t) => {
   t.equal(catalog.node, "web-2");
   t.ok(catalog.resources.some((x: { id: string }) => x.id === "service:nginx"));
 });
+
+t.test("tend compile refuses a facts file that is not facts, saying what is missing", async (t) => {
+  const facts = join(mkdtempSync(join(tmpdir(), "tend-facts-")), "facts.json");
+  await import("node:fs/promises").then((fs) => fs.writeFile(facts, JSON.stringify({ hostname: "x", cpus: "two" })));
+  const r = tend(["compile", "recipes", "--facts", facts]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /does not hold valid facts/);
+  t.match(r.stderr, /"os" is required here/);
+  t.match(r.stderr, /cpus: must be an integer, found "two"/);
+});

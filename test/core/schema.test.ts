@@ -112,3 +112,9 @@ t.test("schema problems read as sentences and point at the line", async (t) => {
     '4:1 nodee: unknown key "nodee"; did you mean "node"?',
   ]);
 });
+
+t.test("this machine's gathered facts are valid facts", async (t) => {
+  const { gatherFacts } = await import("../../agent/facts/index.js");
+  const facts = await gatherFacts();
+  t.same(schemaProblems("facts", facts), []);
+});
