@@ -50,6 +50,7 @@ function colorDiff(diff: string, on: boolean): string {
   return diff
     .replace(/\n$/, "")
     .split("\n")
+    .filter((l) => !l.startsWith("Index: ") && !/^=+$/.test(l)) // headers that repeat the id
     .map((l) => {
       if (l.startsWith("+++") || l.startsWith("---")) return bold(on, l);
       if (l.startsWith("+")) return green(on, l);
