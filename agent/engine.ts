@@ -38,6 +38,8 @@ export interface EngineOptions {
   onResource?: (report: ResourceReport, resource: CatalogResource) => void;
   catalogSource?: Report["catalog_source"];
   catalogAgeS?: number;
+  /** Content the catalog does not carry inline (above the server's threshold), by sha256; must check the hash. */
+  fetchContent?: (sha: string) => Promise<Buffer>;
 }
 
 const DEFAULT_TIMEOUT_MS = 15 * 60_000;
@@ -49,11 +51,15 @@ function timeoutFor(res: CatalogResource, base: number): number {
   return typeof own === "number" && own > 0 ? Math.max(base, (2 * own + 60) * 1000) : base;
 }
 
-function contentOf(catalog: Catalog): (sha: string) => Promise<Buffer> {
+function contentOf(
+  catalog: Catalog,
+  fetch?: (sha: string) => Promise<Buffer>,
+): (sha: string) => Promise<Buffer> {
   return async (sha) => {
     const f = catalog.files[sha];
     if (f?.text !== undefined) return Buffer.from(f.text, "utf8");
     if (f?.base64 !== undefined) return Buffer.from(f.base64, "base64");
+    if (f && fetch) return fetch(sha);
     throw new Error(`the catalog carries no content for sha256 ${sha}`);
   };
 }
@@ -71,7 +77,7 @@ export async function runCatalog(catalog: Catalog, options: EngineOptions): Prom
   const prefetches = new Map<ResourceType, Promise<unknown>>();
   const late: string[] = [];
   const scratch: Record<string, Json> = {};
-  const content = contentOf(catalog);
+  const content = contentOf(catalog, options.fetchContent);
   const log = options.log ?? (() => {});
   const baseTimeout = options.resourceTimeoutMs ?? DEFAULT_TIMEOUT_MS;
 

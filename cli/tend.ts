@@ -31,6 +31,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Main> }> =
     summary: "list or restore file backups",
     load: async () => (await import("../agent/cli/backup.js")).main,
   },
+  agent: {
+    summary: "the pull agent: enroll, run, daemon",
+    load: async () => (await import("../agent/cli/agent.js")).main,
+  },
   server: {
     summary: "run the tend server; `server token create` makes tokens",
     load: async () => (await import("../server/main.js")).main,

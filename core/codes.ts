@@ -63,11 +63,13 @@ export const codes = {
   TEND_E_INTERNAL: "A bug in the server (HTTP 500); the log has the details.",
   TEND_E_AGENT_UNREACHABLE:
     "The agent could not reach the tend server (refused, reset, timed out); it converges from its cached catalog.",
-  TEND_E_AGENT_HTTP: "The tend server answered the agent with an error status (the message carries its code).",
+  TEND_E_AGENT_HTTP:
+    "The tend server answered the agent with an error status (the message carries its code).",
   TEND_E_AGENT_ENROLL: "Enrolment failed, or the agent is not enrolled yet (no credential in state_dir).",
   TEND_E_CATALOG_SIGNATURE:
     "A catalog (fresh or cached) does not verify against the server key pinned at enrolment; it is refused.",
-  TEND_E_CATALOG_ROLLBACK: "The server sent a catalog with a serial lower than the last applied one; it is refused.",
+  TEND_E_CATALOG_ROLLBACK:
+    "The server sent a catalog with a serial lower than the last applied one; it is refused.",
   TEND_E_CATALOG_STALE:
     "The server is unreachable and the cached catalog is older than max_cached_age: nothing is applied.",
 } as const;

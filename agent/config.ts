@@ -1,0 +1,122 @@
+/**
+ * The agent's configuration: /etc/tend/agent.yaml (or --config FILE), parsed with positions and
+ * checked against schemas/agent-config.schema.json, with every default filled in.
+ */
+import { readFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { TendError } from "../core/errors.js";
+import { schemaProblems } from "../core/schema.js";
+import { parseYaml } from "../core/yaml.js";
+
+export const DEFAULT_CONFIG_FILE = "/etc/tend/agent.yaml";
+
+export interface AgentConfig {
+  server: string;
+  node: string;
+  schedule: string;
+  splay: number;
+  stateDir: string;
+  maxCachedAgeS: number;
+  lockWaitS: number;
+  runTimeoutS: number;
+  spoolMaxReports: number;
+  spoolMaxBytes: number;
+}
+
+interface RawConfig {
+  server?: string;
+  node?: string;
+  schedule?: string;
+  splay?: number;
+  state_dir?: string;
+  max_cached_age?: string;
+  lock_wait?: number;
+  run_timeout?: number;
+  spool_max_reports?: number;
+  spool_max_bytes?: number;
+}
+
+const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "7d" → 604800; the schema has already checked the form. */
+export function durationS(text: string): number {
+  const m = /^([0-9]+)([smhd])$/.exec(text);
+  if (!m) throw new TendError("TEND_E_CONFIG", `"${text}" is not a duration such as 7d, 12h or 90m`);
+  return Number(m[1]) * UNIT_S[m[2]!]!;
+}
+
+/** The configuration in `text` (from `file`), checked; defaults filled in. */
+export function parseConfig(text: string, file: string): AgentConfig {
+  const { parsed, problems } = parseYaml(text, file);
+  if (!parsed) throw new TendError("TEND_E_CONFIG", `${file} is not valid YAML`, problems);
+  const value = parsed.value ?? {};
+  const schema = schemaProblems("agent-config", value, { file, locate: parsed.locate });
+  if (schema.length > 0) throw new TendError("TEND_E_CONFIG", `${file} has errors`, schema);
+  const raw = value as RawConfig;
+  if (!raw.server) {
+    throw new TendError(
+      "TEND_E_CONFIG",
+      `${file} names no server; run \`tend agent enroll --server URL --token TOKEN\` first`,
+    );
+  }
+  return {
+    server: raw.server.replace(/\/+$/, ""),
+    node: raw.node ?? hostname().toLowerCase(),
+    schedule: raw.schedule ?? "*/30 * * * *",
+    splay: raw.splay ?? 300,
+    stateDir: raw.state_dir ?? "/var/lib/tend",
+    maxCachedAgeS: durationS(raw.max_cached_age ?? "7d"),
+    lockWaitS: raw.lock_wait ?? 10,
+    runTimeoutS: raw.run_timeout ?? 3600,
+    spoolMaxReports: raw.spool_max_reports ?? 200,
+    spoolMaxBytes: raw.spool_max_bytes ?? 100 * 1024 * 1024,
+  };
+}
+
+export async function loadConfig(file: string): Promise<AgentConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "ENOENT") {
+      throw new TendError(
+        "TEND_E_CONFIG",
+        `no agent configuration at ${file}; run \`tend agent enroll --server URL --token TOKEN\` first`,
+      );
+    }
+    throw new TendError("TEND_E_CONFIG", `cannot read ${file}: ${e.message}`);
+  }
+  return parseConfig(text, file);
+}
+
+/** The raw keys of an existing configuration file (checked), or {} when there is none. */
+export async function readRawConfig(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw err;
+  }
+  const { parsed, problems } = parseYaml(text, file);
+  if (!parsed) throw new TendError("TEND_E_CONFIG", `${file} is not valid YAML`, problems);
+  const value = parsed.value ?? {};
+  const schema = schemaProblems("agent-config", value, { file, locate: parsed.locate });
+  if (schema.length > 0) throw new TendError("TEND_E_CONFIG", `${file} has errors`, schema);
+  return value as Record<string, unknown>;
+}
+
+/** agent.yaml text for these keys (JSON scalars are YAML), server and node first. */
+export function renderConfig(values: Record<string, unknown>): string {
+  const { server, node, ...rest } = values;
+  const lines = [
+    "# tend agent configuration; docs/agent.md lists every key and its default.",
+    `server: ${JSON.stringify(server)}`,
+    `node: ${JSON.stringify(node)}`,
+  ];
+  for (const [key, value] of Object.entries(rest)) {
+    if (value !== undefined) lines.push(`${key}: ${JSON.stringify(value)}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

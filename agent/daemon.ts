@@ -1,0 +1,164 @@
+/**
+ * `tend agent daemon`: runs `tend agent run` on the configured cron schedule, each run delayed by
+ * this node's splay (a hash of its name over `splay` seconds, so a fleet spreads evenly and a node
+ * always runs at the same offset). One run at a time; a tick during a run is skipped.
+ *
+ * Each run is a child process. Under systemd it is started in its own transient scope
+ * (`systemd-run --scope`), outside tend-agent.service's cgroup: a recipe that restarts or upgrades
+ * tend-agent.service stops this daemon but not the run, which finishes and spools its report
+ * (TRUST G7). Without systemd the child is an ordinary child: SIGTERM is passed on to it, it stops
+ * after its current resource, and the daemon exits after it. SIGHUP reloads the configuration.
+ * Between runs, reports left in the spool are retried with jittered exponential backoff.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import cron, { type ScheduledTask } from "node-cron";
+import { TendError } from "../core/errors.js";
+import { type AgentConfig, loadConfig } from "./config.js";
+import { errorText } from "./report.js";
+import { backoffMs } from "./spool.js";
+
+/** This node's fixed delay after each tick, in ms: sha256(node) spread over [0, splay] seconds. */
+export function splayMs(node: string, splayS: number): number {
+  if (splayS <= 0) return 0;
+  const n = createHash("sha256").update(node).digest().readUInt32BE(0);
+  return Math.floor((n / 2 ** 32) * splayS * 1000);
+}
+
+/** The command for one run: under systemd, in a transient scope of its own. */
+export function runCommand(configFile: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const self = [
+    process.execPath,
+    ...process.execArgv,
+    process.argv[1] ?? "tend",
+    "agent",
+    "run",
+    "--log-line",
+    "--config",
+    configFile,
+  ];
+  const systemdRun = ["/usr/bin/systemd-run", "/bin/systemd-run"].find((p) => existsSync(p));
+  if (env.INVOCATION_ID && systemdRun && env.TEND_RUN_SCOPE !== "0") {
+    const unit = `tend-run-${Date.now()}`;
+    return [
+      systemdRun,
+      "--scope",
+      "--quiet",
+      "--collect",
+      `--unit=${unit}`,
+      "--description=tend agent run",
+      ...self,
+    ];
+  }
+  return self;
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+export async function daemon(configFile: string): Promise<number> {
+  let config = await checked(configFile);
+  let task: ScheduledTask | null = null;
+  let child: ChildProcess | null = null;
+  let scoped = false;
+  let stopping = false;
+  let pendingTimer: NodeJS.Timeout | null = null;
+  let flushTimer: NodeJS.Timeout | null = null;
+  let flushAttempt = 0;
+  let done: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => {
+    done = resolve;
+  });
+
+  const scheduleFlush = () => {
+    if (flushTimer || stopping) return;
+    flushAttempt++;
+    flushTimer = setTimeout(async () => {
+      flushTimer = null;
+      if (child || stopping) return;
+      try {
+        const { flushSpool } = await import("./run.js");
+        const r = await flushSpool(config);
+        if (r.sent > 0) log(`spool: sent ${r.sent} report(s), ${r.left} left`);
+        if (r.left > 0) scheduleFlush();
+        else flushAttempt = 0;
+      } catch (err) {
+        log(`spool: ${errorText(err)}`);
+        scheduleFlush();
+      }
+    }, backoffMs(flushAttempt));
+    flushTimer.unref();
+  };
+
+  const startRun = () => {
+    pendingTimer = null;
+    if (stopping) return;
+    if (child) {
+      log("tick skipped: the previous run is still going");
+      return;
+    }
+    const argv = runCommand(configFile);
+    scoped = argv[0]?.endsWith("systemd-run") ?? false;
+    child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "inherit", "inherit"] });
+    child.once("error", (err) => log(`run could not start: ${err.message}`));
+    child.once("exit", async (code, signal) => {
+      child = null;
+      if (code === 1 || signal) log(`run ended with ${signal ?? `exit ${code}`}`);
+      if (stopping) return done(0);
+      const { Spool } = await import("./spool.js");
+      const left = await new Spool(config.stateDir, { maxReports: 1, maxBytes: 1 }).list().catch(() => []);
+      if (left.length > 0) scheduleFlush();
+    });
+  };
+
+  const arm = () => {
+    task?.stop();
+    const delay = splayMs(config.node, config.splay);
+    task = cron.schedule(config.schedule, () => {
+      if (pendingTimer || stopping) return;
+      pendingTimer = setTimeout(startRun, delay);
+    });
+    log(
+      `daemon: node ${config.node}, schedule "${config.schedule}", splay offset ${(delay / 1000).toFixed(1)}s, server ${config.server}`,
+    );
+  };
+
+  process.on("SIGHUP", async () => {
+    try {
+      config = await checked(configFile);
+      arm();
+      log("daemon: configuration reloaded");
+    } catch (err) {
+      log(`daemon: configuration not reloaded, keeping the old one: ${errorText(err)}`);
+    }
+  });
+  const onStop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    task?.stop();
+    if (pendingTimer) clearTimeout(pendingTimer);
+    if (flushTimer) clearTimeout(flushTimer);
+    if (child && !scoped) {
+      log(`daemon: ${signal}: the run stops after its current resource`);
+      child.kill("SIGTERM");
+      return;
+    }
+    if (child) log(`daemon: ${signal}: the run in progress continues in its own scope`);
+    done(0);
+  };
+  process.on("SIGTERM", onStop);
+  process.on("SIGINT", onStop);
+  arm();
+  return finished;
+}
+
+async function checked(configFile: string): Promise<AgentConfig> {
+  const config = await loadConfig(configFile);
+  if (!cron.validate(config.schedule)) {
+    throw new TendError(
+      "TEND_E_CONFIG",
+      `${configFile}: schedule "${config.schedule}" is not a cron expression`,
+    );
+  }
+  return config;
+}

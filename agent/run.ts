@@ -1,0 +1,194 @@
+/**
+ * One agent run: facts → catalog from the server (If-None-Match; verified against the pinned key;
+ * never a serial below the last applied) or, when the server cannot give one, the last verified
+ * cached catalog (unless older than max_cached_age: then nothing is applied and the report says
+ * `stale`) → converge → report, spooled on disk before it is sent.
+ */
+import { TendError } from "../core/errors.js";
+import type { Catalog, Facts, Report, ResourceReport } from "../core/types.js";
+import { CatalogCache } from "./cache.js";
+import { NodeApi } from "./client/api.js";
+import { ensureStateDir, type Identity, requireIdentity } from "./client/identity.js";
+import { type Envelope, verifyEnvelope } from "./client/verify.js";
+import type { AgentConfig } from "./config.js";
+import { type HttpOptions, HttpStatusError, UnreachableError } from "./http.js";
+import { errorText, summarize } from "./report.js";
+import { type FlushResult, Spool } from "./spool.js";
+
+export interface RunOptions {
+  noop?: boolean;
+  signal?: AbortSignal;
+  /** Progress and warnings for a person (stderr in the CLI). */
+  log?: (message: string) => void;
+  onResource?: (r: ResourceReport) => void;
+  facts?: Facts;
+  http?: HttpOptions;
+  now?: () => number;
+}
+
+export interface RunResult {
+  report: Report;
+  /** Where the catalog came from and why, in a sentence (cache and stale runs). */
+  notice: string | null;
+  flush: FlushResult;
+}
+
+interface Chosen {
+  envelope: Envelope;
+  source: "server" | "cache";
+  ageS: number;
+  notice: string | null;
+}
+
+/** Errors after which the cache is used: the server is away, failing, or cannot compile for us. */
+function serverFailed(err: unknown): boolean {
+  if (err instanceof UnreachableError) return true;
+  return (
+    err instanceof HttpStatusError &&
+    (err.status >= 500 || err.status === 429 || err.status === 422 || err.status === 404)
+  );
+}
+
+async function chooseCatalog(
+  api: NodeApi,
+  id: Identity,
+  cache: CatalogCache,
+  facts: Facts,
+  now: number,
+): Promise<Chosen> {
+  let fresh: Awaited<ReturnType<NodeApi["catalog"]>>;
+  try {
+    fresh = await api.catalog(facts, await cache.etag());
+  } catch (err) {
+    if (!serverFailed(err)) throw err;
+    const cached = await cache.load(id.server_key, id.node);
+    if (!cached) {
+      throw new TendError(
+        "TEND_E_CATALOG",
+        `no catalog: the server failed (${errorText(err)}) and there is no cached catalog yet`,
+      );
+    }
+    const ageS = Math.max(0, Math.round((now - cached.fetchedAt) / 1000));
+    return {
+      envelope: cached.envelope,
+      source: "cache",
+      ageS,
+      notice: `the server failed (${errorText(err)}); using the cached catalog of ${new Date(cached.fetchedAt).toISOString()} (${ageText(ageS)} old)`,
+    };
+  }
+  if (fresh.status === 304) {
+    const cached = await cache.load(id.server_key, id.node);
+    if (!cached)
+      throw new TendError("TEND_E_CATALOG", "the server answered 304 but there is no cached catalog");
+    await cache.confirm(now);
+    return { envelope: cached.envelope, source: "server", ageS: 0, notice: null };
+  }
+  const envelope = verifyEnvelope(fresh.envelope, id.server_key, id.node, "the catalog from the server");
+  const applied = await cache.appliedSerial();
+  if (envelope.serial < applied) {
+    throw new TendError(
+      "TEND_E_CATALOG_ROLLBACK",
+      `the server sent catalog serial ${envelope.serial}, older than serial ${applied} already applied; refused (a replayed or rolled-back catalog)`,
+    );
+  }
+  await cache.store(envelope, fresh.etag, now);
+  return { envelope, source: "server", ageS: 0, notice: null };
+}
+
+export function ageText(s: number): string {
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172_800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+function staleReport(catalog: Catalog, ageS: number, maxS: number, noop: boolean, startedAt: Date): Report {
+  return {
+    format: 1,
+    id: crypto.randomUUID(),
+    node: catalog.node,
+    commit: catalog.commit,
+    mode: noop ? "noop" : "apply",
+    status: "stale",
+    started_at: startedAt.toISOString(),
+    duration_ms: 0,
+    catalog_source: "cache",
+    catalog_age_s: ageS,
+    summary: summarize([]),
+    error: `the cached catalog is ${ageText(ageS)} old, past max_cached_age (${ageText(maxS)}): nothing was applied [TEND_E_CATALOG_STALE]`,
+    resources: [],
+  };
+}
+
+/** One run against the server. The caller holds the run lock (unless noop). */
+export async function agentRun(config: AgentConfig, o: RunOptions = {}): Promise<RunResult> {
+  const now = o.now ?? Date.now;
+  const startedAt = new Date(now());
+  const log = o.log ?? (() => {});
+  const noop = o.noop ?? false;
+  const id = await requireIdentity(config.stateDir);
+  if (id.node !== config.node) {
+    throw new TendError(
+      "TEND_E_AGENT_ENROLL",
+      `the configuration names node ${config.node} but this agent is enrolled as ${id.node}; enrol again with --force`,
+    );
+  }
+  await ensureStateDir(config.stateDir);
+  const api = new NodeApi(config.server, id.credential, o.http);
+  const cache = new CatalogCache(config.stateDir);
+  const spool = new Spool(config.stateDir, {
+    maxReports: config.spoolMaxReports,
+    maxBytes: config.spoolMaxBytes,
+  });
+  const { gatherFacts } = await import("./facts/index.js");
+  const facts = o.facts ?? (await gatherFacts());
+
+  const chosen = await chooseCatalog(api, id, cache, facts, now());
+  if (chosen.notice) log(`tend: ${chosen.notice}`);
+  const catalog = chosen.envelope.catalog;
+  let report: Report;
+  if (chosen.source === "cache" && chosen.ageS > config.maxCachedAgeS) {
+    report = staleReport(catalog, chosen.ageS, config.maxCachedAgeS, noop, startedAt);
+    log(`tend: ${report.error}`);
+  } else {
+    const [{ runCatalog }, { kinds }] = await Promise.all([
+      import("./engine.js"),
+      import("./resources/index.js"),
+    ]);
+    const fetchContent = async (sha: string): Promise<Buffer> => {
+      const kept = await cache.file(sha);
+      if (kept) return kept;
+      const data = await api.file(sha);
+      await cache.keepFile(sha, data);
+      return data;
+    };
+    report = await runCatalog(catalog, {
+      kinds,
+      facts,
+      stateDir: config.stateDir,
+      noop,
+      signal: o.signal,
+      log,
+      onResource: o.onResource,
+      catalogSource: chosen.source,
+      catalogAgeS: chosen.ageS,
+      fetchContent,
+    });
+    if (!noop && chosen.source === "server") await cache.markApplied(chosen.envelope.serial);
+  }
+  await spool.add(report);
+  const flush = await spool.flush((r) => api.report(r));
+  if (flush.error) log(`tend: ${flush.left} report(s) kept in the spool: ${flush.error}`);
+  return { report, notice: chosen.notice, flush };
+}
+
+/** Sends what is in the spool now (the daemon's retries between runs). */
+export async function flushSpool(config: AgentConfig, http?: HttpOptions): Promise<FlushResult> {
+  const id = await requireIdentity(config.stateDir);
+  const api = new NodeApi(config.server, id.credential, http);
+  const spool = new Spool(config.stateDir, {
+    maxReports: config.spoolMaxReports,
+    maxBytes: config.spoolMaxBytes,
+  });
+  return spool.flush((r) => api.report(r));
+}
