@@ -77,9 +77,13 @@ export function formatResource(r: ResourceReport, style: OutputStyle): string {
       lines.push(`${paintM(on, m)} ${r.id}${m === "~" && props ? `  ${props}` : ""}${drift}`);
       break;
     }
-    case "unknown":
-      lines.push(`${cyan(on, "?")} ${r.id}  unknown (depends on a change above)`);
+    case "unknown": {
+      // What its check found on the box as it is now, before the change it depends on.
+      const found = r.changes.filter((c) => c.property !== "refresh").map((c) => c.property);
+      const now = found.length > 0 ? `; as the box is now: ${found.join(", ")}` : "";
+      lines.push(`${cyan(on, "?")} ${r.id}  unknown (depends on a change above${now})`);
       break;
+    }
     case "failed": {
       const [first, ...rest] = (r.error ?? "unknown error").split("\n");
       lines.push(`${red(on, "!")} ${r.id}  ${red(on, "failed")}: ${first}`);
@@ -92,7 +96,9 @@ export function formatResource(r: ResourceReport, style: OutputStyle): string {
   }
   if (r.status !== "skipped") {
     // A create or a removal is the whole story; property by property is for changes in place.
-    for (const c of m === "~" ? r.changes : r.changes.filter((x) => x.property === "refresh")) {
+    for (const c of m === "~" && r.status !== "unknown"
+      ? r.changes
+      : r.changes.filter((x) => x.property === "refresh")) {
       if (c.property === "content" && r.diff) continue;
       if (c.property === "refresh") {
         lines.push(`    refresh: notified by ${Array.isArray(c.to) ? c.to.join(", ") : String(c.to)}`);
