@@ -17,6 +17,11 @@ interface Step {
   op?: "converge" | "refresh";
 }
 
+if (process.env.TEND_SERVICE_DRIVER !== "1") {
+  // tap runs every file under test/; outside a box this is not a test.
+  process.stdout.write("1..0 # SKIP driver for service-box.test.ts, runs inside a box\n");
+  process.exit(0);
+}
 const steps = JSON.parse(readFileSync(0, "utf8")) as Step[];
 const contents = new Contents();
 const run: Record<string, Json> = { "service.settle_ms": 2000 };

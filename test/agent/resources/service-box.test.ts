@@ -49,7 +49,7 @@ t.test("service kind under systemd", { skip: noBoxes }, async (t) => {
         "/opt/tend/node_modules/tsx/dist/esm/index.mjs",
         "/opt/tend/test/agent/resources/service-box-driver.ts",
       ],
-      { input: JSON.stringify(steps) },
+      { input: JSON.stringify(steps), env: { TEND_SERVICE_DRIVER: "1" } },
     );
     return JSON.parse(out) as Result;
   };
