@@ -170,9 +170,11 @@ export class Box {
   async exec(cmd: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     if (!this.#init || !isAlive(this.#init)) throw new Error(`box ${this.hostname} is not running`);
     const argv = typeof cmd === "string" ? ["sh", "-c", cmd] : cmd;
-    const r = await run(["nsenter", "-t", String(this.#init), "-a", "--", ...argv], {
+    // `env -i` inside the box, not spawn's env option: tap's process tracking adds NODE_OPTIONS
+    // and friends to every child's environment, and a node inside the box would trip over them.
+    const env = Object.entries({ ...boxEnv, ...opts.env }).map(([k, v]) => `${k}=${v}`);
+    const r = await run(["nsenter", "-t", String(this.#init), "-a", "--", "env", "-i", ...env, ...argv], {
       input: opts.input,
-      env: { ...boxEnv, ...opts.env },
       timeoutMs: opts.timeoutMs ?? 600_000,
     });
     return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), code: r.code };

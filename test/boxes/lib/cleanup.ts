@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readlinkSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { basename, join } from "node:path";
 import { boxDirPrefix, boxesDir } from "./paths.js";
 import { cmdline, isAlive, mountPoints, mountsUnder, pids, run, sleep, startTime } from "./proc.js";
 
@@ -24,30 +24,68 @@ export function boxDirs(ownerPid?: number): string[] {
     .map((name) => join(boxesDir, name));
 }
 
-function rootOf(pid: number): string | undefined {
+function readlinkOr(path: string): string | undefined {
   try {
-    return readlinkSync(`/proc/${pid}/root`);
+    return readlinkSync(path);
   } catch {
     return undefined;
   }
 }
 
-/**
- * Every process that belongs to the box in `dir`: its systemd-nspawn (found by its `-D` argument)
- * and everything whose root directory is the box's root (its systemd, services, and commands we
- * started in it with nsenter). Found from /proc, so it works for boxes whose owner was killed.
- */
-export function boxProcesses(dir: string): number[] {
-  const root = join(dir, "root");
-  return pids().filter((pid) => {
-    if (pid === process.pid) return false;
-    const r = rootOf(pid);
-    return r === root || r?.startsWith(`${root}/`) || cmdline(pid).includes(root);
-  });
+/** The overlay upper directories that are "/" for each mount namespace, keyed by namespace. */
+function rootUppers(): (pid: number) => string | undefined {
+  const byNs = new Map<string, string | undefined>();
+  return (pid) => {
+    const ns = readlinkOr(`/proc/${pid}/ns/mnt`);
+    if (ns === undefined) return undefined;
+    if (!byNs.has(ns)) {
+      let info = "";
+      try {
+        info = readFileSync(`/proc/${pid}/mountinfo`, "utf8");
+      } catch {
+        // Gone meanwhile.
+      }
+      const root = info.split("\n").find((line) => line.split(" ")[4] === "/");
+      byNs.set(ns, / - overlay .*\bupperdir=([^,\s]+)/.exec(root ?? "")?.[1]);
+    }
+    return byNs.get(ns);
+  };
 }
 
-function killAll(dir: string): void {
-  for (const pid of boxProcesses(dir)) {
+/**
+ * Which box (its directory) each process belongs to, if any: a box's systemd-nspawn names the
+ * box root in its `-D` argument; everything else in the box (its systemd, services, commands we
+ * run with nsenter) has the box's overlay as its root file system. Found from /proc alone, so it
+ * works for boxes whose owner was killed, whose nspawn died, or whose directory is gone.
+ */
+function processesByBox(): Map<number, string> {
+  const upperOf = rootUppers();
+  const owned = new Map<number, string>();
+  const inBoxes = `${boxesDir}/${boxDirPrefix}`;
+  for (const pid of pids()) {
+    if (pid === process.pid) continue;
+    const upper = upperOf(pid);
+    const arg = cmdline(pid).find((a) => a.startsWith(inBoxes));
+    const path = upper?.startsWith(inBoxes) ? upper : arg;
+    // From ".../tend-box-X/upper" or ".../tend-box-X/root" keep ".../tend-box-X".
+    if (path) owned.set(pid, `${inBoxes}${path.slice(inBoxes.length).split("/")[0]}`);
+  }
+  return owned;
+}
+
+/** Processes of the boxes whose directories start with `dirPrefix` (a box dir and "/", say). */
+export function boxProcesses(dirPrefix: string): number[] {
+  return [...processesByBox()].filter(([, dir]) => `${dir}/`.startsWith(dirPrefix)).map(([pid]) => pid);
+}
+
+/**
+ * SIGKILLs the box's processes. Its systemd goes first (which ends everything in its pid
+ * namespace) so that systemd-nspawn is still there to reap it; an orphaned container init
+ * would linger as a zombie of the host's PID 1.
+ */
+function killAll(dir: string, nspawnToo: boolean): void {
+  for (const pid of boxProcesses(`${dir}/`)) {
+    if (!nspawnToo && cmdline(pid)[0]?.endsWith("systemd-nspawn")) continue;
     try {
       process.kill(pid, "SIGKILL");
     } catch {
@@ -62,11 +100,11 @@ function killAll(dir: string): void {
  * walk into a mount (a bind of the tend checkout, say).
  */
 export async function removeBoxDir(dir: string): Promise<void> {
-  for (let i = 0; i < 50 && boxProcesses(dir).length > 0; i++) {
-    killAll(dir);
+  for (let i = 0; i < 50 && boxProcesses(`${dir}/`).length > 0; i++) {
+    killAll(dir, i > 2);
     await sleep(100);
   }
-  const left = boxProcesses(dir);
+  const left = boxProcesses(`${dir}/`);
   if (left.length > 0) throw new Error(`box ${dir}: processes ${left.join(", ")} survive SIGKILL`);
   for (const mount of mountsUnder(dir)) {
     const r = await run(["umount", mount]);
@@ -84,8 +122,9 @@ export async function removeBoxDir(dir: string): Promise<void> {
  * the cache) are left alone.
  */
 export async function sweepLeakedBoxes(): Promise<string[]> {
-  const leaked = boxDirs().filter((dir) => {
-    const o = owner(dir.slice(boxesDir.length + 1));
+  const candidates = new Set([...boxDirs(), ...processesByBox().values()]);
+  const leaked = [...candidates].filter((dir) => {
+    const o = owner(basename(dir));
     return o === undefined || !isAlive(o.pid, o.start);
   });
   for (const dir of leaked) await removeBoxDir(dir);
@@ -98,10 +137,7 @@ export function leftovers(ownerPid = process.pid): { dirs: string[]; mounts: str
   return {
     dirs: boxDirs(ownerPid),
     mounts: mountPoints().filter((p) => p.startsWith(prefix)),
-    processes: pids().filter((pid) => {
-      const r = rootOf(pid);
-      return r?.startsWith(prefix) || cmdline(pid).some((arg) => arg.startsWith(prefix));
-    }),
+    processes: boxProcesses(prefix),
   };
 }
 
@@ -112,7 +148,7 @@ export function leftovers(ownerPid = process.pid): { dirs: string[]; mounts: str
  */
 export function killBoxesNow(dirs: Iterable<string>): void {
   for (const dir of dirs) {
-    killAll(dir);
+    killAll(dir, true);
     for (const mount of mountsUnder(dir)) {
       try {
         execFileSync("umount", ["--lazy", mount], { stdio: "ignore" });
