@@ -26,3 +26,34 @@ await build({
   logLevel: "warning",
   chunkNames: "chunks/[name]-[hash]",
 });
+
+// The agent bundle: one file with everything `tend agent`, `tend apply`, `tend facts` need, no
+// native modules, runnable by a distribution's Node.js >= 20. The server serves it to new boxes
+// (GET /agent/tend-agent.js); the server's own code is left out.
+const noServer = {
+  name: "no-server",
+  setup(b) {
+    b.onResolve({ filter: /server\/main\.js$/ }, () => ({ path: "server", namespace: "no-server" }));
+    b.onLoad({ filter: /.*/, namespace: "no-server" }, () => ({
+      contents:
+        'export async function main() { throw new Error("the agent bundle has no server; install tend from npm to run one"); }',
+      loader: "js",
+    }));
+  },
+};
+await build({
+  entryPoints: { "tend-agent": "cli/main.ts" },
+  outdir,
+  bundle: true,
+  splitting: false,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  sourcemap: false,
+  minify: true,
+  legalComments: "none",
+  banner: { js: `#!/usr/bin/env node\n${banner.js}` },
+  define: { TEND_VERSION: JSON.stringify(pkg.version) },
+  plugins: [noServer],
+  logLevel: "warning",
+});

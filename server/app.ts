@@ -15,6 +15,7 @@ import { errorsPlugin } from "./plugins/errors.js";
 import { guardPlugin } from "./plugins/guard.js";
 import { Metrics, metricsPlugin } from "./plugins/metrics.js";
 import { adminRoutes } from "./routes/admin.js";
+import { agentBundleRoutes } from "./routes/agent-bundle.js";
 import { catalogRoutes } from "./routes/catalog.js";
 import { enrollRoutes } from "./routes/enroll.js";
 import { healthRoutes, type RouteRecord, recordRoutes } from "./routes/health.js";
@@ -76,6 +77,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   catalogRoutes(app, deps);
   reportRoutes(app, deps);
   adminRoutes(app, deps);
+  agentBundleRoutes(app);
   await hookRoutes(app, deps);
   healthRoutes(app, deps, routes);
   await app.ready();

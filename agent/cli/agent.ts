@@ -79,7 +79,7 @@ async function enrollCommand(values: Values, configFile: string): Promise<number
     );
   }
   const server = values.server.replace(/\/+$/, "");
-  const [{ readRawConfig, renderConfig }, identity, { enroll }, { mkdir, chmod }, { dirname }] =
+  const [{ readRawConfig, renderConfig }, identity, { enroll }, { mkdir, chmod, readFile }, { dirname }] =
     await Promise.all([
       import("../config.js"),
       import("../client/identity.js"),
@@ -99,7 +99,8 @@ async function enrollCommand(values: Values, configFile: string): Promise<number
       ...(values["state-dir"] ? { state_dir: stateDir } : {}),
     });
     await mkdir(dirname(configFile), { recursive: true, mode: 0o755 });
-    await identity.writePrivate(configFile, text);
+    const before = await readFile(configFile, "utf8").catch(() => null);
+    if (before !== text) await identity.writePrivate(configFile, text);
     await chmod(configFile, 0o600);
   };
   if (current && current.server === server && current.node === node && !values.force) {

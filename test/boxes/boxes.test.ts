@@ -1,10 +1,18 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import t from "tap";
-import { Box, bootBox, leftovers, noBoxes, withBoxes } from "./lib/index.js";
+import { Box, bootBox, boxUsage, leftovers, noBoxes, withBoxes } from "./lib/index.js";
 
 t.test("a booted box", { skip: noBoxes }, async (t) => {
   const box = await bootBox(t, { hostname: "web-1" });
+
+  t.test("costs little: a few processes, tens of MiB of memory, a few MiB of disk", async (t) => {
+    const usage = await boxUsage(box);
+    t.comment(`fresh box: ${JSON.stringify(usage)}`);
+    t.ok(usage.processes >= 4, "nspawn, systemd, journald, dbus at least");
+    t.ok(usage.memoryKiB > 0 && usage.memoryKiB < 200 * 1024);
+    t.ok(usage.diskKiB < 100 * 1024);
+  });
 
   t.test("answers to its hostname", async (t) => {
     t.equal((await box.run("hostname")).trim(), "web-1");
@@ -37,6 +45,7 @@ t.test("a booted box", { skip: noBoxes }, async (t) => {
     await box.run("apt-get install -y -q hello", { env: { DEBIAN_FRONTEND: "noninteractive" } });
     t.equal((await box.run("hello")).trim(), "Hello, world!");
     t.match(await box.run(["dpkg", "-s", "hello"]), /^Status: install ok installed$/m);
+    t.comment(`after apt-get update and install: ${JSON.stringify(await boxUsage(box))}`);
   });
 
   t.test("starts a unit written into it", async (t) => {

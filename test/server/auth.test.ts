@@ -25,6 +25,9 @@ const allowed: Record<string, Caller[]> = {
   "GET /healthz": callers,
   "GET /metrics": callers,
   "GET /api/docs/json": callers,
+  "GET /install.sh": callers,
+  "GET /agent/tend-agent.js": callers,
+  "GET /agent/tend-agent.js.sha256": callers,
 };
 
 t.test("every route declares its auth and is in the matrix", async (t) => {
