@@ -75,6 +75,7 @@ export function agentBundleRoutes(app: FastifyInstance): void {
   app.get("/agent/tend-agent.js.sha256", {
     config: { auth: "none" },
     schema: { summary: "sha256 of the agent bundle, as `sha256sum` prints it", response: text },
-    handler: async (_req, reply) => reply.type("text/plain; charset=utf-8").send(`${bundle().sha256}  tend-agent.js\n`),
+    handler: async (_req, reply) =>
+      reply.type("text/plain; charset=utf-8").send(`${bundle().sha256}  tend-agent.js\n`),
   });
 }
