@@ -81,10 +81,22 @@ export async function runCatalog(catalog: Catalog, options: EngineOptions): Prom
   const log = options.log ?? (() => {});
   const baseTimeout = options.resourceTimeoutMs ?? DEFAULT_TIMEOUT_MS;
 
+  // One listener for the whole run: stopping it fires the budget of the resource in progress.
+  let current: Budget | null = null;
+  const stopped = () => current?.fire(new Error("the run was stopped"));
+  options.signal?.addEventListener("abort", stopped, { once: true });
+  const begin = (res: CatalogResource): Budget => {
+    current = budget(timeoutFor(res, baseTimeout));
+    if (options.signal?.aborted) stopped();
+    return current;
+  };
+
   const context = (b: Budget, prefetched: unknown): KindContext => ({
     facts: options.facts,
     noop,
-    signal: b.signal,
+    get signal() {
+      return b.signal;
+    },
     stateDir: options.stateDir,
     content,
     prefetched,
@@ -192,7 +204,7 @@ export async function runCatalog(catalog: Catalog, options: EngineOptions): Prom
       r.error = `this agent has no resource kind "${res.type}"`;
     } else {
       const uncertain = noop && ups.some((u) => u.status === "would-change" || u.status === "unknown");
-      const b = budget(timeoutFor(res, baseTimeout), options.signal);
+      const b = begin(res);
       try {
         await converge(res, r, kind, b, uncertain);
       } catch (err) {
@@ -224,7 +236,7 @@ export async function runCatalog(catalog: Catalog, options: EngineOptions): Prom
     // A notifier that failed keeps its notification pending, as for a target after it (skipped).
     const sources = journal.pending.get(id) ?? [];
     if (sources.some((s) => !SETTLED_OK.has(reports.get(s)?.status ?? "unchanged"))) continue;
-    const b = budget(timeoutFor(res, baseTimeout), options.signal);
+    const b = begin(res);
     try {
       await deliver(res, r, kind, b, context(b, await prefetch(kind, b)));
     } catch (err) {
@@ -236,6 +248,7 @@ export async function runCatalog(catalog: Catalog, options: EngineOptions): Prom
     options.onResource?.(r, res);
   }
 
+  options.signal?.removeEventListener("abort", stopped);
   let error: string | null = null;
   if (!noop) {
     try {
