@@ -9,7 +9,8 @@ import type { CatalogResource, Change } from "../../core/types.js";
 import { BackupStore } from "../backup-store.js";
 import { Accounts } from "../sys/accounts.js";
 import { atomicSymlink, atomicWrite, resolveWriteTarget } from "../sys/atomic-write.js";
-import { contentDiff, differingContent, modeString, parseMode, sha256 } from "./file-content.js";
+import { contentDiff, differingContent, parseMode, sha256 } from "./file-content.js";
+import { metaChanges, setMeta, wantedIds } from "./file-meta.js";
 import type { CheckResult, Kind, KindContext } from "./kind.js";
 
 export interface FileParams {
@@ -111,36 +112,6 @@ function inspect(path: string, p: FileParams): Live {
   return { lst, st: statSync(path) };
 }
 
-function wantedIds(p: FileParams, accounts: Accounts, id: string): { uid?: number; gid?: number } {
-  const out: { uid?: number; gid?: number } = {};
-  if (p.owner !== undefined) {
-    out.uid = accounts.uidOf(p.owner);
-    if (out.uid === undefined)
-      throw new TendError("TEND_E_UNKNOWN_OWNER", `${id}: owner "${p.owner}" is not a user on this box.`);
-  }
-  if (p.group !== undefined) {
-    out.gid = accounts.gidOf(p.group);
-    if (out.gid === undefined)
-      throw new TendError("TEND_E_UNKNOWN_OWNER", `${id}: group "${p.group}" is not a group on this box.`);
-  }
-  return out;
-}
-
-function metaChanges(p: FileParams, st: Stats, accounts: Accounts, id: string, withMode: boolean): Change[] {
-  const changes: Change[] = [];
-  if (withMode && p.mode !== undefined && (st.mode & 0o7777) !== parseMode(p.mode)) {
-    changes.push({ property: "mode", from: modeString(st.mode), to: modeString(parseMode(p.mode)) });
-  }
-  const want = wantedIds(p, accounts, id);
-  if (want.uid !== undefined && st.uid !== want.uid) {
-    changes.push({ property: "owner", from: accounts.userById(st.uid)?.name ?? st.uid, to: p.owner! });
-  }
-  if (want.gid !== undefined && st.gid !== want.gid) {
-    changes.push({ property: "group", from: accounts.groupById(st.gid)?.name ?? st.gid, to: p.group! });
-  }
-  return changes;
-}
-
 function typeMismatch(id: string, path: string, found: string, wanted: string): TendError {
   return new TendError(
     "TEND_E_FILE_TYPE",
@@ -206,18 +177,6 @@ async function backupFile(ctx: KindContext, p: FileParams, path: string, st: Sta
   if (p.backup === false || !st.isFile()) return;
   const old = await fsp.readFile(path);
   await new BackupStore(ctx.stateDir).save(path, old, st);
-}
-
-async function setMeta(
-  p: FileParams,
-  path: string,
-  ids: { uid?: number; gid?: number },
-  link: boolean,
-): Promise<void> {
-  if (ids.uid !== undefined || ids.gid !== undefined) {
-    await (link ? fsp.lchown : fsp.chown)(path, ids.uid ?? -1, ids.gid ?? -1);
-  }
-  if (!link && p.mode !== undefined) await fsp.chmod(path, parseMode(p.mode));
 }
 
 async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): Promise<undefined> {

@@ -3,7 +3,7 @@
  * leaves them removed afterwards.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
@@ -124,4 +124,25 @@ t.test("waits a bounded time for the dpkg lock, then names the holder", async (t
     message: new RegExp(`pid ${holder.pid}\\b`),
   });
   t.notOk(installed("hello"), "nothing was installed");
+});
+
+t.test("an interrupted dpkg is reported, not repaired", async (t) => {
+  // A stand-in dpkg on PATH answers `dpkg --audit` as dpkg does after a kill during --configure.
+  const bin = join(root, "bin");
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    join(bin, "dpkg"),
+    "#!/bin/sh\necho 'The following packages are only half configured, probably due to problems'\necho ' hello                GNU hello'\n",
+    { mode: 0o755 },
+  );
+  const saved = process.env.PATH;
+  process.env.PATH = `${bin}:${saved}`;
+  t.teardown(() => {
+    process.env.PATH = saved;
+  });
+  const r = resource("package", "hello", { ensure: "installed" });
+  await t.rejects(pkg.apply(r, [], context({ stateDir })), {
+    code: "TEND_E_DPKG_INTERRUPTED",
+    message: /half configured[\s\S]*dpkg --configure -a/,
+  });
 });
