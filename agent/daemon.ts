@@ -135,7 +135,7 @@ export async function daemon(configFile: string): Promise<number> {
   const onStop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    task?.stop();
+    task?.destroy();
     if (pendingTimer) clearTimeout(pendingTimer);
     if (flushTimer) clearTimeout(flushTimer);
     if (child && !scoped) {
@@ -143,7 +143,10 @@ export async function daemon(configFile: string): Promise<number> {
       child.kill("SIGTERM");
       return;
     }
-    if (child) log(`daemon: ${signal}: the run in progress continues in its own scope`);
+    if (child) {
+      log(`daemon: ${signal}: the run in progress continues in its own scope`);
+      child.unref();
+    }
     done(0);
   };
   process.on("SIGTERM", onStop);
