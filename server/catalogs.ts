@@ -18,7 +18,8 @@ interface Compiled {
   digest: string;
   /** Hashes of the files left out of the catalog, to be fetched by hash. */
   fetched: string[];
-  signed?: { serial: number; etag: string; body: string };
+  /** The envelope as bytes, encoded once: a fresh catalog from cache is written, not re-encoded. */
+  signed?: { serial: number; etag: string; body: Buffer };
 }
 
 export class CatalogService {
@@ -36,8 +37,13 @@ export class CatalogService {
     private readonly maxEntries = 20_000,
   ) {}
 
-  compile(commit: string, tree: GitTree, node: string, facts: Facts): Compiled {
-    const factsDigest = sha256(canonicalJson(facts));
+  compile(
+    commit: string,
+    tree: GitTree,
+    node: string,
+    facts: Facts,
+    factsDigest = sha256(canonicalJson(facts)),
+  ): Compiled {
     const key = `${commit}\0${node}\0${factsDigest}`;
     const hit = this.cache.get(key);
     if (hit) {
@@ -83,13 +89,15 @@ export class CatalogService {
   }
 
   /** The signed envelope for this serial, serialised once. */
-  signed(node: string, entry: Compiled, serial: number): { etag: string; body: string } {
+  signed(node: string, entry: Compiled, serial: number): { etag: string; body: Buffer } {
     if (!entry.catalog) throw new Error("no catalog to sign");
     if (entry.signed?.serial !== serial) {
       const etag = `"${entry.digest.slice(0, 32)}.${serial}"`;
-      entry.signed = { serial, etag, body: JSON.stringify(signCatalog(this.key, entry.catalog, serial)) };
+      const body = Buffer.from(JSON.stringify(signCatalog(this.key, entry.catalog, serial)));
+      entry.signed = { serial, etag, body };
     }
-    this.nodeFiles.set(node, new Set(entry.fetched));
+    if (entry.fetched.length > 0 || this.nodeFiles.has(node))
+      this.nodeFiles.set(node, new Set(entry.fetched));
     return entry.signed;
   }
 

@@ -19,6 +19,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The node whose credential authenticated the request (node routes only). */
     node: string | null;
+    /** The node's catalog serial and digest as read with its credential. */
+    nodeCatalog: { serial: number; digest: string | null } | null;
     /** The raw body, kept only where a signature is checked over it. */
     rawBody?: string;
   }

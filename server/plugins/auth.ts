@@ -26,6 +26,7 @@ export async function isAdmin(storage: Storage, req: FastifyRequest, now: number
 
 export function authPlugin(app: FastifyInstance, storage: Storage, now: () => number): void {
   app.decorateRequest("node", null);
+  app.decorateRequest("nodeCatalog", null);
   app.addHook("onRequest", async (req, reply) => {
     if (reply.sent) return;
     const auth = req.routeOptions.config?.auth;
@@ -38,9 +39,10 @@ export function authPlugin(app: FastifyInstance, storage: Storage, now: () => nu
       case "node": {
         const secret = bearer(req);
         if (!secret?.startsWith("tend_node_")) throw unauthorized();
-        const node = await storage.nodeByCredential(hashSecret(secret));
+        const node = await storage.authenticateNode(hashSecret(secret));
         if (!node) throw unauthorized();
-        req.node = node;
+        req.node = node.name;
+        req.nodeCatalog = { serial: node.catalogSerial, digest: node.catalogDigest };
         return;
       }
       case "admin":

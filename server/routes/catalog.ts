@@ -72,7 +72,7 @@ export function catalogRoutes(app: FastifyInstance, d: Deps): void {
         await d.storage.saveFacts(node, facts, d.now());
         lastFacts.set(node, factsDigest);
       }
-      const entry = d.catalogs.compile(live.sha, live.tree, node, facts);
+      const entry = d.catalogs.compile(live.sha, live.tree, node, facts, factsDigest);
       if (!entry.catalog) {
         const detail = entry.problems.slice(0, 20).map(formatProblem).join("; ");
         throw new HttpError(
@@ -82,7 +82,7 @@ export function catalogRoutes(app: FastifyInstance, d: Deps): void {
           entry.problems,
         );
       }
-      const serial = await d.storage.catalogSerial(node, entry.digest);
+      const serial = await d.storage.catalogSerial(node, entry.digest, req.nodeCatalog ?? undefined);
       const signed = d.catalogs.signed(node, entry, serial);
       reply.header("etag", signed.etag);
       reply.header("x-tend-commit", live.sha);

@@ -23,6 +23,23 @@ function wrap(err: unknown): unknown {
 
 const lockKeys: Record<string, number> = { ingest: 74201, migrate: 74200 };
 
+const statementNames = new Map<string, string>();
+
+/**
+ * A query as a named prepared statement: parsed and planned once per connection, then only
+ * bound and executed (the catalog poll and report ingest run the same few statements all day).
+ * DDL and other one-off statements stay unnamed.
+ */
+function prepared(sql: string, params: unknown[] | undefined): pg.QueryConfig {
+  if (!/^\s*(SELECT|INSERT|UPDATE|DELETE)\b/i.test(sql)) return { text: sql, values: params };
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `tend_${statementNames.size}`;
+    statementNames.set(sql, name);
+  }
+  return { name, text: sql, values: params };
+}
+
 class PostgresDriver implements Driver {
   readonly kind = "postgres" as const;
 
@@ -30,7 +47,7 @@ class PostgresDriver implements Driver {
 
   query: Query = async (sql, params) => {
     try {
-      return (await this.pool.query(sql, params as unknown[])).rows as Row[];
+      return (await this.pool.query(prepared(sql, params))).rows as Row[];
     } catch (err) {
       throw wrap(err);
     }
@@ -47,7 +64,7 @@ class PostgresDriver implements Driver {
     try {
       await client.query("BEGIN");
       const result = await fn(
-        async (sql, params) => (await client.query(sql, params as unknown[])).rows as Row[],
+        async (sql, params) => (await client.query(prepared(sql, params))).rows as Row[],
       );
       await client.query("COMMIT");
       return result;

@@ -5,6 +5,7 @@ import type {
   CommitRecord,
   DriftRow,
   EnrollOutcome,
+  NodeIdentity,
   NodeSummary,
   ReportSummary,
   SaveReportOutcome,
@@ -91,8 +92,20 @@ export class SqlStorage implements Storage {
   }
 
   async nodeByCredential(credentialHash: string): Promise<string | undefined> {
-    const [r] = await this.db.query("SELECT name FROM nodes WHERE credential_hash = $1", [credentialHash]);
-    return r ? String(r.name) : undefined;
+    return (await this.authenticateNode(credentialHash))?.name;
+  }
+
+  async authenticateNode(credentialHash: string): Promise<NodeIdentity | undefined> {
+    const [r] = await this.db.query(
+      "SELECT name, catalog_serial, catalog_digest FROM nodes WHERE credential_hash = $1",
+      [credentialHash],
+    );
+    if (!r) return undefined;
+    return {
+      name: String(r.name),
+      catalogSerial: num(r.catalog_serial),
+      catalogDigest: strOrNull(r.catalog_digest),
+    };
   }
 
   async saveFacts(node: string, facts: Facts, now: number): Promise<void> {
@@ -108,11 +121,18 @@ export class SqlStorage implements Storage {
     return rows.map((r) => ({ node: String(r.name), facts: JSON.parse(String(r.facts)) as Facts }));
   }
 
-  async catalogSerial(node: string, digest: string): Promise<number> {
-    const [cur] = await this.db.query("SELECT catalog_serial, catalog_digest FROM nodes WHERE name = $1", [
-      node,
-    ]);
-    if (cur && cur.catalog_digest === digest) return num(cur.catalog_serial);
+  async catalogSerial(
+    node: string,
+    digest: string,
+    known?: { serial: number; digest: string | null },
+  ): Promise<number> {
+    if (known?.digest === digest) return known.serial;
+    if (!known) {
+      const [cur] = await this.db.query("SELECT catalog_serial, catalog_digest FROM nodes WHERE name = $1", [
+        node,
+      ]);
+      if (cur && cur.catalog_digest === digest) return num(cur.catalog_serial);
+    }
     const [r] = await this.db.query(
       `UPDATE nodes SET catalog_serial = catalog_serial + 1, catalog_digest = $2
        WHERE name = $1 AND (catalog_digest IS NULL OR catalog_digest <> $2) RETURNING catalog_serial`,

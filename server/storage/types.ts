@@ -23,6 +23,13 @@ export interface TokenRecord {
   reenroll: boolean;
 }
 
+/** What a node credential opens: the node's name and its catalog's current serial and digest. */
+export interface NodeIdentity {
+  name: string;
+  catalogSerial: number;
+  catalogDigest: string | null;
+}
+
 export type EnrollOutcome =
   | { ok: true; superseded: boolean }
   | { ok: false; reason: "token-used" | "node-exists" };
@@ -88,11 +95,20 @@ export interface Storage {
     allowSupersede: boolean;
   }): Promise<EnrollOutcome>;
   nodeByCredential(credentialHash: string): Promise<string | undefined>;
+  /** The node a credential opens, with its catalog state: one read serves auth and the serial. */
+  authenticateNode(credentialHash: string): Promise<NodeIdentity | undefined>;
   /** Remembers the node's latest facts (the git gate compiles every known node with them). */
   saveFacts(node: string, facts: Facts, now: number): Promise<void>;
   knownFacts(): Promise<{ node: string; facts: Facts }[]>;
-  /** The serial for this catalog digest: unchanged if the digest is the node's last, else one more. */
-  catalogSerial(node: string, digest: string): Promise<number>;
+  /**
+   * The serial for this catalog digest: unchanged if the digest is the node's last, else one more.
+   * `known` (from `authenticateNode` in the same request) saves reading the node again.
+   */
+  catalogSerial(
+    node: string,
+    digest: string,
+    known?: { serial: number; digest: string | null },
+  ): Promise<number>;
   listNodes(): Promise<NodeSummary[]>;
   nodeExists(name: string): Promise<boolean>;
 
