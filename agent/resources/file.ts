@@ -4,11 +4,12 @@
  * atomic (agent/sys/atomic-write.ts) and the replaced content goes to the backup store first.
  */
 import { promises as fsp, lstatSync, type Stats, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { TendError } from "../../core/errors.js";
 import type { CatalogResource, Change } from "../../core/types.js";
 import { BackupStore } from "../backup-store.js";
 import { Accounts } from "../sys/accounts.js";
-import { atomicSymlink, atomicWrite, resolveWriteTarget } from "../sys/atomic-write.js";
+import { atomicSymlink, atomicWrite, resolveWriteTarget, sweepStaleTemps } from "../sys/atomic-write.js";
 import { contentDiff, differingContent, parseMode, sha256 } from "./file-content.js";
 import { metaChanges, setMeta, wantedIds } from "./file-meta.js";
 import type { CheckResult, Kind, KindContext } from "./kind.js";
@@ -237,7 +238,19 @@ async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): P
   }
 }
 
-async function prefetch(): Promise<Prefetched> {
+/**
+ * Per run: the account database; and, when the run may write, the temp files a killed run left
+ * beside the managed paths are removed (the engine holds the run lock, so none is in flight).
+ */
+async function prefetch(
+  resources: CatalogResource[],
+  ctx: Omit<KindContext, "prefetched">,
+): Promise<Prefetched> {
+  if (!ctx.noop) {
+    const dirs = new Set(resources.filter((r) => r.type === "file").map((r) => dirname(r.name)));
+    for (const d of dirs)
+      for (const gone of sweepStaleTemps(d)) ctx.log(`removed ${gone}, left by an interrupted run`);
+  }
   return { accounts: new Accounts() };
 }
 

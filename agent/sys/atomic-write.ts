@@ -6,7 +6,7 @@
  * whole, and the new one is never visible with the wrong owner or mode.
  */
 import { randomBytes } from "node:crypto";
-import { constants, promises as fsp, lstatSync, realpathSync } from "node:fs";
+import { constants, promises as fsp, lstatSync, readdirSync, realpathSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { TendError } from "../../core/errors.js";
 
@@ -100,4 +100,30 @@ export async function atomicSymlink(path: string, linkTarget: string): Promise<v
     throw err;
   }
   await fsyncDir(dirname(path));
+}
+
+const TEMP = /^\..+\.tend-[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Remove temp files a killed run left in `dir` (only tend's own names). Call only while holding the
+ * run lock: another run's temp file in flight would look the same.
+ */
+export function sweepStaleTemps(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    if (!TEMP.test(n)) continue;
+    try {
+      unlinkSync(join(dir, n));
+      removed.push(join(dir, n));
+    } catch {
+      // Gone already, or not ours to remove.
+    }
+  }
+  return removed;
 }

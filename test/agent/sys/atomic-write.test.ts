@@ -1,5 +1,6 @@
 import {
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -11,7 +12,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
+import { file } from "../../../agent/resources/file.js";
 import { atomicWrite } from "../../../agent/sys/atomic-write.js";
+import { context, resource } from "../../helpers/kind-harness.js";
 
 const root = mkdtempSync(join(tmpdir(), "tend-atomic-"));
 t.teardown(() => rmSync(root, { recursive: true, force: true }));
@@ -92,4 +95,16 @@ t.test("a failure before the rename leaves the old file and no temp file", async
     [],
     "no temp file survives",
   );
+});
+
+t.test("the file kind's prefetch removes temp files a killed run left, and only in apply mode", async (t) => {
+  const d = join(root, "sweep");
+  mkdirSync(d);
+  writeFileSync(join(d, ".app.conf.tend-0123456789ab.tmp"), "half");
+  writeFileSync(join(d, ".app.conf.swp"), "not ours");
+  const rs = [resource("file", join(d, "app.conf"), { ensure: "file" })];
+  await file.prefetch?.(rs, context({ stateDir: join(root, "state"), noop: true }));
+  t.equal(readdirSync(d).length, 2, "a plan removes nothing");
+  await file.prefetch?.(rs, context({ stateDir: join(root, "state") }));
+  t.same(readdirSync(d), [".app.conf.swp"], "tend's temp file is gone, others stay");
 });
