@@ -170,7 +170,7 @@ After=network-online.target
 [Service]
 Type=simple
 ExecStart=$BIN agent daemon --config $CONF
-ExecReload=/bin/kill -HUP \$MAINPID
+ExecReload=/bin/sh -c "kill -HUP \$MAINPID"
 Restart=on-failure
 RestartSec=30
 

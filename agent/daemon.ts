@@ -99,7 +99,10 @@ export async function daemon(configFile: string): Promise<number> {
     }
     const argv = runCommand(configFile);
     scoped = argv[0]?.endsWith("systemd-run") ?? false;
-    child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "inherit", "inherit"] });
+    // The run's line is relayed through the daemon so the journal files it under tend-agent.service
+    // (a scoped run's own output is filed under its scope).
+    child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
+    child.stdout?.on("data", (chunk: Buffer) => process.stdout.write(chunk));
     child.once("error", (err) => log(`run could not start: ${err.message}`));
     child.once("exit", async (code, signal) => {
       child = null;

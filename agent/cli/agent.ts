@@ -181,6 +181,8 @@ async function runCommand(values: Values, configFile: string): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // A daemon that stops while its scoped run goes on closes the pipe: the run must not die of it.
+  if (values["log-line"]) process.stdout.on("error", () => {});
   const style = { color: output.wantsColor(process.stdout) };
   const quiet = Boolean(values.json) || Boolean(values["log-line"]);
   let result: Awaited<ReturnType<typeof agentRun>>;
