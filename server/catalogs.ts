@@ -1,6 +1,7 @@
 /**
  * Serving catalogs cheaply: compiled once per (commit, node, facts digest) and kept in a bounded
- * cache; large file contents moved out to /api/v1/files/SHA; the signed, serialised envelope kept
+ * cache; large file contents moved out to /api/v1/files/SHA (stored in the database once per
+ * catalog, so any server serves them, after any restart); the signed, serialised envelope kept
  * per serial so that a fresh catalog from cache is one lookup and a 304 compares one string.
  */
 import { canonicalJson } from "../core/canonical.js";
@@ -11,23 +12,20 @@ import type { CompilerFns } from "./compiler.js";
 import type { GitTree } from "./git/tree.js";
 import type { Metrics } from "./plugins/metrics.js";
 import { type SigningKey, signCatalog } from "./signing.js";
+import type { Storage } from "./storage/types.js";
 
 interface Compiled {
   catalog?: Catalog;
   problems: Problem[];
   digest: string;
-  /** Hashes of the files left out of the catalog, to be fetched by hash. */
-  fetched: string[];
+  /** Files left out of the catalog, to be fetched by hash; dropped once stored. */
+  unsaved?: { sha: string; data: Buffer }[];
   /** The envelope as bytes, encoded once: a fresh catalog from cache is written, not re-encoded. */
   signed?: { serial: number; etag: string; body: Buffer };
 }
 
 export class CatalogService {
   private readonly cache = new Map<string, Compiled>();
-  /** File contents too large to inline, by sha256. */
-  private readonly blobs = new Map<string, Buffer>();
-  /** Which fetched files each node's latest catalog references. */
-  private readonly nodeFiles = new Map<string, Set<string>>();
 
   constructor(
     private readonly compiler: CompilerFns,
@@ -53,7 +51,7 @@ export class CatalogService {
     const started = process.hrtime.bigint();
     const result = this.compiler.compile(tree, node, facts, { commit });
     this.metrics.compiled(Number(process.hrtime.bigint() - started) / 1e9);
-    const fetched: string[] = [];
+    const fetched: { sha: string; data: Buffer }[] = [];
     let catalog = result.catalog;
     if (catalog) {
       const files: Catalog["files"] = {};
@@ -65,8 +63,7 @@ export class CatalogService {
               ? Buffer.from(f.base64, "base64")
               : null;
         if (bytes && bytes.length > this.inlineBytes) {
-          this.blobs.set(hash, bytes);
-          fetched.push(hash);
+          fetched.push({ sha: hash, data: bytes });
           files[hash] = { size: f.size };
         } else {
           files[hash] = f;
@@ -78,7 +75,7 @@ export class CatalogService {
       catalog,
       problems: result.problems,
       digest: catalog ? sha256(canonicalJson(catalog)) : "",
-      fetched,
+      ...(fetched.length > 0 ? { unsaved: fetched } : {}),
     };
     if (this.cache.size >= this.maxEntries) {
       const oldest = this.cache.keys().next().value;
@@ -88,22 +85,22 @@ export class CatalogService {
     return entry;
   }
 
+  /** Stores the catalog's fetched files before the catalog is first served (once per entry). */
+  async saveFiles(entry: Compiled, storage: Storage): Promise<void> {
+    const files = entry.unsaved;
+    if (!files) return;
+    await storage.saveCatalogFiles(entry.digest, files);
+    entry.unsaved = undefined;
+  }
+
   /** The signed envelope for this serial, serialised once. */
-  signed(node: string, entry: Compiled, serial: number): { etag: string; body: Buffer } {
+  signed(entry: Compiled, serial: number): { etag: string; body: Buffer } {
     if (!entry.catalog) throw new Error("no catalog to sign");
     if (entry.signed?.serial !== serial) {
       const etag = `"${entry.digest.slice(0, 32)}.${serial}"`;
       const body = Buffer.from(JSON.stringify(signCatalog(this.key, entry.catalog, serial)));
       entry.signed = { serial, etag, body };
     }
-    if (entry.fetched.length > 0 || this.nodeFiles.has(node))
-      this.nodeFiles.set(node, new Set(entry.fetched));
     return entry.signed;
-  }
-
-  /** A file's bytes, only when `node`'s latest catalog references it. */
-  file(node: string, hash: string): Buffer | undefined {
-    if (!this.nodeFiles.get(node)?.has(hash)) return undefined;
-    return this.blobs.get(hash);
   }
 }

@@ -82,8 +82,10 @@ export function catalogRoutes(app: FastifyInstance, d: Deps): void {
           entry.problems,
         );
       }
+      // Files first: once the serial names this catalog, the node may fetch them from any server.
+      await d.catalogs.saveFiles(entry, d.storage);
       const serial = await d.storage.catalogSerial(node, entry.digest, req.nodeCatalog ?? undefined);
-      const signed = d.catalogs.signed(node, entry, serial);
+      const signed = d.catalogs.signed(entry, serial);
       reply.header("etag", signed.etag);
       reply.header("x-tend-commit", live.sha);
       if (req.headers["if-none-match"] === signed.etag) return reply.code(304).send();
@@ -103,7 +105,7 @@ export function catalogRoutes(app: FastifyInstance, d: Deps): void {
     },
     async (req, reply) => {
       const data = /^[0-9a-f]{64}$/.test(req.params.sha)
-        ? d.catalogs.file(req.node!, req.params.sha)
+        ? await d.storage.nodeFile(req.node!, req.params.sha)
         : undefined;
       if (!data) throw new HttpError(404, "TEND_E_HTTP_NOT_FOUND", "Not found.");
       return reply.type("application/octet-stream").header("x-content-sha256", req.params.sha).send(data);

@@ -41,4 +41,10 @@ export const schemaStatements = [
   `CREATE TABLE IF NOT EXISTS commits (sha TEXT PRIMARY KEY, valid INTEGER NOT NULL,
     problems TEXT NOT NULL, seen_at BIGINT NOT NULL, summary TEXT NOT NULL)`,
   "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+  // File contents too large to inline in a catalog, by sha256 (BYTEA: a BLOB to SQLite too).
+  "CREATE TABLE IF NOT EXISTS blobs (sha TEXT PRIMARY KEY, data BYTEA NOT NULL)",
+  // Which fetched files each catalog (by digest) references: a node may fetch exactly those of the
+  // catalog it was last served (nodes.catalog_digest), from any server, after any restart.
+  `CREATE TABLE IF NOT EXISTS catalog_files (digest TEXT NOT NULL, sha TEXT NOT NULL,
+    PRIMARY KEY (digest, sha))`,
 ];

@@ -143,6 +143,30 @@ export class SqlStorage implements Storage {
     return num(again?.catalog_serial ?? 0);
   }
 
+  saveCatalogFiles(digest: string, files: { sha: string; data: Buffer }[]): Promise<void> {
+    return this.db.tx(async (q) => {
+      for (const f of files) {
+        await q("INSERT INTO blobs (sha, data) VALUES ($1, $2) ON CONFLICT (sha) DO NOTHING", [
+          f.sha,
+          f.data,
+        ]);
+        await q(
+          "INSERT INTO catalog_files (digest, sha) VALUES ($1, $2) ON CONFLICT (digest, sha) DO NOTHING",
+          [digest, f.sha],
+        );
+      }
+    });
+  }
+
+  async nodeFile(node: string, sha: string): Promise<Buffer | undefined> {
+    const [r] = await this.db.query(
+      `SELECT b.data FROM nodes n JOIN catalog_files cf ON cf.digest = n.catalog_digest
+       JOIN blobs b ON b.sha = cf.sha WHERE n.name = $1 AND cf.sha = $2`,
+      [node, sha],
+    );
+    return r ? Buffer.from(r.data as Uint8Array) : undefined;
+  }
+
   async listNodes(): Promise<NodeSummary[]> {
     const rows = await this.db.query(
       `SELECT n.name, n.enrolled_at, n.last_seen, n.last_report_id, n.last_report_at, n.last_status,

@@ -109,6 +109,10 @@ export interface Storage {
     digest: string,
     known?: { serial: number; digest: string | null },
   ): Promise<number>;
+  /** Stores the contents a catalog leaves out (by sha256) and that the catalog references them. */
+  saveCatalogFiles(digest: string, files: { sha: string; data: Buffer }[]): Promise<void>;
+  /** A file's bytes, only when the catalog `node` was last served references it. */
+  nodeFile(node: string, sha: string): Promise<Buffer | undefined>;
   listNodes(): Promise<NodeSummary[]>;
   nodeExists(name: string): Promise<boolean>;
 
