@@ -26,8 +26,10 @@ Behaviour worth knowing, beyond the tables:
   with a file nor the reverse, and removes only empty directories. A file replaced keeps its owner
   and mode unless the resource names them. The check is one \`lstat\`; content is read only when
   the sizes match, and compared byte for byte. Text changes are shown as a unified diff.
-- **package** reads every package of the catalog with one \`dpkg-query\`; neighbouring installs go
-  in one \`apt-get install\` (\`DEBIAN_FRONTEND=noninteractive\`, \`--force-confold\`). It waits for
+- **package** reads every package of the catalog with one \`dpkg-query\`. Installs never prompt
+  (\`DEBIAN_FRONTEND=noninteractive\`, \`--force-confold\`); package resources next to each other in
+  the run order go in one \`apt-get install\` when the engine hands the kind's \`prefetch\` the whole
+  run order (see writing-a-kind.md). It waits for
   the dpkg lock up to 120 s (\`TEND_DPKG_LOCK_TIMEOUT\` seconds overrides), then fails naming the
   holder's pid; it never deletes lock files. An interrupted dpkg (\`dpkg --audit\`) fails the install
   with what dpkg reports; tend does not run \`dpkg --configure -a\` on its own. \`absent\` removes
@@ -41,9 +43,9 @@ Behaviour worth knowing, beyond the tables:
   are left alone. \`system\` applies only when creating.
 - **exec** runs argv without a shell unless the recipe said \`shell: true\`. Guards (\`creates\`,
   \`unless\`, \`onlyif\`) decide whether it runs; \`unless\`/\`onlyif\` run in plans too (read-only probes
-  by contract). An unguarded command runs once per run; \`refresh_only\` runs only when notified. On
-  timeout the whole process group gets SIGTERM, then SIGKILL 10 s later. The report keeps the last
-  8 KiB of output. A guarded command after which its guard still says "run" fails as not converged.
+  by contract). A command runs at most once per run (a notification after it ran does not run it
+  again); \`refresh_only\` runs only when notified. On timeout the whole process group gets SIGTERM,
+  then SIGKILL 10 s later. The report keeps the last 8 KiB of output.
 `;
 
 export function resourcesDoc(): string {

@@ -142,14 +142,14 @@ async function needed(r: CatalogResource, p: ExecParams, ctx: KindContext): Prom
   return true;
 }
 
-const hasGuards = (p: ExecParams) => Boolean(p.creates || p.unless || p.onlyif);
 const ranKey = (r: CatalogResource) => `exec.ran:${r.id}`;
 
 async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult> {
   const p = r.params as unknown as ExecParams;
   if (p.refresh_only) return { changes: [] };
-  // An unguarded command runs once per run: after it ran, it is in sync for the rest of the run.
-  if (!hasGuards(p) && ctx.run[ranKey(r)] === true) return { changes: [] };
+  // A command runs at most once per run: after it ran, it is in sync for the rest of the run (the
+  // engine's check after apply); its guards decide again on the next run.
+  if (ctx.run[ranKey(r)] === true) return { changes: [] };
   if (!(await needed(r, p, ctx))) return { changes: [] };
   return { changes: [{ property: "executed", from: false, to: true }] };
 }
