@@ -96,8 +96,7 @@ function killAll(dir: string, nspawnToo: boolean): void {
 
 /**
  * Stops whatever still runs in the box at `dir`, unmounts it and deletes it. Safe to call on a
- * half-made box. Refuses to delete while anything is still mounted below `dir`: `rm` must never
- * walk into a mount (a bind of the tend checkout, say).
+ * half-made box, and on one whose directory is already gone.
  */
 export async function removeBoxDir(dir: string): Promise<void> {
   for (let i = 0; i < 50 && boxProcesses(`${dir}/`).length > 0; i++) {
@@ -106,12 +105,20 @@ export async function removeBoxDir(dir: string): Promise<void> {
   }
   const left = boxProcesses(`${dir}/`);
   if (left.length > 0) throw new Error(`box ${dir}: processes ${left.join(", ")} survive SIGKILL`);
+  await removeTree(dir);
+}
+
+/**
+ * Unmounts everything below `dir`, then deletes it. Never walks into a mount: a leftover bind
+ * (of the tend checkout, or /dev from a killed debootstrap) must not be emptied with it.
+ */
+export async function removeTree(dir: string): Promise<void> {
   for (const mount of mountsUnder(dir)) {
     const r = await run(["umount", mount]);
     if (r.code !== 0) await run(["umount", "--lazy", mount]);
   }
   const mounted = mountsUnder(dir);
-  if (mounted.length > 0) throw new Error(`box ${dir}: still mounted: ${mounted.join(", ")}`);
+  if (mounted.length > 0) throw new Error(`${dir}: still mounted: ${mounted.join(", ")}`);
   const r = await run(["rm", "-rf", "--one-file-system", dir]);
   if (r.code !== 0) throw new Error(`rm -rf ${dir} failed: ${r.stderr.toString().trim()}`);
 }

@@ -2,9 +2,10 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
+import { removeTree } from "./cleanup.js";
 import { withLock } from "./lock.js";
 import { imagesDir } from "./paths.js";
-import { run } from "./proc.js";
+import { cmdline, pids, run, sleep } from "./proc.js";
 
 /**
  * What a box's root file system is built from. Any change here (bump `revision` when the
@@ -46,8 +47,14 @@ export async function ensureImage(): Promise<Image> {
   if (existsSync(join(dir, "image.json"))) return done();
   return withLock(join(imagesDir, `${key}.lock`), buildTimeoutMs, async () => {
     if (existsSync(join(dir, "image.json"))) return done();
+    // A build killed half-way leaves its partial tree (perhaps with debootstrap's mounts in it),
+    // and perhaps its debootstrap still running: we hold the lock, so whatever builds there is orphaned.
     const partial = `${dir}.partial`;
-    rmSync(partial, { recursive: true, force: true });
+    for (const pid of pids().filter((p) => cmdline(p).some((arg) => arg.startsWith(partial)))) {
+      process.kill(pid, "SIGKILL");
+    }
+    await sleep(200);
+    await removeTree(partial);
     mkdirSync(partial, { recursive: true });
     const started = Date.now();
     await debootstrap(join(partial, "rootfs"), join(imagesDir, `${key}.log`));
