@@ -11,6 +11,7 @@ import type { Deps } from "./deps.js";
 import type { GitGate } from "./git/gate.js";
 import { errorSchema } from "./http.js";
 import { authPlugin } from "./plugins/auth.js";
+import { decompressPlugin } from "./plugins/decompress.js";
 import { errorsPlugin } from "./plugins/errors.js";
 import { guardPlugin } from "./plugins/guard.js";
 import { Metrics, metricsPlugin } from "./plugins/metrics.js";
@@ -71,6 +72,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   app.addSchema(errorSchema);
   errorsPlugin(app);
   guardPlugin(app, o.config.limits.maxInFlight);
+  decompressPlugin(app, o.config.limits.bodyBytes);
   authPlugin(app, o.storage, now);
   metricsPlugin(app, metrics);
   enrollRoutes(app, deps);

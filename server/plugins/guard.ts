@@ -1,10 +1,11 @@
 /**
  * Cheap refusals that come first: overload (503 with a jittered Retry-After rather than slowing
- * everyone down), compressed or non-JSON bodies (415), and JSON nested too deep or with arrays
+ * everyone down), content codings other than gzip and deflate (415), and JSON nested too deep or with arrays
  * too long (400), checked before any schema validation walks them.
  */
 import type { FastifyInstance } from "fastify";
 import { HttpError, jitteredRetryAfter } from "../http.js";
+import { contentEncoding, isAcceptedEncoding } from "./decompress.js";
 
 const maxDepth = 64;
 const maxArray = 100_000;
@@ -41,12 +42,12 @@ export function guardPlugin(app: FastifyInstance, maxInFlight: number): { inFlig
     reply.raw.once("close", () => {
       inFlight--;
     });
-    const encoding = req.headers["content-encoding"];
-    if (encoding !== undefined && encoding !== "identity") {
+    const encoding = contentEncoding(req);
+    if (encoding !== undefined && !isAcceptedEncoding(encoding)) {
       throw new HttpError(
         415,
         "TEND_E_MEDIA_TYPE",
-        "Compressed request bodies are not accepted; send plain application/json.",
+        `Content-Encoding "${encoding.slice(0, 40)}" is not accepted; send gzip, deflate or identity.`,
       );
     }
   });

@@ -1,5 +1,5 @@
 /** Hostile bodies (TRUST C1, C2, E1, E2): 400/413/415 with {code, message}, never a 5xx, server stays up. */
-import { gzipSync } from "node:zlib";
+import { brotliCompressSync, gzipSync } from "node:zlib";
 import t from "tap";
 import { bearer, startTestServer } from "../helpers/server-app.js";
 import { facts } from "../helpers/server-git.js";
@@ -24,11 +24,25 @@ t.test("bad bodies get coded 4xx answers", async (t) => {
     ["text", "/api/v1/catalog", "{}", { "content-type": "text/plain" }, 415],
     ["msgpack", "/api/v1/catalog", "\x80", { "content-type": "application/msgpack" }, 415],
     [
-      "gzip",
+      "brotli",
       "/api/v1/catalog",
-      gzipSync(JSON.stringify({ facts: facts("web-1") })),
-      { "content-encoding": "gzip" },
+      brotliCompressSync(JSON.stringify({ facts: facts("web-1") })),
+      { "content-encoding": "br" },
       415,
+    ],
+    [
+      "gzipped yaml",
+      "/api/v1/reports",
+      gzipSync("id: x"),
+      { "content-type": "application/yaml", "content-encoding": "gzip" },
+      415,
+    ],
+    [
+      "corrupt gzip",
+      "/api/v1/catalog",
+      Buffer.from("\x1f\x8b\x08\x00garbage"),
+      { "content-encoding": "gzip" },
+      400,
     ],
     ["malformed", "/api/v1/reports", "{not json", {}, 400],
     ["empty", "/api/v1/catalog", "", {}, 400],
