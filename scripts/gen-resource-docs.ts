@@ -61,7 +61,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   if (process.argv.includes("--check")) {
     const now = readFileSync(resourcesDocPath, "utf8");
     if (now !== text) {
-      process.stderr.write("docs/resources.md is out of date: run npx tsx scripts/gen-resource-docs.ts\n");
+      process.stderr.write("docs/resources.md is out of date: run npm run gen\n");
       process.exit(1);
     }
   } else {

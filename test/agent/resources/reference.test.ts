@@ -4,11 +4,7 @@ import { kinds } from "../../../agent/resources/index.js";
 import { resourcesDoc, resourcesDocPath } from "../../../scripts/gen-resource-docs.js";
 
 t.test("docs/resources.md is generated from the kinds' schemas and up to date", async (t) => {
-  t.equal(
-    readFileSync(resourcesDocPath, "utf8"),
-    resourcesDoc(),
-    "run: npx tsx scripts/gen-resource-docs.ts",
-  );
+  t.equal(readFileSync(resourcesDocPath, "utf8"), resourcesDoc(), "run: npm run gen");
 });
 
 t.test("every parameter of every kind has a title and a description", async (t) => {
