@@ -148,9 +148,12 @@ export async function daemon(configFile: string): Promise<number> {
     }
     if (child) {
       log(`daemon: ${signal}: the run in progress continues in its own scope`);
+      child.stdout?.destroy();
       child.unref();
     }
     done(0);
+    // Nothing may keep the daemon up past its stop (systemd would wait, then SIGKILL).
+    setTimeout(() => process.exit(0), 500).unref();
   };
   process.on("SIGTERM", onStop);
   process.on("SIGINT", onStop);
