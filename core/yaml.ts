@@ -43,7 +43,10 @@ export function parseYaml(text: string, file: string): { parsed?: ParsedYaml; pr
         }
         const node = stack.pop();
         const parent = stack[stack.length - 1];
-        if (node && parent) (parent.items ??= []).push({ line: node.line, column: node.column });
+        if (node && parent) {
+          parent.items ??= [];
+          parent.items.push({ line: node.line, column: node.column });
+        }
         if (node?.items && Array.isArray(state.result)) itemPositions.set(state.result, node.items);
       },
     });

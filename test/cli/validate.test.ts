@@ -80,7 +80,9 @@ t.test("tend compile prints a node's catalog", async (t) => {
 
 t.test("tend compile refuses a facts file that is not facts, saying what is missing", async (t) => {
   const facts = join(mkdtempSync(join(tmpdir(), "tend-facts-")), "facts.json");
-  await import("node:fs/promises").then((fs) => fs.writeFile(facts, JSON.stringify({ hostname: "x", cpus: "two" })));
+  await import("node:fs/promises").then((fs) =>
+    fs.writeFile(facts, JSON.stringify({ hostname: "x", cpus: "two" })),
+  );
   const r = tend(["compile", "recipes", "--facts", facts]);
   t.equal(r.code, 1);
   t.match(r.stderr, /does not hold valid facts/);
