@@ -1,11 +1,13 @@
 /**
- * The compiler the server uses, behind a small seam so tests can count compiles: core's
- * `compile` and, when core/validate.ts is present, its whole-repository `validateRepo`.
+ * The compiler the server uses, behind a small seam so tests can count compiles. One core
+ * `Compiler` per repository snapshot (a commit's tree), so compiling many nodes of one commit
+ * parses its recipes and templates once.
  */
-import { compile } from "../core/compile.js";
+import { Compiler } from "../core/compile.js";
 import type { Problem } from "../core/errors.js";
 import type { RepoSource } from "../core/repo.js";
 import type { Catalog, Facts } from "../core/types.js";
+import { validateRepo } from "../core/validate.js";
 
 export interface CompilerFns {
   compile(
@@ -21,12 +23,17 @@ export interface CompilerFns {
 }
 
 export async function coreCompiler(): Promise<CompilerFns> {
-  // Imported by name at run time so the server builds before core/validate.ts lands.
-  const spec = "../core/validate.js";
-  const mod = (await import(spec).catch(() => undefined)) as Partial<CompilerFns> | undefined;
+  const compilers = new WeakMap<RepoSource, Compiler>();
+  const compilerFor = (repo: RepoSource): Compiler => {
+    let c = compilers.get(repo);
+    if (!c) {
+      c = new Compiler(repo);
+      compilers.set(repo, c);
+    }
+    return c;
+  };
   return {
-    compile,
-    validateRepo:
-      mod?.validateRepo ?? (() => ({ problems: [], summary: "no repository validator available" })),
+    compile: (repo, node, facts, opts) => compilerFor(repo).compile(node, facts, opts),
+    validateRepo: (repo) => validateRepo(repo, compilerFor(repo)),
   };
 }
