@@ -66,11 +66,18 @@ export function validateRepo(repo: RepoSource, compiler: Compiler = new Compiler
       const parsed = compiler.templates.parse(`${name}/templates`, t);
       if (!Array.isArray(parsed)) add([parsed]);
     }
-    // A recipe compiled with its includes alone catches duplicates, cycles and bad kinds in it.
-    add(recipeAlone(compiler, name));
   }
   const rules: Rule[] = nodes.data ?? [];
-  for (const sample of sampleNodes(rules)) add(compiler.plan(sample, null).problems);
+  const covered = new Set<string>();
+  for (const sample of sampleNodes(rules)) {
+    const plan = compiler.plan(sample, null);
+    add(plan.problems);
+    // A plan that stopped early (a broken recipe) did not check the others' resources.
+    if (plan.problems.length === 0) for (const r of plan.recipes) covered.add(r);
+  }
+  // A recipe no sample node reaches is compiled with its includes alone: duplicates, cycles and
+  // bad kinds in it are found before a node ever gets it.
+  for (const name of names) if (!covered.has(name)) add(recipeAlone(compiler, name));
   const counts = { recipes: names.length, resources, templates, rules: rules.length };
   const summary = `${repo.label}: ${counts.recipes} recipes, ${counts.resources} resources, ${counts.templates} templates, ${counts.rules} rules`;
   return { problems, summary, counts };
