@@ -36,7 +36,7 @@ const noServer = {
     b.onResolve({ filter: /server\/main\.js$/ }, () => ({ path: "server", namespace: "no-server" }));
     b.onLoad({ filter: /.*/, namespace: "no-server" }, () => ({
       contents:
-        'export async function main() { throw new Error("the agent bundle has no server; install tend from npm to run one"); }',
+        'export async function main() { throw Object.assign(new Error("this is the agent bundle, which has no server: run `tend server` from a checkout or the npm package"), { code: "TEND_E_USAGE" }); }',
       loader: "js",
     }));
   },
