@@ -45,7 +45,8 @@ export const codes = {
   TEND_E_BAD_REQUEST:
     "A request body or parameter is malformed or does not match its JSON Schema (HTTP 400).",
   TEND_E_TOO_LARGE: "A request body is larger than the server accepts (HTTP 413).",
-  TEND_E_MEDIA_TYPE: "A request body is not `application/json`, or is compressed (HTTP 415).",
+  TEND_E_MEDIA_TYPE:
+    "A request body is not `application/json`, or is compressed with something other than gzip or deflate (HTTP 415).",
   TEND_E_UNAUTHORIZED: "A request lacks a valid credential or token for its route (HTTP 401).",
   TEND_E_FORBIDDEN:
     "A credential is valid but not for this (HTTP 403): another node's name, or a token bound to other names.",
