@@ -22,6 +22,7 @@ import { enrollRoutes } from "./routes/enroll.js";
 import { healthRoutes, type RouteRecord, recordRoutes } from "./routes/health.js";
 import { hookRoutes } from "./routes/hooks.js";
 import { reportRoutes } from "./routes/reports.js";
+import { uiRoutes } from "./routes/ui.js";
 import type { SigningKey } from "./signing.js";
 import type { Storage } from "./storage/types.js";
 
@@ -80,6 +81,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   reportRoutes(app, deps);
   adminRoutes(app, deps);
   agentBundleRoutes(app);
+  uiRoutes(app, deps);
   await hookRoutes(app, deps);
   healthRoutes(app, deps, routes);
   await app.ready();

@@ -26,6 +26,8 @@ export interface ServerConfig {
     webhookSecret: string | null;
   } | null;
   keepDays: number;
+  /** How often agents run; the dashboard calls a node stale after two intervals without a report. */
+  agentIntervalMs: number;
   limits: { bodyBytes: number; maxInFlight: number; enrollBurst: number; enrollPerMinute: number };
   inlineFileBytes: number;
   logLevel: string;
@@ -156,6 +158,7 @@ function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfi
           webhookSecret: r.webhook_secret ?? null,
         }
       : null,
+    agentIntervalMs: parseDuration(String(raw.agent_interval ?? "30m")),
     keepDays: Number((raw.reports as { keep_days?: number } | undefined)?.keep_days ?? 90),
     limits: {
       bodyBytes: limits.body_bytes ?? 4 * 1024 * 1024,

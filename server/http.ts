@@ -5,8 +5,11 @@
 import type { ErrorCode } from "../core/codes.js";
 import type { Problem } from "../core/errors.js";
 
-/** Who may call a route. `enroll`: the enrolment token travels in the body; `webhook`: admin or a signed push. */
-export type RouteAuth = "none" | "enroll" | "node" | "admin" | "webhook";
+/**
+ * Who may call a route. `enroll`: the enrolment token travels in the body; `webhook`: admin or a
+ * signed push; `session`: an admin's dashboard session cookie (server/ui/session.ts).
+ */
+export type RouteAuth = "none" | "enroll" | "node" | "admin" | "webhook" | "session";
 
 declare module "fastify" {
   interface FastifyContextConfig {

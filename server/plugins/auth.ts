@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { HttpError } from "../http.js";
 import { hashSecret } from "../identity.js";
 import type { Storage } from "../storage/types.js";
+import { readSession } from "../ui/session.js";
 
 export function bearer(req: FastifyRequest): string | null {
   const h = req.headers.authorization;
@@ -27,6 +28,7 @@ export async function isAdmin(storage: Storage, req: FastifyRequest, now: number
 export function authPlugin(app: FastifyInstance, storage: Storage, now: () => number): void {
   app.decorateRequest("node", null);
   app.decorateRequest("nodeCatalog", null);
+  app.decorateRequest("uiSession", null);
   app.addHook("onRequest", async (req, reply) => {
     if (reply.sent) return;
     const auth = req.routeOptions.config?.auth;
@@ -48,6 +50,12 @@ export function authPlugin(app: FastifyInstance, storage: Storage, now: () => nu
       case "admin":
         if (!(await isAdmin(storage, req, now()))) throw unauthorized();
         return;
+      case "session": {
+        // A dashboard page: no session sends the browser to the login form.
+        req.uiSession = await readSession(req, storage, now());
+        if (!req.uiSession) return reply.redirect("/ui/login", 303);
+        return;
+      }
       default:
         req.log.error({ url: req.routeOptions.url }, "route declares no auth; refused");
         throw unauthorized();

@@ -12,6 +12,7 @@ import type {
   Storage,
   TokenRecord,
 } from "./types.js";
+import { SqlUiStorage, uiSchemaStatements } from "./ui.js";
 
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -19,13 +20,15 @@ const strOrNull = (v: unknown): string | null => (v === null || v === undefined 
 
 export class SqlStorage implements Storage {
   readonly kind: "sqlite" | "postgres";
+  readonly ui: SqlUiStorage;
 
   constructor(private readonly db: Driver) {
     this.kind = db.kind;
+    this.ui = new SqlUiStorage(db);
   }
 
   init(): Promise<void> {
-    return this.db.migrate(schemaStatements);
+    return this.db.migrate([...schemaStatements, ...uiSchemaStatements]);
   }
 
   close(): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import type { Problem } from "../../core/errors.js";
 import type { Facts, Report } from "../../core/types.js";
+import type { UiStorage } from "./ui.js";
 
 export type TokenKind = "enroll" | "admin";
 
@@ -79,6 +80,8 @@ export type SaveReportOutcome = "stored" | "duplicate" | "conflict";
 
 export interface Storage {
   readonly kind: "sqlite" | "postgres";
+  /** Sessions and the dashboard's page queries (server/ui/). */
+  readonly ui: UiStorage;
   /** Creates or upgrades the tables. */
   init(): Promise<void>;
   close(): Promise<void>;

@@ -28,6 +28,17 @@ const allowed: Record<string, Caller[]> = {
   "GET /install.sh": callers,
   "GET /agent/tend-agent.js": callers,
   "GET /agent/tend-agent.js.sha256": callers,
+  // The dashboard: bearer credentials open no page; its session routes answer 303 to the login form.
+  "GET /ui": callers,
+  "GET /ui/style.css": callers,
+  "GET /ui/login": callers,
+  "POST /ui/login": callers, // the token is in the form (test/ui/session.test.ts)
+  "POST /ui/logout": [],
+  "GET /ui/": [],
+  "GET /ui/nodes/:name": [],
+  "GET /ui/reports/:id": [],
+  "GET /ui/drift": [],
+  "GET /ui/commits": [],
 };
 
 t.test("every route declares its auth and is in the matrix", async (t) => {
@@ -35,7 +46,7 @@ t.test("every route declares its auth and is in the matrix", async (t) => {
   t.teardown(() => s.close());
   for (const r of s.routes) {
     t.ok(
-      ["none", "enroll", "node", "admin", "webhook"].includes(String(r.auth)),
+      ["none", "enroll", "node", "admin", "webhook", "session"].includes(String(r.auth)),
       `${r.method} ${r.url} declares auth`,
     );
     t.ok(allowed[`${r.method} ${r.url}`], `${r.method} ${r.url} is in the auth matrix`);
@@ -77,6 +88,8 @@ t.test("the auth matrix", async (t) => {
       });
       const allowedHere = allowed[key]?.includes(caller);
       if (allowedHere) t.not(res.statusCode, 401, `${caller} passes auth on ${key} (${res.statusCode})`);
+      else if (path.startsWith("/ui/"))
+        t.same([res.statusCode, res.headers.location], [303, "/ui/login"], `${caller} is sent to log in on ${key}`);
       else t.equal(res.statusCode, 401, `${caller} gets 401 on ${key}`);
       t.ok(res.statusCode < 500, `${caller} on ${key}: no 5xx (${res.statusCode} ${res.body.slice(0, 100)})`);
     }

@@ -1,0 +1,313 @@
+/**
+ * What the dashboard (server/ui/) reads and keeps: admin sessions (by hash, never the secret) and
+ * the page queries, each bounded by an index or a page size so pages stay fast with 1,000 nodes and
+ * 100,000 reports. Portable SQL over the same `Driver` as sql.ts, so both databases have it.
+ */
+import type { Facts } from "../../core/types.js";
+import type { Driver, Row } from "./driver.js";
+
+/** Created with the other tables (sql.ts `init`); idempotent. */
+export const uiSchemaStatements = [
+  `CREATE TABLE IF NOT EXISTS sessions (hash TEXT PRIMARY KEY, created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL)`,
+  // The drift page asks "how often, since when" of drifted rows by resource id and node.
+  `CREATE INDEX IF NOT EXISTS report_resources_drift_history ON report_resources (resource, node)
+    WHERE drifted = 1`,
+];
+
+export interface SessionRecord {
+  /** sha256 (hex) of the session secret. */
+  hash: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export type FleetSort = "name" | "last_run" | "status" | "drifted" | "commit";
+
+export interface FleetQuery {
+  status?: string;
+  driftedOnly?: boolean;
+  staleOnly?: boolean;
+  /** Case-insensitive substring of the node name. */
+  search?: string;
+  stale: StaleCut;
+  sort: FleetSort;
+  desc: boolean;
+  offset: number;
+  limit: number;
+}
+
+/** A node is stale when its last report started before `iso`, or it never reported and enrolled before `ms`. */
+export interface StaleCut {
+  iso: string;
+  ms: number;
+}
+
+export interface FleetRow {
+  name: string;
+  enrolled_at: number;
+  last_report_id: string | null;
+  last_report_at: string | null;
+  last_status: string | null;
+  last_commit: string | null;
+  drifted: number;
+  stale: boolean;
+}
+
+export interface FleetCounts {
+  nodes: number;
+  failing: number;
+  drifted: number;
+  stale: number;
+  onLive: number;
+}
+
+export interface RunPoint {
+  id: string;
+  node: string;
+  started_at: string;
+  status: string;
+  mode: string;
+  commit: string | null;
+  drifted: number;
+  /** Only from `nodeRuns` (0 in the fleet strip). */
+  changed: number;
+  failed: number;
+}
+
+export interface NodeInfo {
+  name: string;
+  enrolled_at: number;
+  last_seen: number | null;
+  facts: Facts | null;
+  last_report_id: string | null;
+  last_status: string | null;
+  last_commit: string | null;
+  reports: number;
+}
+
+export interface DriftHistory {
+  resource: string;
+  node: string;
+  times: number;
+  first: string;
+}
+
+export type Rollout = Record<"converged" | "failed" | "older" | "stale", number>;
+
+export interface UiStorage {
+  createSession(s: SessionRecord): Promise<void>;
+  /** The session if it exists and has not expired at `now`. */
+  getSession(hash: string, now: number): Promise<SessionRecord | undefined>;
+  deleteSession(hash: string): Promise<void>;
+  fleetCounts(stale: StaleCut, liveCommit: string | null): Promise<FleetCounts>;
+  fleet(q: FleetQuery): Promise<{ rows: FleetRow[]; total: number }>;
+  /** Each node's newest `perNode` runs, newest first. */
+  recentRuns(nodes: string[], perNode: number): Promise<Map<string, RunPoint[]>>;
+  nodeInfo(name: string): Promise<NodeInfo | undefined>;
+  /** A node's runs, newest first, with changed / drifted / failed resource counts. */
+  nodeRuns(node: string, limit: number, offset: number): Promise<RunPoint[]>;
+  driftHistory(resources: string[]): Promise<DriftHistory[]>;
+  rollout(liveCommit: string | null, stale: StaleCut): Promise<Rollout>;
+}
+
+const num = (v: unknown): number => Number(v ?? 0);
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+const staleSql = (iso: string, ms: string) =>
+  `((n.last_report_at IS NULL AND n.enrolled_at < ${ms}) OR n.last_report_at < ${iso})`;
+const driftedSql =
+  "(SELECT COUNT(*) FROM report_resources rr WHERE rr.report_id = n.last_report_id AND rr.drifted = 1)";
+const sortSql: Record<FleetSort, string> = {
+  name: "n.name",
+  last_run: "n.last_report_at",
+  status: "n.last_status",
+  drifted: driftedSql,
+  commit: "n.last_commit",
+};
+
+export class SqlUiStorage implements UiStorage {
+  constructor(private readonly db: Driver) {}
+
+  async createSession(s: SessionRecord): Promise<void> {
+    await this.db.query("DELETE FROM sessions WHERE expires_at < $1", [s.created_at]);
+    await this.db.query("INSERT INTO sessions (hash, created_at, expires_at) VALUES ($1, $2, $3)", [
+      s.hash,
+      s.created_at,
+      s.expires_at,
+    ]);
+  }
+
+  async getSession(hash: string, now: number): Promise<SessionRecord | undefined> {
+    const [r] = await this.db.query("SELECT * FROM sessions WHERE hash = $1 AND expires_at > $2", [
+      hash,
+      now,
+    ]);
+    return r
+      ? { hash: String(r.hash), created_at: num(r.created_at), expires_at: num(r.expires_at) }
+      : undefined;
+  }
+
+  async deleteSession(hash: string): Promise<void> {
+    await this.db.query("DELETE FROM sessions WHERE hash = $1", [hash]);
+  }
+
+  async fleetCounts(stale: StaleCut, liveCommit: string | null): Promise<FleetCounts> {
+    const [r] = await this.db.query(
+      `SELECT COUNT(*) AS nodes,
+       SUM(CASE WHEN n.last_status = 'failed' THEN 1 ELSE 0 END) AS failing,
+       SUM(CASE WHEN ${driftedSql} > 0 THEN 1 ELSE 0 END) AS drifted,
+       SUM(CASE WHEN ${staleSql("$1", "$2")} THEN 1 ELSE 0 END) AS stale,
+       SUM(CASE WHEN n.last_commit = $3 THEN 1 ELSE 0 END) AS on_live
+       FROM nodes n`,
+      [stale.iso, stale.ms, liveCommit ?? ""],
+    );
+    return {
+      nodes: num(r?.nodes),
+      failing: num(r?.failing),
+      drifted: num(r?.drifted),
+      stale: num(r?.stale),
+      onLive: num(r?.on_live),
+    };
+  }
+
+  async fleet(q: FleetQuery): Promise<{ rows: FleetRow[]; total: number }> {
+    const params: unknown[] = [q.stale.iso, q.stale.ms];
+    const where: string[] = [];
+    if (q.status === "none") where.push("n.last_status IS NULL");
+    else if (q.status) {
+      params.push(q.status);
+      where.push(`n.last_status = $${params.length}`);
+    }
+    if (q.driftedOnly) where.push(`${driftedSql} > 0`);
+    if (q.staleOnly) where.push(staleSql("$1", "$2"));
+    if (q.search) {
+      params.push(`%${q.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+      where.push(`LOWER(n.name) LIKE $${params.length} ESCAPE '\\'`);
+    }
+    const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    // $1 and $2 must appear in every statement that binds them (PostgreSQL infers their types).
+    const [count] = await this.db.query(
+      `SELECT COUNT(*) AS total, MAX(CASE WHEN ${staleSql("$1", "$2")} THEN 1 ELSE 0 END) AS any_stale
+       FROM nodes n ${filter}`,
+      params,
+    );
+    const dir = q.desc ? "DESC" : "ASC";
+    const nulls = q.desc ? "0" : "1"; // missing values last either way
+    params.push(q.limit, q.offset);
+    const rows = await this.db.query(
+      `SELECT n.name, n.enrolled_at, n.last_report_id, n.last_report_at, n.last_status, n.last_commit,
+       ${driftedSql} AS drifted, CASE WHEN ${staleSql("$1", "$2")} THEN 1 ELSE 0 END AS stale
+       FROM nodes n ${filter}
+       ORDER BY CASE WHEN ${sortSql[q.sort]} IS NULL THEN ${nulls} ELSE ${q.desc ? 1 : 0} END ${dir},
+       ${sortSql[q.sort]} ${dir}, n.name ASC
+       LIMIT $${params.length - 1} OFFSET $${params.length}`,
+      params,
+    );
+    return {
+      total: num(count?.total),
+      rows: rows.map((r) => ({
+        name: String(r.name),
+        enrolled_at: num(r.enrolled_at),
+        last_report_id: str(r.last_report_id),
+        last_report_at: str(r.last_report_at),
+        last_status: str(r.last_status),
+        last_commit: str(r.last_commit),
+        drifted: num(r.drifted),
+        stale: num(r.stale) === 1,
+      })),
+    };
+  }
+
+  async recentRuns(nodes: string[], perNode: number): Promise<Map<string, RunPoint[]>> {
+    const out = new Map<string, RunPoint[]>(nodes.map((n) => [n, []]));
+    if (nodes.length === 0) return out;
+    const marks = nodes.map((_, i) => `$${i + 2}`).join(", ");
+    const rows = await this.db.query(
+      `SELECT x.*, (SELECT COUNT(*) FROM report_resources rr WHERE rr.report_id = x.id AND rr.drifted = 1)
+       AS drifted FROM (SELECT r.id, r.node, r.started_at, r.status, r.mode, r.commit_sha,
+       ROW_NUMBER() OVER (PARTITION BY r.node ORDER BY r.started_at DESC, r.received_at DESC) AS rn
+       FROM reports r WHERE r.node IN (${marks})) x WHERE x.rn <= $1 ORDER BY x.node, x.rn`,
+      [perNode, ...nodes],
+    );
+    for (const r of rows) out.get(String(r.node))?.push(runPoint(r));
+    return out;
+  }
+
+  async nodeInfo(name: string): Promise<NodeInfo | undefined> {
+    const [r] = await this.db.query(
+      `SELECT n.*, (SELECT COUNT(*) FROM reports r WHERE r.node = n.name) AS reports
+       FROM nodes n WHERE n.name = $1`,
+      [name],
+    );
+    if (!r) return undefined;
+    return {
+      name: String(r.name),
+      enrolled_at: num(r.enrolled_at),
+      last_seen: r.last_seen === null || r.last_seen === undefined ? null : num(r.last_seen),
+      facts: r.facts ? (JSON.parse(String(r.facts)) as Facts) : null,
+      last_report_id: str(r.last_report_id),
+      last_status: str(r.last_status),
+      last_commit: str(r.last_commit),
+      reports: num(r.reports),
+    };
+  }
+
+  async nodeRuns(node: string, limit: number, offset: number): Promise<RunPoint[]> {
+    const count = (cond: string) =>
+      `(SELECT COUNT(*) FROM report_resources rr WHERE rr.report_id = r.id AND ${cond})`;
+    const rows = await this.db.query(
+      `SELECT r.id, r.node, r.started_at, r.status, r.mode, r.commit_sha,
+       ${count("rr.drifted = 1")} AS drifted,
+       ${count("rr.status IN ('changed', 'would-change')")} AS changed,
+       ${count("rr.status = 'failed'")} AS failed
+       FROM reports r WHERE r.node = $1 ORDER BY r.started_at DESC, r.received_at DESC
+       LIMIT $2 OFFSET $3`,
+      [node, limit, offset],
+    );
+    return rows.map(runPoint);
+  }
+
+  async driftHistory(resources: string[]): Promise<DriftHistory[]> {
+    if (resources.length === 0) return [];
+    const marks = resources.map((_, i) => `$${i + 1}`).join(", ");
+    const rows = await this.db.query(
+      `SELECT rr.resource, rr.node, COUNT(*) AS times, MIN(r.started_at) AS first
+       FROM report_resources rr JOIN reports r ON r.id = rr.report_id
+       WHERE rr.drifted = 1 AND rr.resource IN (${marks}) GROUP BY rr.resource, rr.node`,
+      resources,
+    );
+    return rows.map((r) => ({
+      resource: String(r.resource),
+      node: String(r.node),
+      times: num(r.times),
+      first: String(r.first),
+    }));
+  }
+
+  async rollout(liveCommit: string | null, stale: StaleCut): Promise<Rollout> {
+    const rows = await this.db.query(
+      `SELECT k, COUNT(*) AS n FROM (SELECT CASE WHEN ${staleSql("$1", "$2")} THEN 'stale'
+       WHEN n.last_commit = $3 AND n.last_status = 'failed' THEN 'failed'
+       WHEN n.last_commit = $3 THEN 'converged' ELSE 'older' END AS k FROM nodes n) x GROUP BY k`,
+      [stale.iso, stale.ms, liveCommit ?? ""],
+    );
+    const out: Rollout = { converged: 0, failed: 0, older: 0, stale: 0 };
+    for (const r of rows) out[String(r.k) as keyof Rollout] = num(r.n);
+    return out;
+  }
+}
+
+function runPoint(r: Row): RunPoint {
+  return {
+    id: String(r.id),
+    node: String(r.node),
+    started_at: String(r.started_at),
+    status: String(r.status),
+    mode: String(r.mode),
+    commit: str(r.commit_sha),
+    drifted: num(r.drifted),
+    changed: num(r.changed),
+    failed: num(r.failed),
+  };
+}

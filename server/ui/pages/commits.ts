@@ -1,0 +1,42 @@
+/** Every ingested commit, valid or refused (with its file:line errors), and the newest one's rollout. */
+import { formatProblem } from "../../../core/errors.js";
+import type { Storage } from "../../storage/types.js";
+import type { StaleCut } from "../../storage/ui.js";
+import { ago, type Html, html, shortSha } from "../html.js";
+
+export async function commitsPage(storage: Storage, stale: StaleCut, now: number): Promise<Html> {
+  const [commits, live] = await Promise.all([storage.listCommits(100), storage.liveCommit()]);
+  const rollout = await storage.ui.rollout(live, stale);
+  const total = rollout.converged + rollout.failed + rollout.older + rollout.stale;
+  const part = (n: number, cls: string, label: string, href: string) =>
+    html`<a class="card ${cls}" href="${href}"><b>${n}</b><span>${label}</span></a>`;
+  let x = 0;
+  const bar = (n: number, cls: string) => {
+    if (!n || !total) return "";
+    const w = (n / total) * 1000;
+    const rect = html`<rect x="${x.toFixed(1)}" y="0" width="${w.toFixed(1)}" height="12" class="${cls}"/>`;
+    x += w;
+    return rect;
+  };
+  return html`<h1>Commits</h1>
+<section><h2>Rollout of ${live ? html`<code>${shortSha(live)}</code>` : "no valid commit yet"}</h2>
+<section class="cards">
+${part(rollout.converged, "ok", "converged on it", "/ui/?status=unchanged")}
+${part(rollout.failed, rollout.failed ? "bad" : "", "failed on it", "/ui/?status=failed")}
+${part(rollout.older, rollout.older ? "warn" : "", "on an older commit", "/ui/?sort=commit")}
+${part(rollout.stale, rollout.stale ? "warn" : "", "stale", "/ui/?stale=1")}
+</section>
+<svg class="rollout" viewBox="0 0 1000 12" preserveAspectRatio="none" role="img" aria-label="rollout">${bar(rollout.converged, "r-ok")}${bar(rollout.failed, "r-failed")}${bar(rollout.older, "r-older")}${bar(rollout.stale, "r-stale")}</svg>
+</section>
+<table class="commits"><thead><tr><th>commit</th><th>summary</th><th>seen</th><th>state</th></tr></thead><tbody>
+${commits.map(
+  (c) => html`<tr${c.sha === live ? html` class="live"` : ""}>
+<td><code title="${c.sha}">${shortSha(c.sha)}</code></td>
+<td>${c.summary}${c.problems.length ? html`<ul class="problems">${c.problems.map((p) => html`<li><code>${formatProblem(p)}</code></li>`)}</ul>` : ""}</td>
+<td>${ago(c.seen_at, now)}</td>
+<td>${c.sha === live ? html`<span class="badge s-live">live</span>` : c.valid ? html`<span class="badge s-unchanged">valid</span>` : html`<span class="badge s-failed">refused</span>`}</td>
+</tr>`,
+)}
+</tbody></table>
+${commits.length === 0 ? html`<p class="empty">No commit ingested yet.</p>` : ""}`;
+}

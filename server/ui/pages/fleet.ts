@@ -1,0 +1,107 @@
+/** The fleet at a glance: counts, then every node (filtered, sorted, paginated) with its last runs. */
+
+import type { Storage } from "../../storage/types.js";
+import type { FleetQuery, FleetSort, StaleCut } from "../../storage/ui.js";
+import { strip } from "../charts.js";
+import { ago, type Html, html, query, shortSha } from "../html.js";
+import { badge, nodeHref, pageParam, pager } from "../layout.js";
+
+export const pageSize = 50;
+const sorts: FleetSort[] = ["name", "last_run", "status", "drifted", "commit"];
+const statuses = ["changed", "unchanged", "failed", "stale", "none"];
+
+export interface FleetParams {
+  status?: string;
+  drifted?: boolean;
+  stale?: boolean;
+  q?: string;
+  sort: FleetSort;
+  desc: boolean;
+  page: number;
+}
+
+export function fleetParams(q: Record<string, unknown>): FleetParams {
+  const s = (k: string) => (typeof q[k] === "string" ? (q[k] as string) : undefined);
+  const sort = sorts.find((x) => x === s("sort")) ?? "name";
+  return {
+    status: statuses.find((x) => x === s("status")),
+    drifted: s("drifted") === "1",
+    stale: s("stale") === "1",
+    q: s("q")?.trim().slice(0, 253) || undefined,
+    sort,
+    desc: s("dir") === "desc",
+    page: pageParam(q.page),
+  };
+}
+
+export async function fleetPage(
+  storage: Storage,
+  p: FleetParams,
+  stale: StaleCut,
+  now: number,
+): Promise<Html> {
+  const live = await storage.liveCommit();
+  const fq: FleetQuery = {
+    status: p.status,
+    driftedOnly: p.drifted,
+    staleOnly: p.stale,
+    search: p.q,
+    stale,
+    sort: p.sort,
+    desc: p.desc,
+    offset: (p.page - 1) * pageSize,
+    limit: pageSize,
+  };
+  const [counts, { rows, total }] = await Promise.all([
+    storage.ui.fleetCounts(stale, live),
+    storage.ui.fleet(fq),
+  ]);
+  const runs = await storage.ui.recentRuns(
+    rows.map((r) => r.name),
+    30,
+  );
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  const keep = { status: p.status, drifted: p.drifted, stale: p.stale, q: p.q };
+  const sortLink = (key: FleetSort, label: string) => {
+    const active = p.sort === key;
+    const desc = active ? !p.desc : key === "last_run" || key === "drifted";
+    const arrow = active ? (p.desc ? " ↓" : " ↑") : "";
+    return html`<th${active ? html` aria-sort="${p.desc ? "descending" : "ascending"}"` : ""}><a href="/ui/${query({ ...keep, sort: key, dir: desc ? "desc" : "asc" })}">${label}${arrow}</a></th>`;
+  };
+  const card = (n: number, label: string, href: string, cls = "") =>
+    html`<a class="card ${cls}" href="${href}"><b>${n}</b><span>${label}</span></a>`;
+  return html`<h1>Fleet</h1>
+<section class="cards" aria-label="counts">
+${card(counts.nodes, "nodes", "/ui/")}
+${card(counts.failing, "failing", "/ui/?status=failed", counts.failing ? "bad" : "")}
+${card(counts.drifted, "drifted", "/ui/?drifted=1", counts.drifted ? "warn" : "")}
+${card(counts.stale, "stale", "/ui/?stale=1", counts.stale ? "warn" : "")}
+${card(counts.onLive, `on the newest commit ${shortSha(live)}`, "/ui/commits")}
+</section>
+<form class="filters" method="get" action="/ui/" role="search">
+<label>status <select name="status"><option value="">any</option>${statuses.map((s) => html`<option${p.status === s ? html` selected` : ""}>${s}</option>`)}</select></label>
+<label><input type="checkbox" name="drifted" value="1"${p.drifted ? html` checked` : ""}> drifted only</label>
+<label><input type="checkbox" name="stale" value="1"${p.stale ? html` checked` : ""}> stale only</label>
+<label>name <input type="search" name="q" value="${p.q ?? ""}" placeholder="web-"></label>
+<input type="hidden" name="sort" value="${p.sort}">${p.desc ? html`<input type="hidden" name="dir" value="desc">` : ""}
+<button type="submit">Filter</button> <a href="/ui/">clear</a>
+</form>
+<p class="muted">${total} node${total === 1 ? "" : "s"} shown${total !== counts.nodes ? ` of ${counts.nodes}` : ""}; stale means no report for more than two agent intervals.</p>
+<table class="fleet">
+<thead><tr>${sortLink("name", "node")}${sortLink("last_run", "last run")}${sortLink("status", "status")}${sortLink("drifted", "drifted")}${sortLink("commit", "commit")}<th>last 30 runs</th></tr></thead>
+<tbody>
+${rows.map(
+  (r) => html`<tr${r.stale ? html` class="stale"` : ""}>
+<td><a href="${nodeHref(r.name)}">${r.name}</a></td>
+<td title="${r.last_report_at ?? ""}">${ago(r.last_report_at, now)}${r.stale ? html` <span class="tag stale">stale</span>` : ""}</td>
+<td>${badge(r.last_status)}</td>
+<td class="num">${r.drifted ? html`<span class="drift-count">${r.drifted}</span>` : "0"}</td>
+<td><code${r.last_commit && r.last_commit === live ? html` class="live"` : ""}>${shortSha(r.last_commit)}</code></td>
+<td>${strip(runs.get(r.name) ?? [])}</td>
+</tr>`,
+)}
+</tbody>
+</table>
+${rows.length === 0 ? html`<p class="empty">No node matches.</p>` : ""}
+${pager("/ui/", { ...keep, sort: p.sort, dir: p.desc ? "desc" : undefined }, p.page, pages)}`;
+}

@@ -1,0 +1,23 @@
+/** One report in full: every resource with status, duration, changes, diff, error and exec output. */
+import type { Report } from "../../../core/types.js";
+import { ago, type Html, html, shortSha } from "../html.js";
+import { badge, nodeHref } from "../layout.js";
+import { resourceList } from "./resources.js";
+
+export function reportPage(r: Report, now: number): Html {
+  const s = r.summary;
+  return html`<h1>Report <code>${r.id}</code></h1>
+<dl class="meta">
+<dt>node</dt><dd><a href="${nodeHref(r.node)}">${r.node}</a></dd>
+<dt>status</dt><dd>${badge(r.status)}</dd>
+<dt>mode</dt><dd>${r.mode}</dd>
+<dt>started</dt><dd>${r.started_at} <span class="muted">${ago(r.started_at, now)}</span></dd>
+<dt>duration</dt><dd>${(r.duration_ms / 1000).toFixed(2)} s</dd>
+<dt>commit</dt><dd><code title="${r.commit ?? ""}">${shortSha(r.commit)}</code></dd>
+<dt>catalog</dt><dd>${r.catalog_source}${r.catalog_age_s ? `, ${r.catalog_age_s} s old` : ""}</dd>
+<dt>resources</dt><dd>${s.total} total: ${s.changed} changed, ${s.drifted} drifted, ${s.failed} failed, ${s.skipped} skipped, ${s.unchanged} unchanged</dd>
+</dl>
+${r.error ? html`<pre class="error">${r.error}</pre>` : ""}
+<h2>Resources</h2>
+${resourceList(r.resources)}`;
+}

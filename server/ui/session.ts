@@ -1,0 +1,87 @@
+/**
+ * Dashboard sessions: an admin token is exchanged once for a random session secret in an HttpOnly,
+ * SameSite=Strict cookie (Secure under TLS). Only the secret's sha256 is stored, so a database
+ * leak opens no session. The CSRF token of a session is derived from its secret (a different hash
+ * of it), so it needs no storage and cannot be computed from what the database holds.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { hashSecret, safeEqual } from "../identity.js";
+import type { Storage } from "../storage/types.js";
+
+export const sessionCookie = "tend_session";
+export const loginCookie = "tend_login";
+/** A session ends this long after login, whatever happens. */
+export const sessionTtlMs = 12 * 3_600_000;
+
+export interface UiSession {
+  hash: string;
+  csrf: string;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The dashboard session (routes with `auth: "session"` only). */
+    uiSession: UiSession | null;
+  }
+}
+
+export function cookies(req: FastifyRequest): Map<string, string> {
+  const out = new Map<string, string>();
+  const header = req.headers.cookie;
+  if (typeof header !== "string") return out;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (!out.has(name)) out.set(name, part.slice(eq + 1).trim());
+  }
+  return out;
+}
+
+export const csrfFor = (secret: string): string =>
+  createHash("sha256").update(`tend-csrf\0${secret}`).digest("base64url");
+
+export const randomToken = (): string => randomBytes(32).toString("base64url");
+
+export function setCookie(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  name: string,
+  value: string,
+  maxAgeS: number,
+) {
+  const secure = req.protocol === "https" ? "; Secure" : "";
+  const prior = reply.getHeader("set-cookie");
+  const list = prior === undefined ? [] : [prior].flat().map(String);
+  list.push(`${name}=${value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`);
+  reply.header("set-cookie", list);
+}
+
+/** The session the request's cookie opens, or null. */
+export async function readSession(
+  req: FastifyRequest,
+  storage: Storage,
+  now: number,
+): Promise<UiSession | null> {
+  const secret = cookies(req).get(sessionCookie);
+  if (!secret || !/^[A-Za-z0-9_-]{43}$/.test(secret)) return null;
+  const hash = hashSecret(secret);
+  const found = await storage.ui.getSession(hash, now);
+  return found ? { hash, csrf: csrfFor(secret) } : null;
+}
+
+/** Starts a session: stores its hash and sets the cookie. */
+export async function startSession(req: FastifyRequest, reply: FastifyReply, storage: Storage, now: number) {
+  const secret = randomToken();
+  await storage.ui.createSession({
+    hash: hashSecret(secret),
+    created_at: now,
+    expires_at: now + sessionTtlMs,
+  });
+  setCookie(req, reply, sessionCookie, secret, sessionTtlMs / 1000);
+}
+
+export function csrfMatches(expected: string, given: unknown): boolean {
+  return typeof given === "string" && safeEqual(expected, given);
+}
