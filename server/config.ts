@@ -6,10 +6,9 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import Ajv2020 from "ajv/dist/2020.js";
-import { LineCounter, parseDocument } from "yaml";
-import { type Problem, TendError } from "../core/errors.js";
+import { TendError } from "../core/errors.js";
+import { schemaProblems } from "../core/schema.js";
+import { type ParsedYaml, parseYaml } from "../core/yaml.js";
 
 export interface ServerConfig {
   listen: { host: string; port: number };
@@ -33,17 +32,6 @@ export interface ServerConfig {
   logLevel: string;
 }
 
-const schemaFile = fileURLToPath(new URL("../schemas/server-config.schema.json", import.meta.url));
-let validator: ReturnType<InstanceType<typeof Ajv2020.default>["compile"]> | undefined;
-
-function validate(data: unknown) {
-  if (!validator) {
-    const ajv = new Ajv2020.default({ allErrors: true, strict: false });
-    validator = ajv.compile(JSON.parse(readFileSync(schemaFile, "utf8")));
-  }
-  return validator(data) ? [] : (validator.errors ?? []);
-}
-
 /** `30s`, `5m`, `1h`, `2d`, `250ms`, or bare seconds. */
 export function parseDuration(text: string): number {
   const m = /^([0-9]+)(ms|s|m|h|d)?$/.exec(text.trim());
@@ -59,8 +47,7 @@ function isLoopback(host: string): boolean {
 /** Loads and checks `file` (or only defaults when undefined). */
 export function loadConfig(file?: string, overrides: Record<string, unknown> = {}): ServerConfig {
   let raw: Record<string, unknown> = {};
-  let lines: LineCounter | undefined;
-  let doc: ReturnType<typeof parseDocument> | undefined;
+  let parsed: ParsedYaml | undefined;
   if (file) {
     let text: string;
     try {
@@ -71,19 +58,16 @@ export function loadConfig(file?: string, overrides: Record<string, unknown> = {
         `cannot read the configuration file ${file}: ${(err as Error).message}`,
       );
     }
-    lines = new LineCounter();
-    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-    if (doc.errors.length > 0) {
-      const problems: Problem[] = doc.errors.map((e) => ({
-        code: "TEND_E_YAML",
-        message: e.message.split("\n")[0] ?? "invalid YAML",
-        file,
-        line: e.linePos?.[0]?.line,
-        column: e.linePos?.[0]?.col,
-      }));
-      throw new TendError("TEND_E_CONFIG", `the configuration file ${file} is not valid YAML.`, problems);
+    const result = parseYaml(text, file);
+    if (!result.parsed) {
+      throw new TendError(
+        "TEND_E_CONFIG",
+        `the configuration file ${file} is not valid YAML.`,
+        result.problems,
+      );
     }
-    const value = doc.toJS();
+    parsed = result.parsed;
+    const value = parsed.value;
     if (value !== null && value !== undefined && (typeof value !== "object" || Array.isArray(value))) {
       throw new TendError(
         "TEND_E_CONFIG",
@@ -93,25 +77,12 @@ export function loadConfig(file?: string, overrides: Record<string, unknown> = {
     raw = (value ?? {}) as Record<string, unknown>;
   }
   raw = { ...raw, ...overrides };
-  const errors = validate(raw);
-  if (errors.length > 0) {
-    const problems: Problem[] = errors.map((e) => {
-      const path = e.instancePath.split("/").filter(Boolean);
-      const node = doc && path.length ? doc.getIn(path, true) : undefined;
-      const range = (node as { range?: [number] } | undefined)?.range;
-      const pos = range && lines ? lines.linePos(range[0]) : undefined;
-      const extra =
-        e.keyword === "additionalProperties" ? ` (unknown key "${e.params.additionalProperty}")` : "";
-      const allowed = e.keyword === "enum" ? ` (one of ${e.params.allowedValues.join(", ")})` : "";
-      return {
-        code: "TEND_E_SCHEMA",
-        message: `${e.message ?? "is invalid"}${extra}${allowed}`,
-        file: file ?? "(defaults)",
-        line: pos?.line,
-        column: pos?.col,
-        field: path.join(".") || "(top level)",
-      };
-    });
+  // The one validation module (precompiled schemas): no schema file is read at run time.
+  const problems = schemaProblems("server-config", raw, {
+    file: file ?? "(defaults)",
+    ...(parsed ? { locate: parsed.locate } : {}),
+  });
+  if (problems.length > 0) {
     throw new TendError(
       "TEND_E_CONFIG",
       `the configuration ${file ?? ""} has ${problems.length} error(s).`,

@@ -2,20 +2,16 @@
  * POST /api/v1/reports: a node's run report, checked against schemas/report.schema.json, stored
  * in one transaction and idempotent on its id. The report must name the authenticated node.
  */
-import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import type { Report } from "../../core/types.js";
+// Bundled with the code (a file read relative to this module would not exist in dist/).
+import reportSchemaJson from "../../schemas/report.schema.json" with { type: "json" };
 import type { Deps } from "../deps.js";
 import { errorReplies, HttpError } from "../http.js";
 
 /** The report schema, as fastify's validator takes it (draft-07, no $id of its own). */
 export function reportSchema(): Record<string, unknown> {
-  const file = new URL("../../schemas/report.schema.json", import.meta.url);
-  const {
-    $schema: _s,
-    $id: _i,
-    ...schema
-  } = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  const { $schema: _s, $id: _i, ...schema } = reportSchemaJson as Record<string, unknown>;
   return schema;
 }
 
