@@ -89,7 +89,11 @@ t.test("the auth matrix", async (t) => {
       const allowedHere = allowed[key]?.includes(caller);
       if (allowedHere) t.not(res.statusCode, 401, `${caller} passes auth on ${key} (${res.statusCode})`);
       else if (path.startsWith("/ui/"))
-        t.same([res.statusCode, res.headers.location], [303, "/ui/login"], `${caller} is sent to log in on ${key}`);
+        t.same(
+          [res.statusCode, res.headers.location],
+          [303, "/ui/login"],
+          `${caller} is sent to log in on ${key}`,
+        );
       else t.equal(res.statusCode, 401, `${caller} gets 401 on ${key}`);
       t.ok(res.statusCode < 500, `${caller} on ${key}: no 5xx (${res.statusCode} ${res.body.slice(0, 100)})`);
     }
