@@ -107,9 +107,10 @@ export async function runCatalog(catalog: Catalog, options: EngineOptions): Prom
   const prefetch = (kind: Kind, b: Budget): Promise<unknown> => {
     let p = prefetches.get(kind.type);
     if (!p) {
-      const mine = resources.filter((r) => r.type === kind.type);
+      // The whole ordered catalog: a kind takes its own type from it, and may need the order
+      // around its resources (the package kind batches installs of neighbouring packages).
       p = kind.prefetch
-        ? b.run(() => kind.prefetch!(mine, context(b, undefined)))
+        ? b.run(() => kind.prefetch!(resources, context(b, undefined)))
         : Promise.resolve(undefined);
       p.catch(() => {}); // each resource of the kind reports the failure when it awaits it
       prefetches.set(kind.type, p);
@@ -251,6 +252,21 @@ export async function runCatalog(catalog: Catalog, options: EngineOptions): Prom
   options.signal?.removeEventListener("abort", stopped);
   let error: string | null = null;
   if (!noop) {
+    // Work the kinds batched over the run (the file kind's directory fsyncs) is made durable
+    // before state.json records what was enforced.
+    for (const [type, p] of prefetches) {
+      const kind = options.kinds[type];
+      const prefetched = await p.catch(() => undefined);
+      if (!kind?.settle || prefetched === undefined) continue;
+      const b = budget(baseTimeout);
+      try {
+        await b.run(() => kind.settle!(prefetched, context(b, undefined)));
+      } catch (err) {
+        error ??= `could not finish the ${type} resources' changes: ${errorText(err)}`;
+      } finally {
+        b.dispose();
+      }
+    }
     try {
       await journal.compact(new Set(index.keys()));
       const next = new Map<string, string>();
@@ -260,9 +276,10 @@ export async function runCatalog(catalog: Catalog, options: EngineOptions): Prom
         if (status === "unchanged" || status === "changed") next.set(res.id, shortDigest(res.digest));
         else if (was !== undefined) next.set(res.id, was);
       }
-      if (!sameEnforced(next, enforced)) await saveEnforced(options.stateDir, next);
+      // When a kind could not finish, the run's changes may not be durable: record nothing.
+      if (!error && !sameEnforced(next, enforced)) await saveEnforced(options.stateDir, next);
     } catch (err) {
-      error = `could not record the run's state in ${options.stateDir}: ${errorText(err)}`;
+      error ??= `could not record the run's state in ${options.stateDir}: ${errorText(err)}`;
     }
   } else {
     await journal.close();

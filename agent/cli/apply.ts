@@ -17,7 +17,7 @@ host name). plan (or apply --noop) shows what would change, with diffs, and chan
   --noop             check only: report would-change, write nothing
   --json             print the run report as JSON instead of the plan
   --catalog FILE     apply a compiled catalog (JSON, as \`tend compile\` prints) instead of DIR
-  --state-dir DIR    where tend keeps its lock, state and backups (default /var/lib/tend)
+  --state-dir DIR    where tend keeps its lock, state, backups and compile cache (default /var/lib/tend)
   --wait SECONDS     how long to wait for another run's lock (default 1)
   --debug            show stack traces
 
@@ -105,20 +105,29 @@ async function loadCatalogFile(path: string): Promise<Catalog> {
   return data as Catalog;
 }
 
-async function compile(dir: string, node: string, facts: Facts): Promise<Catalog> {
+/** The catalog for this node: from the compile cache in state_dir when the recipes are unchanged. */
+async function compile(
+  dir: string,
+  node: string,
+  facts: Facts,
+  stateDir: string,
+): Promise<{ catalog: Catalog; save(): Promise<void> }> {
   const { statSync } = await import("node:fs");
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new TendError("TEND_E_NOT_FOUND", `no recipe folder at ${dir}`);
   }
-  const { compileDir } = await import("../compile-local.js");
-  return compileDir(dir, node, facts);
+  const { compileCached } = await import("../compile-cache.js");
+  return compileCached(dir, node, facts, stateDir);
 }
 
 async function converge(args: ApplyArgs): Promise<number> {
   const { gatherFacts } = await import("../facts/index.js");
   const facts = await gatherFacts();
   const node = args.node ?? facts.hostname;
-  const catalog = args.catalog ? await loadCatalogFile(args.catalog) : await compile(args.dir, node, facts);
+  const compiled = args.catalog
+    ? { catalog: await loadCatalogFile(args.catalog), save: async () => {} }
+    : await compile(args.dir, node, facts, args.stateDir);
+  const catalog = compiled.catalog;
 
   const [{ runCatalog }, { kinds }, output, { exitCode }] = await Promise.all([
     import("../engine.js"),
@@ -137,6 +146,10 @@ async function converge(args: ApplyArgs): Promise<number> {
     ]);
     await mkdir(args.stateDir, { recursive: true, mode: 0o700 });
     lock = await acquireLock(args.stateDir, { waitMs: args.waitMs });
+    // Only an apply stores a fresh catalog: a plan writes nothing, and may run without the right to.
+    await compiled.save().catch((err: Error) => {
+      process.stderr.write(`tend: could not store the compile cache (${err.message}); continuing\n`);
+    });
   }
 
   const stop = new AbortController();

@@ -1,7 +1,6 @@
 /** Content comparison and diffs for the file kind: read only what a decision needs. */
 import { createHash } from "node:crypto";
 import { readFileSync, type Stats } from "node:fs";
-import { createTwoFilesPatch } from "diff";
 
 /** Diffs beyond this size say so instead of printing a wall of text. */
 const MAX_DIFF_BYTES = 512 * 1024;
@@ -25,13 +24,17 @@ function isText(b: Buffer): boolean {
   return Buffer.from(b.toString("utf8"), "utf8").equals(b);
 }
 
-/** A unified diff from `before` (null: no file) to `after`, or a sentence when a diff would not help. */
-export function contentDiff(path: string, before: Buffer | null, after: Buffer): string {
+/**
+ * A unified diff from `before` (null: no file) to `after`, or a sentence when a diff would not help.
+ * The diff library is loaded on the first diff: a run where nothing changed never needs it.
+ */
+export async function contentDiff(path: string, before: Buffer | null, after: Buffer): Promise<string> {
   const old = before ?? Buffer.alloc(0);
   if (!isText(old) || !isText(after)) return "binary content differs";
   if (old.length > MAX_DIFF_BYTES || after.length > MAX_DIFF_BYTES) {
     return `content differs (${old.length} → ${after.length} bytes; too large to diff)`;
   }
+  const { createTwoFilesPatch } = await import("diff");
   return createTwoFilesPatch(before ? path : "/dev/null", path, old.toString("utf8"), after.toString("utf8"));
 }
 

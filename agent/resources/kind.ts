@@ -42,6 +42,12 @@ export interface Kind {
   prefetch?(resources: CatalogResource[], ctx: Omit<KindContext, "prefetched">): Promise<unknown>;
   check(resource: CatalogResource, ctx: KindContext): Promise<CheckResult>;
   apply(resource: CatalogResource, changes: Change[], ctx: KindContext): Promise<ApplyResult | undefined>;
+  /**
+   * Called once at the end of an apply run (not a plan) when `prefetch` ran, with what it returned:
+   * finish work batched over the run, e.g. the file kind fsyncs each directory it renamed into once
+   * here instead of once per file. The engine records the run's state only after it.
+   */
+  settle?(prefetched: unknown, ctx: Omit<KindContext, "prefetched">): Promise<void>;
   /** Called when a resource this one listens to changed (service restart, refresh_only exec). */
   refresh?(resource: CatalogResource, ctx: KindContext): Promise<ApplyResult | undefined>;
 }

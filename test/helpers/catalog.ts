@@ -91,7 +91,8 @@ export function probeKind(type: ResourceType, dir: string, events: string[]): Ki
   return {
     type,
     schema: {},
-    async prefetch(resources) {
+    async prefetch(all) {
+      const resources = all.filter((r) => r.type === type);
       events.push(`prefetch ${type} ${resources.map((r) => r.id).join(",")}`);
       return { count: resources.length };
     },
