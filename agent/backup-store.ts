@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { constants, promises as fsp, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { atomicWrite, fsyncDir } from "./sys/atomic-write.js";
 
 export interface BackupRecord {
@@ -27,6 +27,10 @@ export const ID_LENGTH = 12;
 
 export class BackupStore {
   readonly dir: string;
+  /** Objects known to be stored (durably), so a run backing up the same content twice writes it once. */
+  private readonly stored = new Set<string>();
+  /** Whether index.jsonl's own directory entry was made durable by this instance. */
+  private indexSynced = false;
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, "backups");
@@ -36,7 +40,12 @@ export class BackupStore {
     return join(this.dir, "objects", sha.slice(0, 2), sha);
   }
 
-  /** Keep `content` (the file at `path` that is about to be replaced); durable before it returns. */
+  /**
+   * Keep `content` (the file at `path` that is about to be replaced); durable before it returns, so
+   * the caller may replace the file: the object (data fsynced, then its directory), any directory
+   * this made (its parent fsynced) and the index line (fsynced). Content already stored is not
+   * written again (objects are named by their sha256 and written whole by atomic rename).
+   */
   async save(
     path: string,
     content: Buffer,
@@ -44,14 +53,21 @@ export class BackupStore {
   ): Promise<BackupRecord> {
     const sha256 = createHash("sha256").update(content).digest("hex");
     const obj = this.objectPath(sha256);
-    const exists = await fsp.stat(obj).then(
-      (s) => s.size === content.length,
-      () => false,
-    );
+    const exists =
+      this.stored.has(sha256) ||
+      (await fsp.stat(obj).then(
+        (s) => s.size === content.length,
+        () => false,
+      ));
     if (!exists) {
-      await fsp.mkdir(join(this.dir, "objects", sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
+      const shard = dirname(obj);
+      const made = await fsp.mkdir(shard, { recursive: true, mode: 0o700 });
       await atomicWrite(obj, content, { mode: 0o600 });
+      // A directory made just now is durable only once its parent is synced, up to the first one made.
+      if (made !== undefined)
+        for (let d = shard; d.length >= made.length; d = dirname(d)) await fsyncDir(dirname(d));
     }
+    this.stored.add(sha256);
     const record: BackupRecord = {
       id: sha256.slice(0, ID_LENGTH),
       path,
@@ -73,7 +89,10 @@ export class BackupStore {
     } finally {
       await h.close();
     }
-    if (!exists) await fsyncDir(this.dir);
+    if (!this.indexSynced) {
+      await fsyncDir(this.dir); // index.jsonl may have just been created
+      this.indexSynced = true;
+    }
     return record;
   }
 

@@ -9,7 +9,13 @@ import { TendError } from "../../core/errors.js";
 import type { CatalogResource, Change } from "../../core/types.js";
 import { BackupStore } from "../backup-store.js";
 import { Accounts } from "../sys/accounts.js";
-import { atomicSymlink, atomicWrite, resolveWriteTarget, sweepStaleTemps } from "../sys/atomic-write.js";
+import {
+  atomicSymlink,
+  atomicWrite,
+  resolveWriteTarget,
+  sweepStaleTemps,
+  syncDirs,
+} from "../sys/atomic-write.js";
 import { contentDiff, differingContent, parseMode, sha256 } from "./file-content.js";
 import { metaChanges, setMeta, wantedIds } from "./file-meta.js";
 import type { CheckResult, Kind, KindContext } from "./kind.js";
@@ -76,13 +82,23 @@ export const schema = {
   },
 } as const;
 
-/** Per-run: the account database, read once and re-read on a miss. */
+/**
+ * Per run: the account database (read once, re-read on a miss), the backup store, and the
+ * directories renamed into, fsynced once each when the run settles rather than once per file.
+ */
 interface Prefetched {
   accounts: Accounts;
+  backups: BackupStore;
+  syncLater: Set<string>;
 }
 
 function accountsOf(ctx: KindContext): Accounts {
   return (ctx.prefetched as Prefetched | undefined)?.accounts ?? new Accounts();
+}
+
+/** Without a prefetch (a kind called on its own), every directory is fsynced at once. */
+function runOf(ctx: KindContext): { backups: BackupStore; syncLater?: Set<string> } {
+  return (ctx.prefetched as Prefetched | undefined) ?? { backups: new BackupStore(ctx.stateDir) };
 }
 
 function kindOf(st: Stats): string {
@@ -150,7 +166,7 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
       if (!st) {
         return {
           changes: [{ property: "ensure", from: "absent", to: "file" }],
-          diff: want ? contentDiff(path, null, want) : null,
+          diff: want ? await contentDiff(path, null, want) : null,
         };
       }
       if (!st.isFile()) throw typeMismatch(r.id, path, kindOf(st), "file");
@@ -165,7 +181,7 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
             from: `sha256:${sha256(before)}`,
             to: `sha256:${p.content_sha256}`,
           });
-          diff = contentDiff(path, before, want);
+          diff = await contentDiff(path, before, want);
         }
       }
       changes.push(...metaChanges(p, st, accounts, r.id, true));
@@ -177,7 +193,7 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
 async function backupFile(ctx: KindContext, p: FileParams, path: string, st: Stats): Promise<void> {
   if (p.backup === false || !st.isFile()) return;
   const old = await fsp.readFile(path);
-  await new BackupStore(ctx.stateDir).save(path, old, st);
+  await runOf(ctx).backups.save(path, old, st);
 }
 
 async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): Promise<undefined> {
@@ -185,6 +201,8 @@ async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): P
   const path = r.name;
   const { lst, st } = inspect(path, p);
   const accounts = accountsOf(ctx);
+  const { syncLater } = runOf(ctx);
+  const later = (dir: string) => (syncLater ? syncLater.add(dir) : undefined);
   const ids = p.ensure === "absent" ? {} : wantedIds(p, accounts, r.id);
   const props = new Set(changes.map((c) => c.property));
   switch (p.ensure) {
@@ -199,21 +217,24 @@ async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): P
             );
           throw err;
         });
+        later(dirname(path));
         return;
       }
       await backupFile(ctx, p, path, lst);
       await fsp.unlink(path);
+      later(dirname(path));
       return;
     case "link":
       if (!lst || props.has("ensure") || props.has("target")) {
         if (lst?.isFile()) await backupFile(ctx, p, path, lst);
-        await atomicSymlink(path, p.target ?? "");
+        await atomicSymlink(path, p.target ?? "", syncLater);
       }
       await setMeta(p, path, ids, true);
       return;
     case "directory":
       if (!st) {
         await fsp.mkdir(path, { mode: 0o700 });
+        later(dirname(path));
         await setMeta({ ...p, mode: p.mode ?? "0755" }, path, ids, false);
       } else await setMeta(p, path, ids, false);
       return;
@@ -228,6 +249,7 @@ async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): P
           uid: ids.uid ?? st?.uid,
           gid: ids.gid ?? st?.gid,
           followSymlink: p.follow_symlink ?? false,
+          syncLater,
         });
         if (UNIT_DIRS.some((d) => path.startsWith(d))) ctx.run.daemonReloadNeeded = true;
       } else {
@@ -251,7 +273,12 @@ async function prefetch(
     for (const d of dirs)
       for (const gone of sweepStaleTemps(d)) ctx.log(`removed ${gone}, left by an interrupted run`);
   }
-  return { accounts: new Accounts() };
+  return { accounts: new Accounts(), backups: new BackupStore(ctx.stateDir), syncLater: new Set() };
 }
 
-export const file: Kind = { type: "file", schema, prefetch, check, apply };
+/** The end of an apply run: each directory renamed into (or changed) is fsynced once. */
+async function settle(prefetched: unknown): Promise<void> {
+  await syncDirs((prefetched as Prefetched).syncLater);
+}
+
+export const file: Kind = { type: "file", schema, prefetch, check, apply, settle };

@@ -4,6 +4,10 @@
  * the content written and fsynced, owner and mode set on the descriptor, then renamed over the
  * target and the directory fsynced. At every instant the target is the old file or the new one,
  * whole, and the new one is never visible with the wrong owner or mode.
+ *
+ * The directory fsync makes the rename itself durable (survive a power loss), not atomic: a caller
+ * writing many files may collect the directories (`syncLater`) and fsync each once when it is done
+ * (docs/engine.md, "Durability", says why that is enough).
  */
 import { randomBytes } from "node:crypto";
 import { constants, promises as fsp, lstatSync, readdirSync, realpathSync, unlinkSync } from "node:fs";
@@ -17,6 +21,8 @@ export interface AtomicWriteOptions {
   gid?: number;
   /** Write to the file a symlink at `path` points to; refused otherwise. */
   followSymlink?: boolean;
+  /** Collect the directory to fsync later instead of fsyncing it now (see syncDirs). */
+  syncLater?: Set<string>;
   /** Observers, for tests and audits: called with the temp path at each step. */
   hooks?: {
     afterCreate?(temp: string): void | Promise<void>;
@@ -79,7 +85,8 @@ export async function atomicWrite(
     await opts.hooks?.beforeRename?.(temp);
     await fsp.rename(temp, target);
     renamed = true;
-    await fsyncDir(dirname(target));
+    if (opts.syncLater) opts.syncLater.add(dirname(target));
+    else await fsyncDir(dirname(target));
     return target;
   } finally {
     if (!renamed) {
@@ -90,7 +97,11 @@ export async function atomicWrite(
 }
 
 /** Replace whatever is at `path` with a symlink to `linkTarget`, atomically (symlink at a temp name, rename). */
-export async function atomicSymlink(path: string, linkTarget: string): Promise<void> {
+export async function atomicSymlink(
+  path: string,
+  linkTarget: string,
+  syncLater?: Set<string>,
+): Promise<void> {
   const temp = tempName(path);
   await fsp.symlink(linkTarget, temp);
   try {
@@ -99,7 +110,21 @@ export async function atomicSymlink(path: string, linkTarget: string): Promise<v
     await fsp.unlink(temp).catch(() => {});
     throw err;
   }
-  await fsyncDir(dirname(path));
+  if (syncLater) syncLater.add(dirname(path));
+  else await fsyncDir(dirname(path));
+}
+
+/** fsync each directory collected with `syncLater`, once, and forget them. */
+export async function syncDirs(dirs: Set<string>): Promise<void> {
+  for (const d of dirs) {
+    try {
+      await fsyncDir(d);
+    } catch (err) {
+      // Removed later in the run (an emptied directory made absent): nothing left to sync there.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    dirs.delete(d);
+  }
 }
 
 const TEMP = /^\..+\.tend-[0-9a-f]{12}\.tmp$/;
