@@ -17,11 +17,15 @@ export function runClass(r: RunPoint): string {
 /** Newest last, one cell per run; `runs` arrive newest first. */
 export function strip(runs: RunPoint[], slots = 30): Html {
   const w = 7;
+  const empty = Array.from(
+    { length: Math.max(0, slots - runs.length) },
+    (_, i) => html`<rect x="${i * w}" y="0" width="${w - 2}" height="14" class="r-none"/>`,
+  );
   const cells = [...runs].reverse().map((r, i) => {
     const x = (slots - runs.length + i) * w;
     return html`<a href="/ui/reports/${encodeURIComponent(r.id)}"><rect x="${x}" y="0" width="${w - 2}" height="14" class="r-${runClass(r)}"><title>${r.started_at} ${r.status}${r.drifted ? ` · ${r.drifted} drifted` : ""}</title></rect></a>`;
   });
-  return html`<svg class="strip" width="${slots * w}" height="14" viewBox="0 0 ${slots * w} 14" role="img" aria-label="last ${runs.length} runs">${cells}</svg>`;
+  return html`<svg class="strip" width="${slots * w}" height="14" viewBox="0 0 ${slots * w} 14" role="img" aria-label="last ${runs.length} runs">${empty}${cells}</svg>`;
 }
 
 /** Stacked bars per run (changed, drift, failed), oldest left; `runs` arrive newest first. */
@@ -33,7 +37,7 @@ export function runsChart(runs: RunPoint[]): Html {
   const plotW = width - pad.l - pad.r;
   const plotH = height - pad.t - pad.b;
   const max = Math.max(1, ...ordered.map((r) => r.changed + r.failed));
-  const bw = ordered.length ? plotW / ordered.length : plotW;
+  const bw = Math.min(24, ordered.length ? plotW / ordered.length : plotW);
   const y = (v: number) => pad.t + plotH - (v / max) * plotH;
   const bars = ordered.map((r, i) => {
     const x = pad.l + i * bw + 1;

@@ -63,7 +63,7 @@ export function diffBlock(diff: string | null): Html | "" {
           : l.startsWith("-")
             ? "del"
             : "ctx";
-  return html`<pre class="diff">${lines.map((l) => html`<span class="${cls(l)}">${l}</span>\n`)}</pre>`;
+  return html`<pre class="diff">${lines.map((l) => html`<span class="${cls(l)}">${l}\n</span>`)}</pre>`;
 }
 
 const jsonText = (v: Json): string => (typeof v === "string" ? v : JSON.stringify(v));

@@ -30,7 +30,7 @@ td.num,th.num{text-align:right}tr.stale td{background:#fbfaf6}
 .tag{display:inline-block;padding:0 6px;border-radius:4px;font-size:12px;border:1px solid}
 .tag.drift{color:var(--drift);border-color:var(--drift)}.tag.deploy{color:var(--changed);border-color:var(--changed)}.tag.stale{color:var(--stale);border-color:var(--stale)}
 .drift-count{color:var(--drift);font-weight:700}code.live{color:var(--accent);font-weight:600}
-svg.strip rect{fill:#cfd4dc}svg.strip .r-ok{fill:var(--ok)}svg.strip .r-changed{fill:var(--changed)}svg.strip .r-noop{fill:var(--noop)}
+svg.strip rect{fill:#cfd4dc}svg.strip .r-none{fill:#eceef2}svg.strip .r-ok{fill:var(--ok)}svg.strip .r-changed{fill:var(--changed)}svg.strip .r-noop{fill:var(--noop)}
 svg.strip .r-drift{fill:var(--drift)}svg.strip .r-failed{fill:var(--failed)}svg.strip .r-stale{fill:var(--stale)}
 .pager{display:flex;justify-content:space-between;align-items:center;margin:8px 0}
 .facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0 0 8px}.facts dt,.meta dt{color:var(--muted)}.facts dd,.meta dd{margin:0}
@@ -52,7 +52,7 @@ pre.diff .at{color:#6b48b8;background:#f3f0fb}pre.diff .h{color:var(--muted)}
 pre.error,p.error{background:#fdecec;color:#8e1b1b;border:1px solid #f1c0c0;border-radius:4px;padding:6px 10px;white-space:pre-wrap}
 pre.output{background:#151a23;color:#dfe6f2;padding:8px 10px;border-radius:4px;overflow:auto;white-space:pre-wrap}
 details.unchanged ul{columns:2;margin:6px 0}
-.drift-group h2{display:flex;flex-wrap:wrap;gap:10px;align-items:baseline}.drift-group h2 span{font-size:13px;font-weight:400}
+.drift-group h2{display:flex;flex-wrap:wrap;gap:10px;align-items:baseline}.drift-group h2 span{font-size:13px;font-weight:400}.drift-group h2 code{font-size:14px}
 svg.rollout{width:100%;height:14px;display:block;background:#e3e6eb;border-radius:4px}
 .r-ok{fill:var(--ok)}.r-failed{fill:var(--failed)}.r-older{fill:var(--drift)}.r-stale{fill:var(--stale)}
 tr.live td{background:#f1f5ff}.problems{margin:4px 0 0;padding-left:18px;color:#8e1b1b}

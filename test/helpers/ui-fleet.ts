@@ -16,6 +16,7 @@ import { type ServerProcess, spawnServer, stop, tendServer } from "./server-proc
 const run = promisify(execFile);
 
 /** Untrusted text (TRUST C5) that must come out verbatim and inert. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: the literal text is the point (TRUST C5)
 export const hostile = "{{ 7*7 }} ${7*7} <%= 7*7 %> `id` $(id) <script>window.__pwned=1</script>";
 
 export interface UiFleet {

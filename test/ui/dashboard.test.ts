@@ -41,7 +41,7 @@ t.test("an admin token opens the fleet page with counts and every node", async (
   t.equal(await card("stale"), "0");
   t.equal(await page.locator("svg.strip").count(), 3, "a strip of runs per node");
   t.equal(
-    await page.locator("tr", { hasText: "web-1" }).locator("svg.strip rect").count(),
+    await page.locator("tr", { hasText: "web-1" }).locator("svg.strip a rect").count(),
     3,
     "web-1 ran 3 times",
   );
@@ -77,15 +77,13 @@ t.test("the node page shows facts, a chart, and the drifted file's diff verbatim
   t.ok((await page.locator("figure.chart svg .c-drift").count()) >= 1, "the drift run is in the chart");
   const latest = page.locator("section", { hasText: "Latest report" });
   t.equal(await latest.locator(".tag.drift").count(), 1, "the resource is marked as drift");
-  t.match(await latest.locator("pre.diff .del").allTextContents(), ["-listen 80", "-# edited by hand"]);
-  const added = await latest.locator("pre.diff .add").allTextContents();
+  const lines = async (cls: string) =>
+    (await latest.locator(`pre.diff .${cls}`).allTextContents()).map((l) => l.trimEnd());
+  t.same(await lines("del"), ["-listen 80", "-# edited by hand"], "the hand edit is shown as removed");
+  const added = await lines("add");
   t.ok(added.includes("+listen 8080"), "the desired line is shown as added");
   t.ok(added.includes(`+# ${hostile}`), "untrusted text appears verbatim (TRUST C5)");
-  t.equal(
-    await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned),
-    undefined,
-    "never run",
-  );
+  t.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined, "never run");
   t.equal(await page.locator("pre.json", { hasText: hostile }).count(), 1, "a hostile fact appears verbatim");
   t.equal(await page.locator("table.reports tbody tr").count(), 3, "links to every report");
   await b.shot("04-node-web-1");
