@@ -22,6 +22,8 @@ export interface ProcessRun {
   code: number;
   wallMs: number;
   maxRssMiB: number;
+  /** user + system CPU of the process, ms (less sensitive than wall time to a busy machine). */
+  cpuMs: number;
   stdout: string;
   stderr: string;
 }
@@ -31,7 +33,7 @@ export interface ProcessRun {
  * peak RSS at exit (what /usr/bin/time reports), so the figures include start-up.
  */
 export function runTend(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): ProcessRun {
-  const wrapper = `const m = await import(${JSON.stringify(entry)}); const code = await m.run(${JSON.stringify(args)}); process.stderr.write("\\n@@rss " + process.resourceUsage().maxRSS + "\\n"); process.exitCode = code;`;
+  const wrapper = `const m = await import(${JSON.stringify(entry)}); const code = await m.run(${JSON.stringify(args)}); const u = process.resourceUsage(); process.stderr.write("\\n@@rss " + u.maxRSS + " " + (u.userCPUTime + u.systemCPUTime) + "\\n"); process.exitCode = code;`;
   const start = process.hrtime.bigint();
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", wrapper], {
     encoding: "utf8",
@@ -39,13 +41,14 @@ export function runTend(entry: string, args: string[], env: NodeJS.ProcessEnv = 
     env: { ...process.env, ...env },
   });
   const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
-  const rss = /@@rss (\d+)/.exec(r.stderr);
+  const rss = /@@rss (\d+) (\d+)/.exec(r.stderr);
   return {
     code: r.status ?? -1,
     wallMs,
     maxRssMiB: rss ? Number(rss[1]) / 1024 : Number.NaN,
+    cpuMs: rss ? Number(rss[2]) / 1000 : Number.NaN,
     stdout: r.stdout,
-    stderr: r.stderr.replace(/\n@@rss \d+\n$/, ""),
+    stderr: r.stderr.replace(/\n@@rss \d+ \d+\n$/, ""),
   };
 }
 
