@@ -37,7 +37,7 @@ svg.strip .r-drift{fill:var(--drift)}svg.strip .r-failed{fill:var(--failed)}svg.
 .meta{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 14px}
 pre.json{background:var(--card);border:1px solid var(--line);padding:8px;overflow:auto;max-height:300px}
 .chart{margin:0;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:8px}
-.chart .axis{stroke:#aab1bd}.chart .lbl{font-size:11px;fill:var(--muted)}
+.chart .axis{stroke:#aab1bd}.chart .lbl{font-size:10px;fill:var(--muted)}
 .c-changed{fill:var(--changed);background:var(--changed)}.c-drift{fill:var(--drift);background:var(--drift)}.c-failed{fill:var(--failed);background:var(--failed)}.c-ok{fill:var(--ok)}
 figcaption{color:var(--muted);font-size:12px;margin-top:4px}.key{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;border-radius:2px}
 .resource{background:var(--card);border:1px solid var(--line);border-left:4px solid var(--ok);border-radius:6px;padding:8px 12px;margin:10px 0}
@@ -57,5 +57,5 @@ svg.rollout{width:100%;height:14px;display:block;background:#e3e6eb;border-radiu
 .r-ok{fill:var(--ok)}.r-failed{fill:var(--failed)}.r-older{fill:var(--drift)}.r-stale{fill:var(--stale)}
 tr.live td{background:#f1f5ff}.problems{margin:4px 0 0;padding-left:18px;color:#8e1b1b}
 .login{max-width:420px;margin:60px auto;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:20px 24px}
-.login label{display:flex;flex-direction:column;gap:4px;margin:12px 0}.login input{width:100%}
+.login code{white-space:nowrap}.login label{display:flex;flex-direction:column;gap:4px;margin:12px 0}.login input{width:100%}
 `;
