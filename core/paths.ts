@@ -21,9 +21,8 @@ export function checkRepoPath(
   }
   const full = posix.normalize(posix.join(folder, rel));
   // Every component must be a real directory or file: a symlink could lead anywhere.
-  const parts = full.split("/");
-  for (let i = 1; i <= parts.length; i++) {
-    const p = parts.slice(0, i).join("/");
+  for (let end = full.indexOf("/"); ; end = full.indexOf("/", end + 1)) {
+    const p = end < 0 ? full : full.slice(0, end);
     const st = repo.stat(p);
     if (!st) {
       return {
@@ -37,11 +36,14 @@ export function checkRepoPath(
         message: `${what} "${rel}" goes through a symbolic link (${p}) that leaves the repository; copy the file into ${folder}/ instead`,
       };
     }
-    if (i === parts.length && st.type !== "file") {
-      return {
-        code: what === "source" ? "TEND_E_SOURCE_MISSING" : "TEND_E_TEMPLATE_MISSING",
-        message: `${what} "${rel}" is not a file (${full})`,
-      };
+    if (end < 0) {
+      if (st.type !== "file") {
+        return {
+          code: what === "source" ? "TEND_E_SOURCE_MISSING" : "TEND_E_TEMPLATE_MISSING",
+          message: `${what} "${rel}" is not a file (${full})`,
+        };
+      }
+      break;
     }
   }
   return full;

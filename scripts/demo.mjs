@@ -5,7 +5,7 @@
 //
 //   npm start [-- --port 7420] [-- --dir ./tend-demo]
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -42,8 +42,8 @@ writeFileSync(
   `listen: 127.0.0.1:${values.port}\ndata_dir: ${resolve(dir, "data")}\nrecipes:\n  repo: ${repo}\n  branch: main\n  poll: 10s\n`,
 );
 
-if (!existsSync(resolve(root, "dist", "tend.js")))
-  run(process.execPath, [resolve(root, "scripts", "build.mjs")], { cwd: root });
+// Build first, so the demo always runs this checkout's code (esbuild takes about a second).
+run(process.execPath, [resolve(root, "scripts", "build.mjs")], { cwd: root });
 const admin = run(process.execPath, [
   tend,
   "server",
