@@ -8,7 +8,13 @@
  * tend-agent.service stops this daemon but not the run, which finishes and spools its report
  * (TRUST G7). Without systemd the child is an ordinary child: SIGTERM is passed on to it, it stops
  * after its current resource, and the daemon exits after it. SIGHUP reloads the configuration.
- * Between runs, reports left in the spool are retried with jittered exponential backoff.
+ * Between runs, reports left in the spool are retried with jittered exponential backoff, each
+ * attempt a child process too (`tend agent flush`).
+ *
+ * The daemon spends nearly all its life waiting, so it loads only what waiting needs: its
+ * configuration, node-cron and signal handling. Everything a run or a flush needs (the HTTP client,
+ * the verifier, the engine) is loaded by the child processes; nothing here may import it, even
+ * lazily (docs/agent.md, "Idle memory"; test/agent/agent-daemon.test.ts checks the module list).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -17,7 +23,7 @@ import cron, { type ScheduledTask } from "node-cron";
 import { TendError } from "../core/errors.js";
 import { type AgentConfig, loadConfig } from "./config.js";
 import { errorText } from "./report.js";
-import { backoffMs } from "./spool.js";
+import { backoffMs, spooled } from "./spool-names.js";
 
 /** This node's fixed delay after each tick, in ms: sha256(node) spread over [0, splay] seconds. */
 export function splayMs(node: string, splayS: number): number {
@@ -28,16 +34,7 @@ export function splayMs(node: string, splayS: number): number {
 
 /** The command for one run: under systemd, in a transient scope of its own. */
 export function runCommand(configFile: string, env: NodeJS.ProcessEnv = process.env): string[] {
-  const self = [
-    process.execPath,
-    ...process.execArgv,
-    process.argv[1] ?? "tend",
-    "agent",
-    "run",
-    "--log-line",
-    "--config",
-    configFile,
-  ];
+  const self = [...selfCommand(), "agent", "run", "--log-line", "--config", configFile];
   const systemdRun = ["/usr/bin/systemd-run", "/bin/systemd-run"].find((p) => existsSync(p));
   if (env.INVOCATION_ID && systemdRun && env.TEND_RUN_SCOPE !== "0") {
     const unit = `tend-run-${Date.now()}`;
@@ -52,6 +49,11 @@ export function runCommand(configFile: string, env: NodeJS.ProcessEnv = process.
     ];
   }
   return self;
+}
+
+/** This program as a command line: node, its flags, the bundle (or the CLI entry). */
+export function selfCommand(): string[] {
+  return [process.execPath, ...process.execArgv, process.argv[1] ?? "tend"];
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -70,22 +72,32 @@ export async function daemon(configFile: string): Promise<number> {
     done = resolve;
   });
 
+  let flusher: ChildProcess | null = null;
+  let runAfterFlush = false;
+
   const scheduleFlush = () => {
     if (flushTimer || stopping) return;
     flushAttempt++;
-    flushTimer = setTimeout(async () => {
+    flushTimer = setTimeout(() => {
       flushTimer = null;
-      if (child || stopping) return;
-      try {
-        const { flushSpool } = await import("./run.js");
-        const r = await flushSpool(config);
-        if (r.sent > 0) log(`spool: sent ${r.sent} report(s), ${r.left} left`);
-        if (r.left > 0) scheduleFlush();
-        else flushAttempt = 0;
-      } catch (err) {
-        log(`spool: ${errorText(err)}`);
-        scheduleFlush();
-      }
+      if (child || flusher || stopping) return;
+      // `tend agent flush` sends what it can and exits 0 when the spool is empty, 3 when some is left.
+      const argv = [...selfCommand(), "agent", "flush", "--config", configFile];
+      const f = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+      flusher = f;
+      f.stdout?.on("data", (chunk: Buffer) => process.stdout.write(chunk));
+      f.stderr?.on("data", (chunk: Buffer) => process.stdout.write(`spool: ${chunk}`));
+      f.once("error", (err) => log(`spool: the flush could not start: ${err.message}`));
+      f.once("close", (code) => {
+        flusher = null;
+        if (stopping) return;
+        if (code === 0) flushAttempt = 0;
+        else scheduleFlush();
+        if (runAfterFlush) {
+          runAfterFlush = false;
+          startRun();
+        }
+      });
     }, backoffMs(flushAttempt));
     flushTimer.unref();
   };
@@ -95,6 +107,11 @@ export async function daemon(configFile: string): Promise<number> {
     if (stopping) return;
     if (child) {
       log("tick skipped: the previous run is still going");
+      return;
+    }
+    if (flusher) {
+      // A flush is short (the spool is bounded); the run starts when it ends, so reports go once.
+      runAfterFlush = true;
       return;
     }
     const argv = runCommand(configFile);
@@ -108,9 +125,7 @@ export async function daemon(configFile: string): Promise<number> {
       child = null;
       if (code === 1 || signal) log(`run ended with ${signal ?? `exit ${code}`}`);
       if (stopping) return done(0);
-      const { Spool } = await import("./spool.js");
-      const left = await new Spool(config.stateDir, { maxReports: 1, maxBytes: 1 }).list().catch(() => []);
-      if (left.length > 0) scheduleFlush();
+      if ((await spooled(config.stateDir)) > 0) scheduleFlush();
     });
   };
 
@@ -141,6 +156,8 @@ export async function daemon(configFile: string): Promise<number> {
     task?.destroy();
     if (pendingTimer) clearTimeout(pendingTimer);
     if (flushTimer) clearTimeout(flushTimer);
+    // A flush stopped half-way loses nothing: a report leaves the spool only once accepted.
+    flusher?.kill("SIGTERM");
     if (child && !scoped) {
       log(`daemon: ${signal}: the run stops after its current resource`);
       child.kill("SIGTERM");

@@ -10,6 +10,9 @@ import { join } from "node:path";
 import type { Report } from "../core/types.js";
 import { writePrivate } from "./client/identity.js";
 import { HttpStatusError, UnreachableError } from "./http.js";
+import { SPOOL_ENTRY, spoolDir } from "./spool-names.js";
+
+export { backoffMs } from "./spool-names.js";
 
 export interface SpoolLimits {
   maxReports: number;
@@ -38,13 +41,13 @@ export class Spool {
     stateDir: string,
     readonly limits: SpoolLimits,
   ) {
-    this.dir = join(stateDir, "spool");
+    this.dir = spoolDir(stateDir);
   }
 
   /** Spooled report files, oldest first (names sort by time, then a sequence). */
   async list(): Promise<string[]> {
     try {
-      return (await readdir(this.dir)).filter((n) => /^\d{15}-\d+-\d+-.+\.json$/.test(n)).sort();
+      return (await readdir(this.dir)).filter((n) => SPOOL_ENTRY.test(n)).sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw err;
@@ -164,10 +167,4 @@ export class Spool {
 /** 4xx answers that a retry cannot fix (401/403 can: a credential problem stops sending instead). */
 function permanent(status: number): boolean {
   return status === 400 || status === 409 || status === 413 || status === 422;
-}
-
-/** A delay before flush attempt `n` (1-based): exponential from `baseMs`, capped, with full jitter. */
-export function backoffMs(n: number, baseMs = 30_000, capMs = 15 * 60_000, random = Math.random): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, n - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }

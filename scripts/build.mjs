@@ -1,6 +1,7 @@
 // Builds dist/: the `tend` CLI (code-split so a run loads only what its command needs) and, when
 // present, the self-contained agent bundle. Runs on `npm ci` (prepare) and `npm run build`.
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { build } from "esbuild";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
@@ -41,7 +42,7 @@ const noServer = {
     }));
   },
 };
-await build({
+const agent = await build({
   entryPoints: { "tend-agent": "cli/main.ts" },
   outdir,
   bundle: true,
@@ -56,4 +57,17 @@ await build({
   define: { TEND_VERSION: JSON.stringify(pkg.version) },
   plugins: [noServer],
   logLevel: "warning",
+  write: false,
 });
+// esbuild leaves non-ASCII characters in regular expression literals (a dependency's accent
+// folding), and one such character makes V8 hold the whole 1.1 MB source as a two-byte string in
+// every process that loads it: 1.1 MB more for the idle daemon. \uXXXX means the same in a regular
+// expression, a string, a template or an identifier, so the file is escaped to ASCII.
+for (const file of agent.outputFiles) {
+  const ascii = file.text.replace(
+    /[^\0-\x7f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  mkdirSync(dirname(file.path), { recursive: true });
+  writeFileSync(file.path, ascii);
+}

@@ -12,12 +12,15 @@ import { DEFAULT_CONFIG_FILE } from "../config.js";
 const USAGE = `usage: tend agent enroll --server URL --token TOKEN [--node NAME] [--config FILE] [--force]
        tend agent run [--noop] [--json] [--config FILE]
        tend agent daemon [--config FILE]
+       tend agent flush [--config FILE]
 
 enroll   trade an enrolment token for this node's credential, pin the server's key, write the
          configuration (default ${DEFAULT_CONFIG_FILE}); the token may also come from TEND_ENROLL_TOKEN
 run      one run: fetch the signed catalog (or use the cached one when the server is away),
          converge, report
 daemon   run on the configured schedule, with this node's splay
+flush    send the reports waiting in the spool (the daemon does this between runs); exit 0 when
+         the spool is empty, 3 when reports are left
 
 exit codes (run): 0 nothing changed, 2 changes, 4 failures, 6 both, 1 could not start`;
 
@@ -58,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
       return enrollCommand(values, configFile);
     case "run":
       return runCommand(values, configFile);
+    case "flush":
+      return flushCommand(configFile);
     case "daemon": {
       const { daemon } = await import("../daemon.js");
       return daemon(configFile);
@@ -130,6 +135,13 @@ async function enrollCommand(values: Values, configFile: string): Promise<number
     `enrolled as ${node} with ${server}; server key ${reply.key_id} pinned; configuration in ${configFile}\n`,
   );
   return 0;
+}
+
+async function flushCommand(configFile: string): Promise<number> {
+  const [{ loadConfig }, { flushSpool }] = await Promise.all([import("../config.js"), import("../run.js")]);
+  const r = await flushSpool(await loadConfig(configFile));
+  if (r.sent > 0) process.stdout.write(`spool: sent ${r.sent} report(s), ${r.left} left\n`);
+  return r.left > 0 ? 3 : 0;
 }
 
 /** The one line a daemon run leaves in the journal. */

@@ -80,6 +80,21 @@ t.test("enrol, run, cache, spool against a real server", async (t) => {
     t.equal(ids.length, 5);
   });
 
+  t.test("`tend agent flush` sends the spool, and says when reports are left", async (t) => {
+    const away = env.config({ server: "http://127.0.0.1:9" });
+    const { report, flush } = await agentRun(away, quiet);
+    t.equal(flush.left, 1);
+    const awayFile = join(env.stateDir, "..", "agent-away.yaml");
+    writeFileSync(
+      awayFile,
+      readFileSync(env.configFile, "utf8").replace(/^server: .*$/m, 'server: "http://127.0.0.1:9"'),
+    );
+    t.equal(await main(["flush", "--config", awayFile]), 3, "server away: 3, the report stays");
+    t.equal(await main(["flush", "--config", env.configFile]), 0, "server back: 0, the spool is empty");
+    const ids = (await env.reportsOf()).map((r) => r.id);
+    t.equal(ids.filter((x) => x === report.id).length, 1);
+  });
+
   t.test("past max_cached_age nothing is applied and the report says stale", async (t) => {
     writeFileSync(join(env.target, "motd"), "edited again\n");
     const away = env.config({ server: "http://127.0.0.1:9", max_cached_age: "1d" });
