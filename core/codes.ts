@@ -73,6 +73,8 @@ export const codes = {
     "The server sent a catalog with a serial lower than the last applied one; it is refused.",
   TEND_E_CATALOG_STALE:
     "The server is unreachable and the cached catalog is older than max_cached_age: nothing is applied.",
+  TEND_E_SERVER_REVOKE:
+    "`tend server token revoke` or `tend server node revoke` named no known token or node (or an id prefix matching several tokens).",
 } as const;
 
 export type ErrorCode = keyof typeof codes;

@@ -14,11 +14,16 @@ import { GitMirror } from "./git/mirror.js";
 import { hashSecret, newSecret } from "./identity.js";
 import { loadSigningKey } from "./signing.js";
 import { openPostgres } from "./storage/postgres.js";
+import { tokenId } from "./storage/sql.js";
 import { openSqlite } from "./storage/sqlite.js";
 import type { Storage } from "./storage/types.js";
 
 const usage = `usage: tend server [--config FILE]
-       tend server token create [--admin] [--ttl DURATION] [--uses N] [--node GLOB] [--reenroll] [--config FILE]`;
+       tend server token create [--admin] [--ttl DURATION] [--uses N] [--node GLOB] [--reenroll] [--config FILE]
+       tend server token list [--config FILE]
+       tend server token revoke ID|TOKEN [--config FILE]
+       tend server token revoke --all-expired [--config FILE]
+       tend server node revoke NAME [--config FILE]`;
 
 export async function openStorage(config: ServerConfig): Promise<Storage> {
   if (config.database === "sqlite") {
@@ -30,13 +35,107 @@ export async function openStorage(config: ServerConfig): Promise<Storage> {
 
 type Values = Record<string, string | boolean | undefined>;
 
-function parse(argv: string[], options: Record<string, { type: "string" | "boolean" }>): { values: Values } {
+function parse(
+  argv: string[],
+  options: Record<string, { type: "string" | "boolean" }>,
+  positionals = 0,
+): { values: Values; positionals: string[] } {
+  let parsed: { values: Values; positionals: string[] };
   try {
     const all = { ...options, config: { type: "string" as const }, help: { type: "boolean" as const } };
-    return parseArgs({ args: argv, options: all, allowPositionals: false }) as { values: Values };
+    parsed = parseArgs({ args: argv, options: all, allowPositionals: positionals > 0 }) as typeof parsed;
   } catch (err) {
     throw new TendError("TEND_E_USAGE", `${(err as Error).message}\n${usage}`);
   }
+  if (parsed.positionals.length > positionals) {
+    throw new TendError("TEND_E_USAGE", `unexpected argument "${parsed.positionals[positionals]}"\n${usage}`);
+  }
+  return parsed;
+}
+
+/** Opens the configured storage, runs `fn`, closes it. */
+async function withStorage<T>(values: Values, fn: (s: Storage) => Promise<T>): Promise<T> {
+  const storage = await openStorage(loadConfig(values.config as string | undefined));
+  try {
+    return await fn(storage);
+  } finally {
+    await storage.close();
+  }
+}
+
+const iso = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString());
+
+async function tokenList(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {});
+  if (values.help) return help();
+  const tokens = await withStorage(values, (s) => s.listTokens());
+  const lines = tokens.map((t) =>
+    [
+      tokenId(t.hash),
+      t.kind,
+      iso(t.created_at),
+      iso(t.expires_at),
+      t.uses_left === null ? "-" : String(t.uses_left),
+      t.node_glob ?? "-",
+      t.reenroll ? "reenroll" : "-",
+    ].join("\t"),
+  );
+  process.stdout.write(["id\tkind\tcreated\texpires\tuses_left\tnode\treenroll", ...lines, ""].join("\n"));
+  return 0;
+}
+
+async function tokenRevoke(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { "all-expired": { type: "boolean" } }, 1);
+  if (values.help) return help();
+  const target = positionals[0];
+  const now = Date.now();
+  if (values["all-expired"] === true) {
+    if (target !== undefined)
+      throw new TendError("TEND_E_USAGE", `give an ID or --all-expired, not both\n${usage}`);
+    const hashes = await withStorage(values, (s) => s.revokeExpiredTokens(now));
+    for (const h of hashes) process.stdout.write(`revoked token ${tokenId(h)}\n`);
+    process.stderr.write(`tend server: ${hashes.length} expired or used-up token(s) revoked\n`);
+    return 0;
+  }
+  if (target === undefined)
+    throw new TendError("TEND_E_USAGE", `token revoke needs an ID or --all-expired\n${usage}`);
+  // The token itself, its full hash, or an id (at least 12 hex digits of the hash).
+  const prefix = /^tend_(enr|adm)_/.test(target) ? hashSecret(target) : target.toLowerCase();
+  if (!/^[0-9a-f]{12,64}$/.test(prefix)) {
+    throw new TendError(
+      "TEND_E_USAGE",
+      `"${target}" is not a token id: give the id \`tend server token list\` shows (12 hex digits) or the token itself.`,
+    );
+  }
+  const result = await withStorage(values, (s) => s.revokeToken(prefix, now));
+  if (result.ambiguous) {
+    throw new TendError(
+      "TEND_E_SERVER_REVOKE",
+      `"${target}" matches several tokens; give more digits of its hash.`,
+    );
+  }
+  const [hash] = result.revoked;
+  if (hash === undefined) throw new TendError("TEND_E_SERVER_REVOKE", `No token has the id "${target}".`);
+  process.stdout.write(`revoked token ${tokenId(hash)}\n`);
+  return 0;
+}
+
+async function nodeRevoke(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {}, 1);
+  if (values.help) return help();
+  const name = positionals[0];
+  if (name === undefined) throw new TendError("TEND_E_USAGE", `node revoke needs a node name\n${usage}`);
+  const done = await withStorage(values, (s) => s.revokeNode(name, Date.now()));
+  if (!done) throw new TendError("TEND_E_SERVER_REVOKE", `No node named "${name}" is enrolled.`);
+  process.stdout.write(
+    `revoked node ${name}: its credential no longer works; re-enrol it with a --reenroll token\n`,
+  );
+  return 0;
+}
+
+function help(): number {
+  process.stdout.write(`${usage}\n`);
+  return 0;
 }
 
 async function tokenCreate(argv: string[]): Promise<number> {
@@ -78,6 +177,7 @@ async function tokenCreate(argv: string[]): Promise<number> {
       reenroll: values.reenroll === true,
     });
     process.stdout.write(`${token}\n`);
+    process.stderr.write(`tend server: token id ${tokenId(hashSecret(token))}\n`);
   } finally {
     await storage.close();
   }
@@ -145,8 +245,14 @@ async function serve(argv: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "token") {
-    if (argv[1] !== "create") throw new TendError("TEND_E_USAGE", usage);
-    return tokenCreate(argv.slice(2));
+    if (argv[1] === "create") return tokenCreate(argv.slice(2));
+    if (argv[1] === "list") return tokenList(argv.slice(2));
+    if (argv[1] === "revoke") return tokenRevoke(argv.slice(2));
+    throw new TendError("TEND_E_USAGE", usage);
+  }
+  if (argv[0] === "node") {
+    if (argv[1] === "revoke") return nodeRevoke(argv.slice(2));
+    throw new TendError("TEND_E_USAGE", usage);
   }
   return serve(argv);
 }

@@ -8,6 +8,7 @@ import type { Report } from "../../core/types.js";
 import reportSchemaJson from "../../schemas/report.schema.json" with { type: "json" };
 import type { Deps } from "../deps.js";
 import { errorReplies, HttpError } from "../http.js";
+import { keepRawJson, rawJson } from "./raw-json.js";
 
 /** The report schema, as fastify's validator takes it (draft-07, no $id of its own). */
 export function reportSchema(): Record<string, unknown> {
@@ -15,7 +16,24 @@ export function reportSchema(): Record<string, unknown> {
   return schema;
 }
 
+const stored = {
+  type: "object",
+  required: ["id", "stored"],
+  properties: { id: { type: "string" }, stored: { type: "boolean" } },
+} as const;
+
+/**
+ * Validated once, by fastify against the route schema (compiled at start-up); stored as the bytes
+ * received (no re-serialising); replies serialised by the compiled response schemas.
+ */
 export function reportRoutes(app: FastifyInstance, d: Deps): void {
+  app.register(async (scope) => {
+    keepRawJson(scope);
+    routes(scope, d);
+  });
+}
+
+function routes(app: FastifyInstance, d: Deps): void {
   app.post<{ Body: Report }>(
     "/api/v1/reports",
     {
@@ -24,17 +42,8 @@ export function reportRoutes(app: FastifyInstance, d: Deps): void {
         summary: "Store a run report of the authenticated node (idempotent on id)",
         body: reportSchema(),
         response: {
-          200: {
-            type: "object",
-            description: "Stored before (a retry): nothing changed.",
-            required: ["id", "stored"],
-            properties: { id: { type: "string" }, stored: { type: "boolean" } },
-          },
-          201: {
-            type: "object",
-            required: ["id", "stored"],
-            properties: { id: { type: "string" }, stored: { type: "boolean" } },
-          },
+          200: { ...stored, description: "Stored before (a retry): nothing changed." },
+          201: stored,
           ...errorReplies,
         },
       },
@@ -48,7 +57,7 @@ export function reportRoutes(app: FastifyInstance, d: Deps): void {
           "A node may only post its own reports: `node` must be its own name.",
         );
       }
-      const outcome = await d.storage.saveReport(report, d.now());
+      const outcome = await d.storage.saveReport(report, d.now(), rawJson(req));
       if (outcome === "conflict") {
         throw new HttpError(
           409,

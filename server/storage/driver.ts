@@ -47,4 +47,7 @@ export const schemaStatements = [
   // catalog it was last served (nodes.catalog_digest), from any server, after any restart.
   `CREATE TABLE IF NOT EXISTS catalog_files (digest TEXT NOT NULL, sha TEXT NOT NULL,
     PRIMARY KEY (digest, sha))`,
+  // `tend server token revoke` and `tend server node revoke`, for the record.
+  `CREATE TABLE IF NOT EXISTS revocations (at BIGINT NOT NULL, kind TEXT NOT NULL,
+    subject TEXT NOT NULL)`,
 ];

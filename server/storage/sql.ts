@@ -1,4 +1,5 @@
 /** `Storage` in portable SQL over a `Driver`: the one implementation both databases share. */
+import { randomBytes } from "node:crypto";
 import type { Facts, Report } from "../../core/types.js";
 import { type Driver, type Query, type Row, schemaStatements } from "./driver.js";
 import type {
@@ -8,6 +9,7 @@ import type {
   NodeIdentity,
   NodeSummary,
   ReportSummary,
+  RevocationRecord,
   SaveReportOutcome,
   Storage,
   TokenRecord,
@@ -49,16 +51,7 @@ export class SqlStorage implements Storage {
 
   async getToken(hash: string): Promise<TokenRecord | undefined> {
     const [r] = await this.db.query("SELECT * FROM tokens WHERE hash = $1", [hash]);
-    if (!r) return undefined;
-    return {
-      hash: String(r.hash),
-      kind: r.kind === "admin" ? "admin" : "enroll",
-      created_at: num(r.created_at),
-      expires_at: numOrNull(r.expires_at),
-      uses_left: numOrNull(r.uses_left),
-      node_glob: strOrNull(r.node_glob),
-      reenroll: num(r.reenroll) === 1,
-    };
+    return r ? tokenRecord(r) : undefined;
   }
 
   enroll(a: {
@@ -92,6 +85,61 @@ export class SqlStorage implements Storage {
       ]);
       return { ok: true, superseded } as const;
     });
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const rows = await this.db.query("SELECT * FROM tokens ORDER BY created_at, hash");
+    return rows.map(tokenRecord);
+  }
+
+  revokeToken(hashPrefix: string, now: number): Promise<{ revoked: string[]; ambiguous: boolean }> {
+    if (!/^[0-9a-f]{1,64}$/.test(hashPrefix)) return Promise.resolve({ revoked: [], ambiguous: false });
+    return this.db.tx(async (q) => {
+      const rows = await q("SELECT hash FROM tokens WHERE hash LIKE $1", [`${hashPrefix}%`]);
+      if (rows.length !== 1) return { revoked: [], ambiguous: rows.length > 1 };
+      const hash = String(rows[0]?.hash);
+      await deleteTokens(q, [hash], now);
+      return { revoked: [hash], ambiguous: false };
+    });
+  }
+
+  revokeExpiredTokens(now: number): Promise<string[]> {
+    return this.db.tx(async (q) => {
+      const rows = await q(
+        `SELECT hash FROM tokens WHERE (expires_at IS NOT NULL AND expires_at <= $1)
+         OR (uses_left IS NOT NULL AND uses_left <= 0) ORDER BY hash`,
+        [now],
+      );
+      const hashes = rows.map((r) => String(r.hash));
+      await deleteTokens(q, hashes, now);
+      return hashes;
+    });
+  }
+
+  revokeNode(name: string, now: number): Promise<boolean> {
+    return this.db.tx(async (q) => {
+      // Not a sha256 in hex, so no secret hashes to it; unique per node and revocation.
+      const marker = `revoked:${now}:${randomBytes(16).toString("hex")}`;
+      const rows = await q("UPDATE nodes SET credential_hash = $2 WHERE name = $1 RETURNING name", [
+        name,
+        marker,
+      ]);
+      if (rows.length === 0) return false;
+      await q("INSERT INTO revocations (at, kind, subject) VALUES ($1, $2, $3)", [now, "node", name]);
+      return true;
+    });
+  }
+
+  async revocations(limit: number): Promise<RevocationRecord[]> {
+    const rows = await this.db.query(
+      "SELECT at, kind, subject FROM revocations ORDER BY at DESC, subject LIMIT $1",
+      [limit],
+    );
+    return rows.map((r) => ({
+      at: num(r.at),
+      kind: r.kind === "node" ? "node" : "token",
+      subject: String(r.subject),
+    }));
   }
 
   async nodeByCredential(credentialHash: string): Promise<string | undefined> {
@@ -193,7 +241,10 @@ export class SqlStorage implements Storage {
     return (await this.db.query("SELECT 1 AS one FROM nodes WHERE name = $1", [name])).length > 0;
   }
 
-  saveReport(report: Report, receivedAt: number): Promise<SaveReportOutcome> {
+  saveReport(report: Report, receivedAt: number, body?: string): Promise<SaveReportOutcome> {
+    const json = body ?? JSON.stringify(report);
+    const kept = report.resources.filter(keptResource);
+    if (this.kind === "postgres") return this.saveReportPostgres(report, receivedAt, json, kept);
     return this.db.tx(async (q) => {
       const inserted = await q(
         `INSERT INTO reports (id, node, commit_sha, mode, status, started_at, duration_ms, received_at, body)
@@ -207,14 +258,21 @@ export class SqlStorage implements Storage {
           report.started_at,
           report.duration_ms,
           receivedAt,
-          JSON.stringify(report),
+          json,
         ],
       );
       if (inserted.length === 0) {
         const [prior] = await q("SELECT node FROM reports WHERE id = $1", [report.id]);
         return prior?.node === report.node ? "duplicate" : "conflict";
       }
-      await insertResources(q, report);
+      // One prepared single-row INSERT, run once per kept resource inside the transaction.
+      for (const r of kept) {
+        await q(
+          `INSERT INTO report_resources (report_id, node, resource, type, status, drifted, changes)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (report_id, resource) DO NOTHING`,
+          [report.id, report.node, r.id, r.type, r.status, r.drifted ? 1 : 0, JSON.stringify(r.changes)],
+        );
+      }
       await q(
         `UPDATE nodes SET last_report_id = $2, last_report_at = $3, last_status = $4, last_commit = $5
          WHERE name = $1 AND (last_report_at IS NULL OR last_report_at <= $3)`,
@@ -222,6 +280,60 @@ export class SqlStorage implements Storage {
       );
       return "stored";
     });
+  }
+
+  /**
+   * PostgreSQL: the report, its kept resources (one INSERT over unnest() arrays) and the node's
+   * latest-report pointer in one statement, so one round trip and one (implicit) transaction:
+   * the data-modifying CTEs run only when the report row was inserted, and the reply comes after
+   * COMMIT.
+   */
+  private async saveReportPostgres(
+    report: Report,
+    receivedAt: number,
+    json: string,
+    kept: Report["resources"],
+  ): Promise<SaveReportOutcome> {
+    const [r] = await this.db.query(
+      `WITH ins AS (
+         INSERT INTO reports (id, node, commit_sha, mode, status, started_at, duration_ms, received_at, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING RETURNING id),
+       res AS (
+         INSERT INTO report_resources (report_id, node, resource, type, status, drifted, changes)
+         SELECT ins.id, $2, x.resource, x.type, x.status, x.drifted, x.changes
+         FROM ins, unnest($10::text[], $11::text[], $12::text[], $13::int[], $14::text[])
+           AS x(resource, type, status, drifted, changes)
+         ON CONFLICT (report_id, resource) DO NOTHING),
+       upd AS (
+         UPDATE nodes SET last_report_id = $1, last_report_at = $6, last_status = $5, last_commit = $3
+         FROM ins WHERE nodes.name = $2 AND (nodes.last_report_at IS NULL OR nodes.last_report_at <= $6))
+       SELECT (SELECT id FROM ins) AS inserted, (SELECT node FROM reports WHERE id = $1) AS prior`,
+      [
+        report.id,
+        report.node,
+        report.commit,
+        report.mode,
+        report.status,
+        report.started_at,
+        report.duration_ms,
+        receivedAt,
+        json,
+        kept.map((x) => x.id),
+        kept.map((x) => x.type),
+        kept.map((x) => x.status),
+        kept.map((x) => (x.drifted ? 1 : 0)),
+        kept.map((x) => JSON.stringify(x.changes)),
+      ],
+    );
+    if (r?.inserted !== null && r?.inserted !== undefined) return "stored";
+    // Not inserted: stored before. The statement's snapshot may predate a concurrent insert of
+    // the same id, so look again when it saw no row.
+    let prior = r?.prior;
+    if (prior === null || prior === undefined) {
+      const [again] = await this.db.query("SELECT node FROM reports WHERE id = $1", [report.id]);
+      prior = again?.node;
+    }
+    return prior === report.node ? "duplicate" : "conflict";
   }
 
   async nodeReports(node: string, limit: number): Promise<ReportSummary[]> {
@@ -309,30 +421,36 @@ export class SqlStorage implements Storage {
   }
 }
 
-async function insertResources(q: Query, report: Report): Promise<void> {
-  const rows = report.resources;
-  for (let i = 0; i < rows.length; i += 400) {
-    const chunk = rows.slice(i, i + 400);
-    const params: unknown[] = [];
-    const values = chunk.map((r) => {
-      const base = params.length;
-      params.push(
-        report.id,
-        report.node,
-        r.id,
-        r.type,
-        r.status,
-        r.drifted ? 1 : 0,
-        JSON.stringify(r.changes),
-      );
-      return `(${[1, 2, 3, 4, 5, 6, 7].map((k) => `$${base + k}`).join(", ")})`;
-    });
-    await q(
-      `INSERT INTO report_resources (report_id, node, resource, type, status, drifted, changes)
-       VALUES ${values.join(", ")} ON CONFLICT (report_id, resource) DO NOTHING`,
-      params,
-    );
+/**
+ * Which resources of a report get a row in report_resources: those the drift and dashboard
+ * queries count (drifted, changed, would-change, failed, skipped, unknown). A plain `unchanged`
+ * resource that did not drift gets none; every resource stays in the report's body
+ * (`GET /reports/ID`). Most runs change nothing, so this is most rows of most reports.
+ */
+export function keptResource(r: Report["resources"][number]): boolean {
+  return r.drifted || r.status !== "unchanged";
+}
+
+/** The id a token is shown and revoked by: the first 12 hex digits of its hash. */
+export const tokenId = (hash: string): string => hash.slice(0, 12);
+
+async function deleteTokens(q: Query, hashes: string[], now: number): Promise<void> {
+  for (const hash of hashes) {
+    await q("DELETE FROM tokens WHERE hash = $1", [hash]);
+    await q("INSERT INTO revocations (at, kind, subject) VALUES ($1, $2, $3)", [now, "token", tokenId(hash)]);
   }
+}
+
+function tokenRecord(r: Row): TokenRecord {
+  return {
+    hash: String(r.hash),
+    kind: r.kind === "admin" ? "admin" : "enroll",
+    created_at: num(r.created_at),
+    expires_at: numOrNull(r.expires_at),
+    uses_left: numOrNull(r.uses_left),
+    node_glob: strOrNull(r.node_glob),
+    reenroll: num(r.reenroll) === 1,
+  };
 }
 
 function reportSummary(r: Row): ReportSummary {

@@ -78,6 +78,13 @@ export interface CommitRecord {
 
 export type SaveReportOutcome = "stored" | "duplicate" | "conflict";
 
+export interface RevocationRecord {
+  at: number;
+  kind: "token" | "node";
+  /** A token's id (the first 12 hex digits of its hash) or a node's name. */
+  subject: string;
+}
+
 export interface Storage {
   readonly kind: "sqlite" | "postgres";
   /** Sessions and the dashboard's page queries (server/ui/). */
@@ -97,6 +104,23 @@ export interface Storage {
     now: number;
     allowSupersede: boolean;
   }): Promise<EnrollOutcome>;
+  /** Every enrolment and admin token (hashes only), oldest first. */
+  listTokens(): Promise<TokenRecord[]>;
+  /**
+   * Deletes the tokens whose hash starts with `hashPrefix` (lower-case hex) and records it; refuses
+   * (deleting nothing) when the prefix matches more than one. Returns the hashes deleted.
+   */
+  revokeToken(hashPrefix: string, now: number): Promise<{ revoked: string[]; ambiguous: boolean }>;
+  /** Deletes the tokens expired at `now` or with no uses left, recorded; returns their hashes. */
+  revokeExpiredTokens(now: number): Promise<string[]>;
+  /**
+   * Invalidates the node's credential at once (its next request is a 401 on every server sharing
+   * the database) and records it; its reports stay. Re-enrolling the name then needs a token made
+   * with --reenroll. False when no such node is enrolled.
+   */
+  revokeNode(name: string, now: number): Promise<boolean>;
+  /** The revocations recorded, newest first. */
+  revocations(limit: number): Promise<RevocationRecord[]>;
   nodeByCredential(credentialHash: string): Promise<string | undefined>;
   /** The node a credential opens, with its catalog state: one read serves auth and the serial. */
   authenticateNode(credentialHash: string): Promise<NodeIdentity | undefined>;
@@ -119,7 +143,13 @@ export interface Storage {
   listNodes(): Promise<NodeSummary[]>;
   nodeExists(name: string): Promise<boolean>;
 
-  saveReport(report: Report, receivedAt: number): Promise<SaveReportOutcome>;
+  /**
+   * Stores the report in one transaction, idempotent on its id; settles only after COMMIT.
+   * `body`: the report's JSON exactly as received (stored as is for `GET /reports/ID`, saving a
+   * re-serialisation); default `JSON.stringify(report)`. Resource rows are kept only for the
+   * resources queries count (see `keptResource` in sql.ts): not for plain unchanged ones.
+   */
+  saveReport(report: Report, receivedAt: number, body?: string): Promise<SaveReportOutcome>;
   nodeReports(node: string, limit: number): Promise<ReportSummary[]>;
   getReport(id: string): Promise<Report | undefined>;
   drift(): Promise<DriftRow[]>;
