@@ -3,6 +3,7 @@
  * snapshot and caches what does not depend on the node (parsed recipes, parsed templates, source
  * file hashes), so a server compiling many nodes of one commit pays for parsing once.
  */
+import { isUtf8 } from "node:buffer";
 import { canonicalJson } from "./canonical.js";
 import { classify, mergeVars, type Rule } from "./classify.js";
 import type { Problem } from "./errors.js";
@@ -313,11 +314,12 @@ export class Compiler {
 
 function entry(bytes: Buffer): { sha: string; file: CatalogFile } {
   const sha = sha256(bytes);
-  const text = bytes.toString("utf8");
-  const isText = Buffer.byteLength(text, "utf8") === bytes.length && !text.includes("\uFFFD");
+  // Valid UTF-8 travels as text (readable in the catalog and in diffs), anything else as base64.
   return {
     sha,
-    file: isText ? { size: bytes.length, text } : { size: bytes.length, base64: bytes.toString("base64") },
+    file: isUtf8(bytes)
+      ? { size: bytes.length, text: bytes.toString("utf8") }
+      : { size: bytes.length, base64: bytes.toString("base64") },
   };
 }
 
