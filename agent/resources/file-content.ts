@@ -1,6 +1,6 @@
 /** Content comparison and diffs for the file kind: read only what a decision needs. */
-import { createHash } from "node:crypto";
-import { readFileSync, type Stats } from "node:fs";
+import { createHash, hash } from "node:crypto";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 
 /** Diffs beyond this size say so instead of printing a wall of text. */
 const MAX_DIFF_BYTES = 512 * 1024;
@@ -9,14 +9,33 @@ export function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
+/** One read buffer for the no-op path: a file that fits is read and hashed without allocating. */
+const SCRATCH = Buffer.allocUnsafeSlow(64 * 1024);
+
 /**
- * The current content when it differs from `want`, else null. A size mismatch decides without
- * reading; equal sizes are compared byte for byte (cheaper than hashing both).
+ * The current content of the file at `path` when its sha256 is not `want`, else null. Compared by
+ * hash, so the desired content itself is not needed to find a file in sync: a run from the compile
+ * cache, whose catalog carries no content, reads a blob only for a file that must change. A file
+ * that fits the scratch buffer is hashed there (no allocation per file on the no-op path).
  */
-export function differingContent(path: string, st: Stats, want: Buffer): Buffer | "unread" | null {
-  if (st.size !== want.length) return "unread";
-  const have = readFileSync(path);
-  return have.equals(want) ? null : have;
+export function differingContent(path: string, want: string): { data: Buffer; sha256: string } | null {
+  const fd = openSync(path, "r");
+  try {
+    let n = 0;
+    for (let got = -1; got !== 0 && n < SCRATCH.length; n += got)
+      got = readSync(fd, SCRATCH, n, SCRATCH.length - n, n);
+    if (n < SCRATCH.length) {
+      const sha = hash("sha256", SCRATCH.subarray(0, n), "hex");
+      return sha === want ? null : { data: Buffer.from(SCRATCH.subarray(0, n)), sha256: sha };
+    }
+    // Larger than the scratch buffer: read whole (the reads above were positional, so the
+    // descriptor's offset is still 0).
+    const data = readFileSync(fd);
+    const sha = sha256(data);
+    return sha === want ? null : { data, sha256: sha };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function isText(b: Buffer): boolean {

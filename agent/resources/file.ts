@@ -1,6 +1,7 @@
 /**
  * `file`: a regular file (content, mode, owner), a directory, a symlink, or nothing at a path.
- * The no-op path is one lstat per file; content is read only when the sizes match. Writes are
+ * The no-op path is one lstat, one read and one sha256 per file with content, compared with
+ * `content_sha256`: the wanted bytes are fetched (ctx.content) only for a diff or a write. Writes are
  * atomic (agent/sys/atomic-write.ts) and the replaced content goes to the backup store first.
  */
 import { promises as fsp, lstatSync, type Stats, statSync } from "node:fs";
@@ -16,7 +17,7 @@ import {
   sweepStaleTemps,
   syncDirs,
 } from "../sys/atomic-write.js";
-import { contentDiff, differingContent, parseMode, sha256 } from "./file-content.js";
+import { contentDiff, differingContent, parseMode } from "./file-content.js";
 import { metaChanges, setMeta, wantedIds } from "./file-meta.js";
 import type { CheckResult, Kind, KindContext } from "./kind.js";
 
@@ -162,8 +163,8 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
       if (!st.isDirectory()) throw typeMismatch(r.id, path, kindOf(st), "directory");
       return { changes: metaChanges(p, st, accounts, r.id, true) };
     case "file": {
-      const want = p.content_sha256 ? await ctx.content(p.content_sha256) : null;
       if (!st) {
+        const want = p.content_sha256 ? await ctx.content(p.content_sha256) : null;
         return {
           changes: [{ property: "ensure", from: "absent", to: "file" }],
           diff: want ? await contentDiff(path, null, want) : null,
@@ -172,16 +173,16 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
       if (!st.isFile()) throw typeMismatch(r.id, path, kindOf(st), "file");
       const changes: Change[] = [];
       let diff: string | null = null;
-      if (want) {
-        const have = differingContent(path, st, want);
+      if (p.content_sha256) {
+        // The live file's hash against the wanted one: the wanted bytes are fetched only for a diff.
+        const have = differingContent(path, p.content_sha256);
         if (have !== null) {
-          const before = have === "unread" ? await fsp.readFile(path) : have;
           changes.push({
             property: "content",
-            from: `sha256:${sha256(before)}`,
+            from: `sha256:${have.sha256}`,
             to: `sha256:${p.content_sha256}`,
           });
-          diff = await contentDiff(path, before, want);
+          diff = await contentDiff(path, have.data, await ctx.content(p.content_sha256));
         }
       }
       changes.push(...metaChanges(p, st, accounts, r.id, true));

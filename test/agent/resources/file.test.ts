@@ -182,3 +182,31 @@ t.test("asks for a daemon-reload after writing a unit file", async (t) => {
   );
   t.same(run, {}, "no reload for a file outside the unit directories");
 });
+
+t.test("a file in sync is found so by its hash, without fetching the wanted content", async (t) => {
+  writeFileSync(p("by-hash"), "hello\nworld\n");
+  const r = resource("file", p("by-hash"), { ensure: "file", content_sha256: hello });
+  const asked: string[] = [];
+  const ctx = context({ stateDir, contents, noop: true });
+  const counting = {
+    ...ctx,
+    content: (sha: string) => {
+      asked.push(sha);
+      return ctx.content(sha);
+    },
+  };
+  t.same((await file.check(r, counting)).changes, [], "in sync");
+  t.same(asked, [], "the wanted bytes were not needed");
+  writeFileSync(p("by-hash"), "hello\nthere\n"); // same size, other bytes
+  const found = await file.check(r, counting);
+  t.match(found.changes, [{ property: "content", to: `sha256:${hello}` }]);
+  t.match(found.diff, /-there\n\+world/);
+  t.same(asked, [hello], "fetched once, for the diff");
+  const big = Buffer.alloc(200 * 1024, 7); // larger than the read buffer
+  const bigSha = contents.add(big);
+  writeFileSync(p("big"), big);
+  const rb = resource("file", p("big"), { ensure: "file", content_sha256: bigSha });
+  t.same((await file.check(rb, counting)).changes, [], "a large file in sync");
+  writeFileSync(p("big"), Buffer.alloc(200 * 1024, 8));
+  t.match((await file.check(rb, counting)).changes, [{ property: "content", to: `sha256:${bigSha}` }]);
+});
