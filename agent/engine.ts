@@ -38,7 +38,10 @@ export interface EngineOptions {
   onResource?: (report: ResourceReport, resource: CatalogResource) => void;
   catalogSource?: Report["catalog_source"];
   catalogAgeS?: number;
-  /** Content the catalog does not carry inline (above the server's threshold), by sha256; must check the hash. */
+  /**
+   * Content the catalog does not carry inline, by sha256 (above the server's threshold; every file of
+   * a catalog from the compile cache); must check the hash. Called only when a kind needs the bytes.
+   */
   fetchContent?: (sha: string) => Promise<Buffer>;
 }
 
@@ -59,7 +62,9 @@ function contentOf(
     const f = catalog.files[sha];
     if (f?.text !== undefined) return Buffer.from(f.text, "utf8");
     if (f?.base64 !== undefined) return Buffer.from(f.base64, "base64");
-    if (f && fetch) return fetch(sha);
+    // Not inline: listed without content (fetched by hash from the server), or not listed at all
+    // (a catalog from the compile cache, whose contents are in the content store).
+    if (fetch) return fetch(sha);
     throw new Error(`the catalog carries no content for sha256 ${sha}`);
   };
 }

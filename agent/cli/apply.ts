@@ -111,20 +111,20 @@ async function compile(
   node: string,
   facts: Facts,
   stateDir: string,
-): Promise<{ catalog: Catalog; save(): Promise<void> }> {
+): Promise<{ catalog: Catalog; fetchContent?: (sha: string) => Promise<Buffer>; save(): Promise<void> }> {
   const { statSync } = await import("node:fs");
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new TendError("TEND_E_NOT_FOUND", `no recipe folder at ${dir}`);
   }
   const { compileCached } = await import("../compile-cache.js");
-  return compileCached(dir, node, facts, stateDir);
+  return compileCached(dir, node, facts, stateDir, { log: (m) => process.stderr.write(`${m}\n`) });
 }
 
 async function converge(args: ApplyArgs): Promise<number> {
   const { gatherFacts } = await import("../facts/index.js");
   const facts = await gatherFacts();
   const node = args.node ?? facts.hostname;
-  const compiled = args.catalog
+  const compiled: Awaited<ReturnType<typeof compile>> = args.catalog
     ? { catalog: await loadCatalogFile(args.catalog), save: async () => {} }
     : await compile(args.dir, node, facts, args.stateDir);
   const catalog = compiled.catalog;
@@ -177,6 +177,8 @@ async function converge(args: ApplyArgs): Promise<number> {
             if (text) process.stdout.write(text);
           },
       catalogSource: "local",
+      // A catalog from the compile cache carries no file content: the content store has it.
+      fetchContent: compiled.fetchContent,
     });
   } finally {
     process.off("SIGINT", onSignal);
