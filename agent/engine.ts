@@ -274,15 +274,33 @@ export async function runCatalog(catalog: Catalog, options: EngineOptions): Prom
     }
     try {
       await journal.compact(new Set(index.keys()));
-      const next = new Map<string, string>();
-      for (const res of resources) {
+      const recorded = (res: CatalogResource): string | undefined => {
         const status = reports.get(res.id)!.status;
-        const was = enforced.get(res.id);
-        if (status === "unchanged" || status === "changed") next.set(res.id, shortDigest(res.digest));
-        else if (was !== undefined) next.set(res.id, was);
+        return status === "unchanged" || status === "changed"
+          ? shortDigest(res.digest)
+          : enforced.get(res.id);
+      };
+      // The common case, a run that enforced what was already recorded, builds no second map.
+      let kept = 0;
+      let same = true;
+      for (const res of resources) {
+        const digest = recorded(res);
+        if (digest === undefined) continue;
+        kept++;
+        if (enforced.get(res.id) !== digest) {
+          same = false;
+          break;
+        }
       }
       // When a kind could not finish, the run's changes may not be durable: record nothing.
-      if (!error && !sameEnforced(next, enforced)) await saveEnforced(options.stateDir, next);
+      if (!error && !(same && kept === enforced.size)) {
+        const next = new Map<string, string>();
+        for (const res of resources) {
+          const digest = recorded(res);
+          if (digest !== undefined) next.set(res.id, digest);
+        }
+        if (!sameEnforced(next, enforced)) await saveEnforced(options.stateDir, next);
+      }
     } catch (err) {
       error ??= `could not record the run's state in ${options.stateDir}: ${errorText(err)}`;
     }
