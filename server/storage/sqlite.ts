@@ -22,6 +22,7 @@ class SqliteDriver implements Driver {
   private queue: Promise<void> = Promise.resolve();
   private readonly locks = new Set<string>();
   private readonly pending: PendingTx[] = [];
+  private scheduled = false;
 
   constructor(private readonly db: Database.Database) {}
 
@@ -67,8 +68,9 @@ class SqliteDriver implements Driver {
   };
 
   /**
-   * Group commit: transactions that queue up while one is running are run together, each in its
-   * own savepoint (so one failing rolls back only itself), under one COMMIT. Each caller's promise
+   * Group commit: transactions begun in the same turn of the event loop (the requests whose bodies
+   * arrived together), or while a group is running, are run together, each in its own savepoint
+   * (so one failing rolls back only itself), under one COMMIT. Each caller's promise
    * settles only after that COMMIT, so an acknowledged write is a committed one; what is saved is
    * the per-commit work (the B-tree pages every report touches are written to the WAL once per
    * group instead of once per report).
@@ -76,7 +78,15 @@ class SqliteDriver implements Driver {
   tx<T>(fn: (q: Query) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, resolve, reject } as PendingTx);
-      if (this.pending.length === 1) void this.runGroup();
+      // Started on the next turn of the event loop, not at once: the reports whose requests
+      // finished in this turn (the sockets read together) then share one group.
+      if (this.pending.length === 1 && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          void this.runGroup();
+        });
+      }
     });
   }
 
