@@ -9,10 +9,18 @@ export function canonicalJson(value: unknown): string {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === "object") {
+    // defineProperty, not assignment: a "__proto__" key must be kept (and signed) like any other,
+    // not turn into the object's prototype and vanish from the output.
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value).sort()) {
       const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
+      if (v !== undefined)
+        Object.defineProperty(out, key, {
+          value: sortKeys(v),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
     }
     return out;
   }

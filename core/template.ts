@@ -62,6 +62,11 @@ export class Templates {
         ownPropertyOnly: true,
         cache: true,
         jsTruthy: false,
+        // A template comes from a commit anyone with push access can make; it must not be able to
+        // stall the server's compiles: bounded template size, render time and memory.
+        parseLimit: 1_000_000,
+        renderLimit: 5_000,
+        memoryLimit: 64 * 1024 * 1024,
       });
       this.engines.set(root, engine);
     }

@@ -248,3 +248,20 @@ t.test("node names are validated", async (t) => {
     t.equal(problems[0]?.code, "TEND_E_NODE_NAME");
   }
 });
+
+t.test("a template cannot stall the compiler: render time and memory are bounded", async (t) => {
+  const dir = repo({
+    "nodes.yaml": '- name: "*"\n  recipes: [a]\n',
+    "a/recipe.yaml": "resources:\n  - file: /etc/x\n    template: x.liquid\n",
+    "a/templates/x.liquid": "{% for i in (1..100000000) %}{{ i }}{% endfor %}\n",
+  });
+  const { catalog, problems } = compile(fsRepo(dir), "n", sampleFacts());
+  t.equal(catalog, undefined);
+  t.equal(problems[0]?.code, "TEND_E_TEMPLATE_RENDER");
+  t.match(problems[0]?.message, /limit/i);
+});
+
+t.test("canonical JSON keeps a __proto__ key (signatures cover every key)", async (t) => {
+  const value = JSON.parse('{"b":1,"__proto__":{"command":"x"},"a":2}');
+  t.equal(canonicalJson(value), '{"__proto__":{"command":"x"},"a":2,"b":1}');
+});
