@@ -64,27 +64,56 @@ export function isAlive(holder: Pick<LockHolder, "pid" | "start_ticks">): boolea
   return now === null || now === holder.start_ticks;
 }
 
+/** How long a lock file that holds no valid holder is given before it counts as debris. */
+const DAMAGED_GRACE_MS = 2000;
+
 async function readHolder(path: string): Promise<LockHolder | null> {
+  let text: string;
   try {
-    const data = JSON.parse(await fsp.readFile(path, "utf8")) as Partial<LockHolder>;
-    if (typeof data.pid !== "number" || typeof data.token !== "string") return null;
+    text = await fsp.readFile(path, "utf8");
+  } catch (err) {
+    // Gone (released meanwhile): the caller looks again.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+  let data: Partial<LockHolder> | null = null;
+  try {
+    data = JSON.parse(text) as Partial<LockHolder>;
+  } catch {
+    data = null;
+  }
+  if (data && typeof data.pid === "number" && typeof data.token === "string") {
     return {
       pid: data.pid,
       started_at: String(data.started_at ?? "?"),
       start_ticks: typeof data.start_ticks === "number" ? data.start_ticks : null,
       token: data.token,
     };
-  } catch (err) {
-    // Gone (released meanwhile) or not a lock we wrote: the caller looks again.
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw err;
   }
+  // Empty or not a lock we wrote (a crash at the wrong moment, a hand edit): once it is older than
+  // any write in progress could be, it is a dead holder that the usual stale-lock path removes.
+  const st = await fsp.stat(path).catch(() => null);
+  if (!st) return null;
+  const age = Date.now() - st.mtimeMs;
+  return {
+    pid: age > DAMAGED_GRACE_MS ? 0 : process.pid,
+    started_at: new Date(st.mtimeMs).toISOString(),
+    start_ticks: null,
+    token: `damaged-${st.ino}-${Math.round(st.mtimeMs)}`,
+  };
 }
 
 /** Create `path` holding `holder`, atomically and whole; false when it already exists. */
 async function createExclusive(path: string, holder: LockHolder): Promise<boolean> {
   const temp = `${path}.${holder.token}.tmp`;
-  await fsp.writeFile(temp, JSON.stringify(holder), { mode: 0o600, flag: "wx" });
+  // Written and synced before it is linked into place: a power loss never leaves an empty lock.
+  const fh = await fsp.open(temp, "wx", 0o600);
+  try {
+    await fh.writeFile(JSON.stringify(holder));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
   try {
     await fsp.link(temp, path);
     return true;
@@ -135,7 +164,14 @@ export async function acquireLock(stateDir: string, options: LockOptions): Promi
       return held(path, me);
     }
     const holder = await breakIfStale(path, me);
-    if (!holder) continue;
+    if (!holder) {
+      // Released or broken meanwhile: try again at once, but never spin past the deadline.
+      if (Date.now() >= deadline + 5000) {
+        throw new TendError("TEND_E_LOCKED", `the run lock in ${stateDir} keeps changing hands; try again`);
+      }
+      await sleep(5);
+      continue;
+    }
     if (Date.now() >= deadline) throw lockedError(stateDir, holder, options.waitMs);
     await sleep(Math.min(options.pollMs ?? 100, Math.max(1, deadline - Date.now())));
   }

@@ -154,3 +154,25 @@ t.test("temp files of lock attempts that died are swept", async (t) => {
   t.notOk(existsSync(join(dir, leftover)));
   await lock.release();
 });
+
+t.test(
+  "a damaged lock file (empty, or not ours) is debris once it is older than a write could be",
+  async (t) => {
+    for (const content of ["", "{}", "not json"]) {
+      const dir = mkdtempSync(join(tmpdir(), "tend-lock-damaged-"));
+      writeFileSync(join(dir, LOCK_FILE), content);
+      const old = new Date(Date.now() - 60_000);
+      await import("node:fs/promises").then((fs) => fs.utimes(join(dir, LOCK_FILE), old, old));
+      const lock = await acquireLock(dir, { waitMs: 1000 });
+      t.equal(lock.holder.pid, process.pid, `taken over a lock holding ${JSON.stringify(content)}`);
+      await lock.release();
+    }
+  },
+);
+
+t.test("a damaged lock file that was just written is waited for, with a bounded wait", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "tend-lock-fresh-"));
+  writeFileSync(join(dir, LOCK_FILE), "{}");
+  // Before the fix this spun forever at full CPU; now it gives up like any other wait.
+  await t.rejects(acquireLock(dir, { waitMs: 300 }), { code: "TEND_E_LOCKED" });
+});
