@@ -7,6 +7,7 @@
  */
 import type { FastifyBaseLogger } from "fastify";
 import type { Problem } from "../../core/errors.js";
+import { isValid } from "../../core/schema.js";
 import type { CompilerFns } from "../compiler.js";
 import type { Storage } from "../storage/types.js";
 import type { GitMirror } from "./mirror.js";
@@ -95,6 +96,12 @@ export class GitGate {
     try {
       problems.push(...this.compiler.validateRepo(tree).problems);
       for (const { node, facts } of await this.storage.knownFacts()) {
+        // Facts stored before the catalog route checked them whole: a node must not be able to
+        // block the fleet's deploys by reporting incomplete facts.
+        if (!isValid("facts", facts)) {
+          this.log.warn({ node }, "skipping a node with incomplete facts in the commit check");
+          continue;
+        }
         const result = this.compiler.compile(tree, node, facts, { commit: sha });
         for (const p of result.problems) problems.push({ ...p, message: `node ${node}: ${p.message}` });
         if (problems.length >= maxProblems) break;

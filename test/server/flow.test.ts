@@ -164,3 +164,24 @@ t.test(
     t.equal(other.statusCode, 404, "db-1's catalog does not reference web-1's file");
   },
 );
+
+t.test("incomplete facts are refused, so one node cannot block the fleet's commits", async (t) => {
+  const s = await startTestServer({ storage: testStorages()[0]!() });
+  t.teardown(() => s.close());
+  const token = await s.enrollToken();
+  const enrol = await s.app.inject({
+    method: "POST",
+    url: "/api/v1/enroll",
+    payload: { token, node: "evil-1" },
+  });
+  const { credential } = enrol.json();
+  const { fqdn: _dropped, ...partial } = facts("evil-1");
+  const cat = await s.app.inject({
+    method: "POST",
+    url: "/api/v1/catalog",
+    headers: bearer(credential),
+    payload: { facts: partial },
+  });
+  t.equal(cat.statusCode, 400, cat.body);
+  t.match(cat.json().message, /fqdn/);
+});
