@@ -22,6 +22,10 @@
  * default `*\/30` schedule); `--splay 300` is the default agent.yaml, where every run of the fleet
  * falls in the first 5 minutes of each half hour, 6 times the request rate.
  *
+ * "server CPU ms/run" is the server process's user + system time over the window divided by the
+ * agent runs in it (one poll and one report each): 1800 × 1000 / that is how many agents (at
+ * splay 1800) would keep one core busy, a figure the machine's other load hardly moves.
+ *
  * Agents share `--nodes` enrolled identities (round robin): the request mix and sizes are those of
  * N agents; the server's per-node catalog cache holds `--nodes` entries, not N. Workers are started
  * and warmed up (every identity polls and reports once) before the first step. Each step also prints
@@ -29,7 +33,7 @@
  * what the latencies measure.
  */
 import { fork, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -191,7 +195,7 @@ async function main(): Promise<void> {
       `bench/fleet: server ${server.url}, ${nodes} identities, ${workers} workers, splay ${splayS}s, run ${runMs} ms, ${windowS}s per step`,
     );
     console.log(
-      "   agents  runs/s  req/s  poll p50/p99 ms  report p50/p99 ms  all p99 ms  errors  loadgen lag p99 ms  load avg",
+      "   agents  runs/s  req/s  poll p50/p99 ms  report p50/p99 ms  all p99 ms  errors  loadgen lag p99 ms  load avg  server CPU ms/run",
     );
     const f = (x: number) => x.toFixed(1);
     let best = 0;
@@ -199,6 +203,7 @@ async function main(): Promise<void> {
       const runsPerS = n / splayS;
       const p99s: number[] = [];
       for (let w = 0; w < repeat; w++) {
+        const cpu0 = cpuMs(server.child.pid);
         const results = await Promise.all(
           children.map((c) =>
             ask<StepResult>(c, { type: "step", runsPerS: runsPerS / workers, windowS, runMs }),
@@ -209,9 +214,10 @@ async function main(): Promise<void> {
         const report = sorted(results.flatMap((r) => r.report));
         const all = sorted([...poll, ...report]);
         const errors = results.flatMap((r) => r.errors);
+        const cpuPerRun = (cpuMs(server.child.pid) - cpu0) / Math.max(1, report.length + errors.length);
         p99s.push(errors.length > 0 ? Number.POSITIVE_INFINITY : quantile(all, 0.99));
         console.log(
-          `${String(n).padStart(9)} ${f(runsPerS).padStart(7)} ${f(all.length / windowS).padStart(6)}  ${`${f(quantile(poll, 0.5))} / ${f(quantile(poll, 0.99))}`.padStart(15)}  ${`${f(quantile(report, 0.5))} / ${f(quantile(report, 0.99))}`.padStart(17)}  ${f(quantile(all, 0.99)).padStart(10)}  ${String(errors.length).padStart(6)}  ${f(Math.max(...results.map((r) => r.lagP99Ms))).padStart(18)}  ${f(loadavg()[0] ?? 0).padStart(8)}`,
+          `${String(n).padStart(9)} ${f(runsPerS).padStart(7)} ${f(all.length / windowS).padStart(6)}  ${`${f(quantile(poll, 0.5))} / ${f(quantile(poll, 0.99))}`.padStart(15)}  ${`${f(quantile(report, 0.5))} / ${f(quantile(report, 0.99))}`.padStart(17)}  ${f(quantile(all, 0.99)).padStart(10)}  ${String(errors.length).padStart(6)}  ${f(Math.max(...results.map((r) => r.lagP99Ms))).padStart(18)}  ${f(loadavg()[0] ?? 0).padStart(8)}  ${f(cpuPerRun).padStart(17)}`,
         );
         if (errors.length > 0) console.log(`  first error: ${errors[0]}`);
       }
@@ -230,6 +236,12 @@ async function main(): Promise<void> {
     repo.cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A process's user + system CPU time so far, in ms (/proc/PID/stat, 100 ticks a second). */
+function cpuMs(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** As spawnServer, with V8's CPU profiler on (the profile is written to `dir` when it stops). */
