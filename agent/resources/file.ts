@@ -13,6 +13,7 @@ import { Accounts } from "../sys/accounts.js";
 import {
   atomicSymlink,
   atomicWrite,
+  checkParents,
   resolveWriteTarget,
   sweepStaleTemps,
   syncDirs,
@@ -124,6 +125,8 @@ interface Live {
 }
 
 function inspect(path: string, p: FileParams): Live {
+  // Before anything is read, written, chowned or removed: no user-planted link on the way there.
+  checkParents(path, p.follow_symlink ?? false);
   const lst = lstatSync(path, { throwIfNoEntry: false });
   if (!lst?.isSymbolicLink() || p.ensure === "link" || p.ensure === "absent") return { lst, st: lst };
   resolveWriteTarget(path, p.follow_symlink ?? false); // throws when refused or dangling

@@ -30,8 +30,44 @@ export interface AtomicWriteOptions {
   };
 }
 
+/**
+ * Refuses a path whose parent directories go through a symbolic link that someone other than root
+ * could have planted or could replace: writing, chowning or removing through it would act on
+ * whatever the link points to (a user turning ~/.config into a link to /etc). Root's own links in
+ * root's directories (/lib → usr/lib, /var/run → /run) are followed as usual. One realpath per
+ * call in the common case of no symlink at all.
+ */
+export function checkParents(path: string, followSymlink: boolean): void {
+  if (followSymlink) return;
+  const dir = dirname(path);
+  let real: string;
+  try {
+    real = realpathSync.native(dir);
+  } catch {
+    return; // a missing parent: the write fails on its own, and plans say it would be created
+  }
+  if (real === dir) return;
+  for (let end = dir.indexOf("/", 1); ; end = dir.indexOf("/", end + 1)) {
+    const prefix = end < 0 ? dir : dir.slice(0, end);
+    const st = lstatSync(prefix, { throwIfNoEntry: false });
+    if (!st) return;
+    if (st.isSymbolicLink()) {
+      const holder = lstatSync(dirname(prefix));
+      const safeDir = holder.uid === 0 && ((holder.mode & 0o022) === 0 || (holder.mode & 0o1000) !== 0);
+      if (st.uid !== 0 || !safeDir) {
+        throw new TendError(
+          "TEND_E_FILE_SYMLINK",
+          `${path}: its parent ${prefix} is a symbolic link that a user other than root controls (to ${realpathSync.native(prefix)}); tend does not write through it. Remove the link, or set follow_symlink: true on the resource if it is intended.`,
+        );
+      }
+    }
+    if (end < 0) return;
+  }
+}
+
 /** The path a write to `path` lands on: `path` itself, or the symlink's final target when allowed. */
 export function resolveWriteTarget(path: string, followSymlink: boolean): string {
+  checkParents(path, followSymlink);
   const st = lstatSync(path, { throwIfNoEntry: false });
   if (!st?.isSymbolicLink()) return path;
   if (!followSymlink) {

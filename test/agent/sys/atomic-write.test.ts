@@ -1,4 +1,7 @@
 import {
+  chmodSync,
+  chownSync,
+  lchownSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -107,4 +110,39 @@ t.test("the file kind's prefetch removes temp files a killed run left, and only 
   t.equal(readdirSync(d).length, 2, "a plan removes nothing");
   await file.prefetch?.(rs, context({ stateDir: join(root, "state") }));
   t.same(readdirSync(d), [".app.conf.swp"], "tend's temp file is gone, others stay");
+});
+
+t.test(
+  "a parent directory that a user turned into a symlink is refused (no chown or write through it)",
+  async (t) => {
+    const base = join(root, "parents");
+    const sys = join(base, "sys");
+    const home = join(base, "home");
+    mkdirSync(sys, { recursive: true });
+    mkdirSync(home);
+    chownSync(home, 65534, 65534); // a user's home...
+    symlinkSync(sys, join(home, ".config"));
+    lchownSync(join(home, ".config"), 65534, 65534); // ...where the user planted a link to a system dir
+    const through = join(home, ".config", "x.conf");
+    await t.rejects(atomicWrite(through, Buffer.from("evil")), {
+      code: "TEND_E_FILE_SYMLINK",
+      message: /\.config is a symbolic link/,
+    });
+    t.same(readdirSync(sys), [], "nothing written into the link's target");
+    const dir = resource("file", join(home, ".config", "bin"), { ensure: "directory", owner: "nobody" });
+    await t.rejects(file.check(dir, context({ stateDir: join(base, "state") })), {
+      code: "TEND_E_FILE_SYMLINK",
+    });
+    await atomicWrite(through, Buffer.from("meant"), { followSymlink: true });
+    t.equal(readFileSync(join(sys, "x.conf"), "utf8"), "meant", "follow_symlink: true writes through it");
+  },
+);
+
+t.test("root's own symlinks in root's directories are followed (/lib -> usr/lib style)", async (t) => {
+  const base = join(root, "rootlinks");
+  mkdirSync(join(base, "usr", "lib"), { recursive: true });
+  chmodSync(base, 0o755);
+  symlinkSync(join(base, "usr", "lib"), join(base, "lib"));
+  await atomicWrite(join(base, "lib", "unit.service"), Buffer.from("[Unit]\n"));
+  t.equal(readFileSync(join(base, "usr", "lib", "unit.service"), "utf8"), "[Unit]\n");
 });
