@@ -1,6 +1,6 @@
 /** Content comparison and diffs for the file kind: read only what a decision needs. */
 import { createHash, hash } from "node:crypto";
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 
 /** Diffs beyond this size say so instead of printing a wall of text. */
 const MAX_DIFF_BYTES = 512 * 1024;
@@ -18,9 +18,16 @@ const SCRATCH = Buffer.allocUnsafeSlow(64 * 1024);
  * cache, whose catalog carries no content, reads a blob only for a file that must change. A file
  * that fits the scratch buffer is hashed there (no allocation per file on the no-op path).
  */
-export function differingContent(path: string, want: string): { data: Buffer; sha256: string } | null {
-  const fd = openSync(path, "r");
+export function differingContent(
+  path: string,
+  want: string,
+  follow = false,
+): { data: Buffer; sha256: string } | null {
+  const fd = openSync(path, readFlags(follow));
   try {
+    // What was opened must be the regular file the check saw, not a link or fifo swapped in since.
+    if (!fstatSync(fd).isFile())
+      throw new Error(`${path} changed under tend's feet (no longer a regular file)`);
     let n = 0;
     for (let got = -1; got !== 0 && n < SCRATCH.length; n += got)
       got = readSync(fd, SCRATCH, n, SCRATCH.length - n, n);
@@ -36,6 +43,14 @@ export function differingContent(path: string, want: string): { data: Buffer; sh
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Flags for reading a managed file: without following a symlink swapped in after the check (its
+ * target's content would end up in a diff, a report and a backup), and without blocking on a fifo.
+ */
+export function readFlags(follow: boolean): number {
+  return follow ? constants.O_RDONLY : constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 }
 
 function isText(b: Buffer): boolean {

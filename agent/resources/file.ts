@@ -18,7 +18,7 @@ import {
   sweepStaleTemps,
   syncDirs,
 } from "../sys/atomic-write.js";
-import { contentDiff, differingContent, parseMode } from "./file-content.js";
+import { contentDiff, differingContent, parseMode, readFlags } from "./file-content.js";
 import { metaChanges, setMeta, wantedIds } from "./file-meta.js";
 import type { CheckResult, Kind, KindContext } from "./kind.js";
 
@@ -178,7 +178,7 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
       let diff: string | null = null;
       if (p.content_sha256) {
         // The live file's hash against the wanted one: the wanted bytes are fetched only for a diff.
-        const have = differingContent(path, p.content_sha256);
+        const have = differingContent(path, p.content_sha256, p.follow_symlink ?? false);
         if (have !== null) {
           changes.push({
             property: "content",
@@ -196,7 +196,14 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
 
 async function backupFile(ctx: KindContext, p: FileParams, path: string, st: Stats): Promise<void> {
   if (p.backup === false || !st.isFile()) return;
-  const old = await fsp.readFile(path);
+  const fh = await fsp.open(path, readFlags(p.follow_symlink ?? false));
+  let old: Buffer;
+  try {
+    if (!(await fh.stat()).isFile()) return;
+    old = await fh.readFile();
+  } finally {
+    await fh.close();
+  }
   await runOf(ctx).backups.save(path, old, st);
 }
 

@@ -146,3 +146,17 @@ t.test("root's own symlinks in root's directories are followed (/lib -> usr/lib 
   await atomicWrite(join(base, "lib", "unit.service"), Buffer.from("[Unit]\n"));
   t.equal(readFileSync(join(base, "usr", "lib", "unit.service"), "utf8"), "[Unit]\n");
 });
+
+t.test("reading a managed file never follows a symlink swapped in after the check", async (t) => {
+  const { differingContent } = await import("../../../agent/resources/file-content.js");
+  const secret = join(root, "secret");
+  writeFileSync(secret, "TOPSECRET-LINE\n", { mode: 0o600 });
+  const swapped = join(root, "swapped");
+  symlinkSync(secret, swapped);
+  t.throws(() => differingContent(swapped, "0".repeat(64)), { code: "ELOOP" }, "refused, nothing read");
+  t.match(
+    differingContent(swapped, "0".repeat(64), true)?.data.toString(),
+    /TOPSECRET/,
+    "read only when following is asked for",
+  );
+});
