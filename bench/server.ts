@@ -151,6 +151,8 @@ interface Row extends LoadResult {
   database: string;
   rssMiB: number;
   cpuMsPerReq: number;
+  /** The machine's 1-minute load average when this load ended. */
+  load1: number;
 }
 
 async function benchOne(database: "sqlite" | "postgres", repo: string): Promise<Row[]> {
@@ -202,7 +204,13 @@ async function benchOne(database: "sqlite" | "postgres", repo: string): Promise<
         const f = readFileSync(`/proc/${server.child.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
         process.stdout.write(`  ${mode}: utime ${f[11]} stime ${f[12]} total ${result.total}\n`);
       }
-      rows.push({ ...result, database, rssMiB: rssMiB(server.child.pid).rss, cpuMsPerReq });
+      rows.push({
+        ...result,
+        database,
+        rssMiB: rssMiB(server.child.pid).rss,
+        cpuMsPerReq,
+        load1: loadavg()[0] ?? 0,
+      });
     }
     const peak = rssMiB(server.child.pid).hwm;
     process.stdout.write(`  ${database}: server peak RSS ${peak.toFixed(0)} MiB\n`);
@@ -230,7 +238,9 @@ generateRepo(repo.dir, catalogResources);
 repo.git("add", "-A");
 repo.git("commit", "-q", "-m", "bench recipes");
 process.stdout.write(
-  `tend server bench: ${catalogResources}-resource catalogs, ${reportResources}-resource reports, ` +
+  `tend server bench (load average at the start: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}): ${catalogResources}-resource catalogs, ${reportResources}-resource reports, ` +
     `${connections} connections, ${nodeCount} nodes, ${warmupS} s warm-up + ${durationS} s per load\n`,
 );
 const databases: ("sqlite" | "postgres")[] = [];
@@ -257,6 +267,7 @@ const cols = [
   "errors",
   "CPU ms/req",
   "RSS MiB",
+  "load",
   "target",
 ];
 const table = rows.map((r) => [
@@ -272,6 +283,7 @@ const table = rows.map((r) => [
   String(r.errors),
   r.cpuMsPerReq.toFixed(3),
   r.rssMiB.toFixed(0),
+  r.load1.toFixed(1),
   `${targets[r.mode]}, p99 < 50 ms`,
 ]);
 const widths = cols.map((c, i) => Math.max(c.length, ...table.map((row) => (row[i] ?? "").length)));
