@@ -73,8 +73,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function enrollCommand(values: Values, configFile: string): Promise<number> {
-  const token = values.token ?? process.env.TEND_ENROLL_TOKEN;
-  if (!values.server || !token) {
+  // The token is checked after the "already enrolled" test: re-running install.sh without one
+  // on an enrolled box changes nothing instead of failing.
+  const token = values.token || process.env.TEND_ENROLL_TOKEN || undefined;
+  if (!values.server) {
     throw new TendError("TEND_E_USAGE", `enroll needs --server URL and --token TOKEN\n\n${USAGE}`);
   }
   if (!/^https?:\/\/[^\s/]+/.test(values.server)) {
@@ -112,6 +114,12 @@ async function enrollCommand(values: Values, configFile: string): Promise<number
     await writeConfig();
     process.stdout.write(`already enrolled as ${node} with ${server} (--force enrols again)\n`);
     return 0;
+  }
+  if (!token) {
+    throw new TendError(
+      "TEND_E_USAGE",
+      `enroll needs --token TOKEN (this box is not enrolled as ${node} with ${server})\n\n${USAGE}`,
+    );
   }
   const reply = await enroll(server, token, node);
   const keyId = identity.keyIdOf(reply.server_key);

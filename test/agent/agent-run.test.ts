@@ -36,6 +36,9 @@ t.test("enrol, run, cache, spool against a real server", async (t) => {
     t.match(readFileSync(env.configFile, "utf8"), /^node: "agent-1"$/m);
     // Again, with the spent token: nothing to do.
     t.equal(await main(enrol), 0);
+    // And with no token at all (install.sh run again on an enrolled box): still nothing to do.
+    const noToken = enrol.filter((a, i) => a !== "--token" && enrol[i - 1] !== "--token");
+    t.equal(await main(noToken), 0);
   });
 
   t.test("a run converges, fetching big content by hash, and the server has its report", async (t) => {
