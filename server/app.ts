@@ -52,7 +52,9 @@ export async function buildApp(o: AppOptions): Promise<App> {
     connectionTimeout: 30_000,
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
-    trustProxy: o.config.behindTlsProxy,
+    // Behind a proxy, trust its one hop only: the client's own X-Forwarded-For must not pick the
+    // address the enrolment rate limit counts.
+    trustProxy: o.config.behindTlsProxy ? (_address: string, hop: number) => hop === 0 : false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   };
   if (o.https) options.https = { ...o.https, minVersion: "TLSv1.2" };

@@ -51,16 +51,29 @@ export class Metrics {
     out.push("# HELP tend_reports_total Reports accepted, by run status.");
     out.push("# TYPE tend_reports_total counter");
     for (const [k, v] of this.reports) out.push(`tend_reports_total{status="${k}"} ${v}`);
+    // /metrics needs no credential, so what it reads from storage is computed at most every
+    // STORAGE_GAUGES_MS, however often it is scraped (TRUST E4: O(1) work before authentication).
+    const now = Date.now();
+    if (!this.storageGauges || now - this.storageGauges.at > STORAGE_GAUGES_MS) {
+      this.storageGauges = {
+        at: now,
+        nodes: await storage.nodesByStatus(),
+        drifted: (await storage.drift()).length,
+      };
+    }
     out.push("# HELP tend_nodes Nodes by the status of their latest report.");
     out.push("# TYPE tend_nodes gauge");
-    for (const [k, v] of Object.entries(await storage.nodesByStatus()))
-      out.push(`tend_nodes{status="${k}"} ${v}`);
+    for (const [k, v] of Object.entries(this.storageGauges.nodes)) out.push(`tend_nodes{status="${k}"} ${v}`);
     out.push("# HELP tend_drifted_resources Resources drifted in nodes' latest reports.");
     out.push("# TYPE tend_drifted_resources gauge");
-    out.push(`tend_drifted_resources ${(await storage.drift()).length}`);
+    out.push(`tend_drifted_resources ${this.storageGauges.drifted}`);
     return `${out.join("\n")}\n`;
   }
+
+  private storageGauges: { at: number; nodes: Record<string, number>; drifted: number } | undefined;
 }
+
+const STORAGE_GAUGES_MS = 15_000;
 
 export function metricsPlugin(app: FastifyInstance, metrics: Metrics): void {
   app.addHook("onResponse", async (req, reply) => {

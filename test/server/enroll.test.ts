@@ -89,3 +89,26 @@ t.test("enrolment is rate-limited per address", async (t) => {
   }
   t.same(codes, [401, 401, 401, 429, 429]);
 });
+
+t.test(
+  "behind a TLS proxy, a client cannot dodge the rate limit by sending its own X-Forwarded-For",
+  async (t) => {
+    const s = await startTestServer({
+      recipes: null,
+      config: { behind_tls_proxy: true, limits: { enroll_burst: 3, enroll_per_minute: 1 } },
+    });
+    t.teardown(() => s.close());
+    const codes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await s.app.inject({
+        method: "POST",
+        url: "/api/v1/enroll",
+        // The proxy appends the client's address; the client forges a fresh one in front each time.
+        headers: { "x-forwarded-for": `10.9.9.${i}, 198.51.100.7` },
+        payload: { token: "tend_enr_x", node: "a" },
+      });
+      codes.push(res.statusCode);
+    }
+    t.same(codes, [401, 401, 401, 429, 429], "counted by the address the proxy saw");
+  },
+);
