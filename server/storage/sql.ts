@@ -95,10 +95,13 @@ export class SqlStorage implements Storage {
   revokeToken(hashPrefix: string, now: number): Promise<{ revoked: string[]; ambiguous: boolean }> {
     if (!/^[0-9a-f]{1,64}$/.test(hashPrefix)) return Promise.resolve({ revoked: [], ambiguous: false });
     return this.db.tx(async (q) => {
-      const rows = await q("SELECT hash FROM tokens WHERE hash LIKE $1", [`${hashPrefix}%`]);
+      const rows = await q("SELECT hash, kind FROM tokens WHERE hash LIKE $1", [`${hashPrefix}%`]);
       if (rows.length !== 1) return { revoked: [], ambiguous: rows.length > 1 };
       const hash = String(rows[0]?.hash);
       await deleteTokens(q, [hash], now);
+      // Sessions do not record which admin token opened them: revoking one ends them all, so a
+      // leaked token's dashboard session does not outlive it (the other admins log in again).
+      if (rows[0]?.kind === "admin") await q("DELETE FROM sessions", []);
       return { revoked: [hash], ambiguous: false };
     });
   }

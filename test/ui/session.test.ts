@@ -180,3 +180,15 @@ t.test("report strings appear verbatim and escaped on every page (TRUST C5)", as
     t.notOk(page.body.includes("<script"), `${url}: no markup from the report`);
   }
 });
+
+t.test("revoking the admin token that opened a session ends the session", async (t) => {
+  const s = await startTestServer();
+  t.teardown(() => s.close());
+  const { session } = await login(s, s.adminToken);
+  const open = await s.app.inject({ url: "/ui/", headers: { cookie: `tend_session=${session}` } });
+  t.equal(open.statusCode, 200);
+  const { revoked } = await s.storage.revokeToken(hashSecret(s.adminToken).slice(0, 12), Date.now());
+  t.equal(revoked.length, 1);
+  const after = await s.app.inject({ url: "/ui/", headers: { cookie: `tend_session=${session}` } });
+  t.same([after.statusCode, after.headers.location], [303, "/ui/login"]);
+});
