@@ -48,8 +48,9 @@ export function validateRepo(repo: RepoSource, compiler: Compiler = new Compiler
         if (typeof rel !== "string") continue;
         const folder = from === "template" ? `${name}/templates` : name;
         const checked = checkRepoPath(repo, folder, rel, from);
-        const pos = loaded.parsed?.locate(["resources", i, from]);
         if (typeof checked !== "string") {
+          // Located only when wrong: finding a key's column builds the slow YAML tree.
+          const pos = loaded.parsed?.locate(["resources", i, from]);
           add([
             {
               ...checked,
