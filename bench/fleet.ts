@@ -32,7 +32,7 @@
  * the load generator's own event-loop delay p99: when it is large, the workers, not the server, are
  * what the latencies measure.
  */
-import { fork, spawn } from "node:child_process";
+import { fork } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,7 +42,7 @@ import { Agent } from "undici";
 import { NodeApi } from "../agent/client/api.js";
 import { freePort } from "../test/helpers/agent-e2e.js";
 import { facts as fakeFacts, TestRepo } from "../test/helpers/server-git.js";
-import { type ServerProcess, spawnServer, stop, tendServer } from "../test/helpers/server-process.js";
+import { spawnServer, stop, tendServer } from "../test/helpers/server-process.js";
 import { makeReport } from "../test/helpers/server-report.js";
 
 interface Identity {
@@ -161,7 +161,10 @@ async function main(): Promise<void> {
   const token = (
     await tendServer(["token", "create", "--uses", String(nodes), "--config", config])
   ).stdout.trim();
-  const server = values.profile ? await profiledServer(config, values.profile) : await spawnServer(config);
+  const server = await spawnServer(
+    config,
+    values.profile ? ["--cpu-prof", "--cpu-prof-dir", values.profile] : [],
+  );
   const children = Array.from({ length: workers }, () =>
     fork(new URL(import.meta.url).pathname, ["--worker"], { execArgv: ["--import", "tsx"] }),
   );
@@ -242,29 +245,6 @@ async function main(): Promise<void> {
 function cpuMs(pid: number | undefined): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
   return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** As spawnServer, with V8's CPU profiler on (the profile is written to `dir` when it stops). */
-function profiledServer(config: string, dir: string): Promise<ServerProcess> {
-  const entry = new URL("../test/helpers/server-main.ts", import.meta.url).pathname;
-  const child = spawn(
-    process.execPath,
-    ["--cpu-prof", "--cpu-prof-dir", dir, "--import", "tsx", entry, "--config", config],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let err = "";
-  child.stderr?.on("data", (c: Buffer) => {
-    err += c.toString();
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m?.[1]) resolve({ child, url: m[1], stderr: () => err });
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${err}`)));
-  });
 }
 
 if (process.argv.includes("--worker")) workerMain();

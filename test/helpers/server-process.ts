@@ -1,7 +1,12 @@
 /** Starting the server as a real process on 127.0.0.1 with a random port. */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { request } from "undici";
+import { goodRecipes, TestRepo } from "./server-git.js";
 
 const entry = fileURLToPath(new URL("./server-main.ts", import.meta.url));
 const run = promisify(execFile);
@@ -16,9 +21,12 @@ export interface ServerProcess {
   stderr: () => string;
 }
 
-/** Spawns `tend server --config FILE` and waits for its "listening on URL" line. */
-export function spawnServer(config: string): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", entry, "--config", config], {
+/**
+ * Spawns `tend server --config FILE` and waits for its "listening on URL" line; `nodeArgs` go to
+ * node itself (e.g. `--cpu-prof` for a benchmark).
+ */
+export function spawnServer(config: string, nodeArgs: string[] = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", entry, "--config", config], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let err = "";
@@ -42,4 +50,32 @@ export function stop(p: ServerProcess, signal: NodeJS.Signals = "SIGTERM"): Prom
     p.child.once("exit", () => resolve());
     p.child.kill(signal);
   });
+}
+
+/** A temp folder with a server.yaml following a fresh repository of the good recipes; removed in teardown. */
+export function serverConfigDir(t: { teardown(fn: () => void): void }, prefix = "tend-proc-") {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const repo = new TestRepo();
+  repo.commit(goodRecipes);
+  const config = join(dir, "server.yaml");
+  writeFileSync(
+    config,
+    `listen: 127.0.0.1:0\ndata_dir: ${dir}/data\nlog_level: warn\nrecipes:\n  repo: ${repo.dir}\n  branch: main\n  poll: 0\n`,
+  );
+  t.teardown(() => {
+    repo.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, repo, config };
+}
+
+/** One JSON request to a server process: its status and parsed body (null when empty). */
+export async function callJson(url: string, method: "GET" | "POST", body?: unknown, token?: string) {
+  const res = await request(url, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, json: text ? JSON.parse(text) : null };
 }

@@ -7,22 +7,13 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { request } from "undici";
 import { loadSigningKey } from "../../server/signing.js";
 import { facts, goodRecipes, TestRepo } from "../helpers/server-git.js";
-import { spawnServer, stop, tendServer } from "../helpers/server-process.js";
+import { callJson, spawnServer, stop, tendServer } from "../helpers/server-process.js";
 import { makeReport } from "../helpers/server-report.js";
 import { pgUrl, postgresStorage } from "../helpers/server-storage.js";
 
-async function call(url: string, method: "GET" | "POST", body?: unknown, token?: string) {
-  const res = await request(url, {
-    method,
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: text ? JSON.parse(text) : null };
-}
+const call = callJson;
 
 t.test(
   "two server processes on one PostgreSQL cooperate",

@@ -3,41 +3,16 @@
  * HTTP on 127.0.0.1; config errors are clear; and a kill -9 during report ingestion on SQLite
  * loses no acknowledged report (TRUST H1).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { request } from "undici";
 import { openSqlite } from "../../server/storage/sqlite.js";
-import { facts, goodRecipes, TestRepo } from "../helpers/server-git.js";
-import { spawnServer, stop, tendServer } from "../helpers/server-process.js";
+import { facts } from "../helpers/server-git.js";
+import { callJson, serverConfigDir, spawnServer, stop, tendServer } from "../helpers/server-process.js";
 import { makeReport } from "../helpers/server-report.js";
 
-function setup(t: { teardown(fn: () => void): void }) {
-  const dir = mkdtempSync(join(tmpdir(), "tend-proc-"));
-  const repo = new TestRepo();
-  repo.commit(goodRecipes);
-  const config = join(dir, "server.yaml");
-  writeFileSync(
-    config,
-    `listen: 127.0.0.1:0\ndata_dir: ${dir}/data\nlog_level: warn\nrecipes:\n  repo: ${repo.dir}\n  branch: main\n  poll: 0\n`,
-  );
-  t.teardown(() => {
-    repo.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { dir, repo, config };
-}
-
-async function call(url: string, method: "GET" | "POST", body?: unknown, token?: string) {
-  const res = await request(url, {
-    method,
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: text ? JSON.parse(text) : null };
-}
+const setup = (t: { teardown(fn: () => void): void }) => serverConfigDir(t);
+const call = callJson;
 
 t.test("a real server process: tokens, enrol, catalog, report", async (t) => {
   const { config } = setup(t);

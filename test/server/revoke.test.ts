@@ -1,19 +1,10 @@
-/**
- * Revocation (TRUST A7): a revoked node credential or token stops working at its next request (a
- * 401, nothing cached), is recorded, and a revoked node re-enrols only with a --reenroll token;
- * `--all-expired` removes exactly the expired and used-up tokens. In-process on both storages, and
- * through the real `tend server token|node revoke` commands against a running server.
- */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import t from "tap";
 import { request } from "undici";
 import { hashSecret, newSecret } from "../../server/identity.js";
 import { tokenId } from "../../server/storage/sql.js";
 import { bearer, startTestServer } from "../helpers/server-app.js";
-import { facts, goodRecipes, TestRepo } from "../helpers/server-git.js";
-import { spawnServer, stop, tendServer } from "../helpers/server-process.js";
+import { facts } from "../helpers/server-git.js";
+import { serverConfigDir, spawnServer, stop, tendServer } from "../helpers/server-process.js";
 import { makeReport } from "../helpers/server-report.js";
 import { testStorages } from "../helpers/server-storage.js";
 
@@ -140,18 +131,7 @@ t.test("an id prefix matching several tokens revokes none", async (t) => {
 });
 
 t.test("tend server token|node revoke against a running server", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "tend-revoke-"));
-  const repo = new TestRepo();
-  repo.commit(goodRecipes);
-  const config = join(dir, "server.yaml");
-  writeFileSync(
-    config,
-    `listen: 127.0.0.1:0\ndata_dir: ${dir}/data\nlog_level: warn\nrecipes:\n  repo: ${repo.dir}\n  branch: main\n  poll: 0\n`,
-  );
-  t.teardown(() => {
-    repo.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { config } = serverConfigDir(t, "tend-revoke-");
   const created = await tendServer(["token", "create", "--admin", "--config", config]);
   const admin = created.stdout.trim();
   t.match(admin, /^tend_adm_[A-Za-z0-9_-]+$/, "the token alone on stdout");
