@@ -96,12 +96,10 @@ async function loadCatalogFile(path: string): Promise<Catalog> {
     if (e.code === "ENOENT") throw new TendError("TEND_E_NOT_FOUND", `no catalog file at ${path}`);
     throw new TendError("TEND_E_CATALOG", `${path} is not a catalog: ${e.message}`);
   }
-  if (data?.format !== 1 || !Array.isArray(data.resources) || typeof data.files !== "object") {
-    throw new TendError(
-      "TEND_E_CATALOG",
-      `${path} is not a tend catalog (format 1 with resources and files)`,
-    );
-  }
+  // The catalog schema, like every input that crosses a boundary (core/schema.ts).
+  const { schemaProblems } = await import("../../core/schema.js");
+  const problems = schemaProblems("catalog", data, { file: path });
+  if (problems.length) throw new TendError("TEND_E_CATALOG", `${path} is not a valid tend catalog`, problems);
   return data as Catalog;
 }
 

@@ -89,3 +89,26 @@ t.test("tend compile refuses a facts file that is not facts, saying what is miss
   t.match(r.stderr, /"os" is required here/);
   t.match(r.stderr, /cpus: must be an integer, found "two"/);
 });
+
+t.test("apply --catalog checks the file against the catalog schema, naming the field", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "tend-catalog-"));
+  const file = join(dir, "catalog.json");
+  await import("node:fs/promises").then((fs) =>
+    fs.writeFile(
+      file,
+      JSON.stringify({
+        format: 1,
+        node: "n",
+        commit: null,
+        recipes: [],
+        resources: [{ id: "x" }],
+        files: {},
+      }),
+    ),
+  );
+  const r = tend(["apply", "--catalog", file, "--noop", "--state-dir", join(dir, "state")]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /is not a valid tend catalog/);
+  t.match(r.stderr, /resources\[0\]: "type" is required here/);
+  t.notMatch(r.stderr, /\n\s+at /, "no stack trace");
+});
