@@ -12,6 +12,11 @@ export interface UiBrowser {
   /** Console errors, page errors and failed requests seen so far. */
   problems: string[];
   shot(name: string): Promise<void>;
+  /**
+   * Click something that navigates and wait until the new document has loaded, so that the next
+   * navigation never aborts one still streaming (Chromium reports that as a failed request).
+   */
+  follow(selector: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,6 +49,11 @@ export async function openBrowser(): Promise<UiBrowser> {
     problems,
     shot: async (name) => {
       await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+    },
+    follow: async (selector) => {
+      const loaded = page.waitForEvent("load");
+      await page.click(selector);
+      await loaded;
     },
     close: () => browser.close(),
   };

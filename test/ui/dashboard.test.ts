@@ -20,7 +20,7 @@ t.test("a visitor without a session is sent to the login form, and a wrong token
   t.equal(new URL(page.url()).pathname, "/ui/login");
   await b.shot("01-login");
   await page.fill("input[name=token]", "tend_adm_not-a-real-token");
-  await page.click("button[type=submit]");
+  await b.follow("button[type=submit]");
   t.match(await page.locator("p.error").textContent(), /not a valid admin token/);
   t.match(b.problems, [/status of 401/], "the refusal is a 401 (Chromium logs it)");
   b.problems.length = 0;
@@ -28,7 +28,7 @@ t.test("a visitor without a session is sent to the login form, and a wrong token
 
 t.test("an admin token opens the fleet page with counts and every node", async (t) => {
   await page.fill("input[name=token]", fleet.admin);
-  await page.click("button[type=submit]");
+  await b.follow("button[type=submit]");
   t.equal(new URL(page.url()).pathname, "/ui/");
   const cookie = (await page.context().cookies()).find((c) => c.name === "tend_session");
   t.ok(cookie?.httpOnly, "the session cookie is HttpOnly");
@@ -50,7 +50,7 @@ t.test("an admin token opens the fleet page with counts and every node", async (
 
 t.test("the fleet filters, searches and sorts", async (t) => {
   await page.selectOption("select[name=status]", "failed");
-  await page.click("form.filters button[type=submit]");
+  await b.follow("form.filters button[type=submit]");
   t.same(await rowNames(), ["db-1"], "status filter");
   await page.goto(`${base}/ui/?drifted=1`);
   t.same(await rowNames(), ["web-1"], "drifted only");
@@ -58,19 +58,19 @@ t.test("the fleet filters, searches and sorts", async (t) => {
   t.same(await rowNames(), [], "no stale node");
   await page.goto(`${base}/ui/`);
   await page.fill("input[name=q]", "WEB");
-  await page.click("form.filters button[type=submit]");
+  await b.follow("form.filters button[type=submit]");
   t.same(await rowNames(), ["web-1", "web-2"], "name search, any case");
   await page.goto(`${base}/ui/`);
-  await page.click("th a:has-text('node')");
+  await b.follow("th a:has-text('node')");
   t.same(await rowNames(), ["web-2", "web-1", "db-1"], "sorted by name, descending");
-  await page.click("th a:has-text('drifted')");
+  await b.follow("th a:has-text('drifted')");
   t.equal((await rowNames())[0], "web-1", "most drifted first");
   await b.shot("03-fleet-sorted");
 });
 
 t.test("the node page shows facts, a chart, and the drifted file's diff verbatim", async (t) => {
   await page.goto(`${base}/ui/`);
-  await page.click("table.fleet a:text-is('web-1')");
+  await b.follow("table.fleet a:text-is('web-1')");
   t.equal(new URL(page.url()).pathname, "/ui/nodes/web-1");
   t.match(await page.locator("dl.facts").textContent(), /debian/);
   t.equal(await page.locator("figure.chart svg").count(), 1, "runs over time");
@@ -91,20 +91,20 @@ t.test("the node page shows facts, a chart, and the drifted file's diff verbatim
 
 t.test("the report page shows every resource with status, duration, diff, error and output", async (t) => {
   await page.goto(`${base}/ui/nodes/db-1`);
-  await page.click("table.reports tbody tr a");
+  await b.follow("table.reports tbody tr a");
   t.match(new URL(page.url()).pathname, /^\/ui\/reports\//);
   t.equal(await page.locator("article.resource").count(), 2);
   t.match(await page.locator("article.st-failed pre.error").textContent(), /No such file or directory/);
   t.match(await page.locator("article.resource header").first().textContent(), /ms/);
   await b.shot("05-report-db-1");
   await page.goto(`${base}/ui/nodes/web-2`);
-  await page.click("table.reports tbody tr:last-child a");
+  await b.follow("table.reports tbody tr:last-child a");
   t.equal(await page.locator("pre.output").textContent(), "hello from exec\n", "exec output");
   await b.shot("06-report-web-2");
 });
 
 t.test("the drift page groups drifted resources by id, with nodes and since when", async (t) => {
-  await page.click("nav a:text-is('Drift')");
+  await b.follow("nav a:text-is('Drift')");
   const group = page.locator("section.drift-group");
   t.equal(await group.count(), 1);
   t.match(await group.locator("h2 code").textContent(), fleet.driftedFile);
@@ -114,7 +114,7 @@ t.test("the drift page groups drifted resources by id, with nodes and since when
 });
 
 t.test("the commits page shows the live commit, a refused one with file:line, and the rollout", async (t) => {
-  await page.click("nav a:text-is('Commits')");
+  await b.follow("nav a:text-is('Commits')");
   const rows = page.locator("table.commits tbody tr");
   t.equal(await rows.count(), 2);
   t.match(await rows.first().textContent(), /refused/);
@@ -141,7 +141,7 @@ t.test("a form without the session's CSRF token is refused", async (t) => {
 
 t.test("logout ends the session for good", async (t) => {
   const old = (await page.context().cookies()).find((c) => c.name === "tend_session")?.value;
-  await page.click("form.logout button");
+  await b.follow("form.logout button");
   t.equal(new URL(page.url()).pathname, "/ui/login");
   await page.goto(`${base}/ui/drift`);
   t.equal(new URL(page.url()).pathname, "/ui/login", "pages refuse the browser");
