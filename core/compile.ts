@@ -84,10 +84,13 @@ export class Compiler {
     const problems: Problem[] = [];
     const files: Record<string, CatalogFile> = {};
     const scope = { vars: plan.vars, facts: facts as unknown as Json, node };
+    // A template sees only vars, facts and node, the same for every resource of this compile:
+    // each template is rendered (and hashed) once, however many resources use it.
+    const rendered = new Map<string, { sha: string; file: CatalogFile } | Problem>();
     const resources: CatalogResource[] = plan.resources.map((d) => {
       const params = { ...d.params };
       if (d.content) {
-        const resolved = this.content(d, scope);
+        const resolved = this.content(d, scope, rendered);
         if ("code" in resolved) problems.push(resolved);
         else {
           params.content_sha256 = resolved.sha;
@@ -285,6 +288,7 @@ export class Compiler {
   private content(
     d: Declared,
     scope: { vars: Record<string, Json>; facts: Json; node: string },
+    rendered: Map<string, { sha: string; file: CatalogFile } | Problem>,
   ): { sha: string; file: CatalogFile } | Problem {
     const spec = d.content!;
     const loaded = this.loader.loadRecipe(d.recipe)!;
@@ -302,13 +306,18 @@ export class Compiler {
       }
       return cached;
     }
-    const out = this.templates.render(folder, checked, scope);
-    if (typeof out !== "string")
+    let out = rendered.get(checked);
+    if (!out) {
+      const text = this.templates.render(folder, checked, scope);
+      out = typeof text === "string" ? entry(Buffer.from(text, "utf8")) : text;
+      rendered.set(checked, out);
+    }
+    if ("code" in out)
       return {
         ...out,
         message: `${out.message} (rendering ${d.id} for node ${scope.node}, ${d.file}:${d.line ?? "?"})`,
       };
-    return entry(Buffer.from(out, "utf8"));
+    return out;
   }
 }
 

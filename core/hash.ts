@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
-/** Hex sha256 of a string (UTF-8) or bytes. */
+/** Hex sha256 of a string (UTF-8) or bytes. One-shot `crypto.hash`: no Hash object per call. */
 export function sha256(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
+  return hash("sha256", data, "hex");
 }

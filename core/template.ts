@@ -41,7 +41,10 @@ export class Templates {
     const tpl = this.parse(root, file);
     if (!Array.isArray(tpl)) return tpl;
     try {
-      return this.engine(root).renderSync(tpl, scope as unknown as Record<string, unknown>) as string;
+      // A copy: {% increment %} and {% decrement %} write their counters into the scope object,
+      // which must not carry over into the next render.
+      const own = { vars: scope.vars, facts: scope.facts, node: scope.node };
+      return this.engine(root).renderSync(tpl, own) as string;
     } catch (err) {
       return liquidProblem(err, file, "TEND_E_TEMPLATE_RENDER");
     }

@@ -73,6 +73,21 @@ t.test("facts in templates are data: template syntax inside a fact is output ver
   t.equal(text(build(dir, "n1", sampleFacts({ hostname: evil })), "file:/etc/x"), `${evil}\n`);
 });
 
+t.test("a template used by several resources renders the same for each; counters do not leak", async (t) => {
+  const dir = repo({
+    "nodes.yaml": '- name: "*"\n  recipes: [a]\n',
+    "a/recipe.yaml":
+      "resources:\n  - file: /etc/x\n    template: x.liquid\n  - file: /etc/y\n    template: x.liquid\n  - file: /etc/z\n    template: z.liquid\n",
+    "a/templates/x.liquid": "{% increment n %} {{ node }}\n",
+    "a/templates/z.liquid": "{% increment n %}\n",
+  });
+  const c = build(dir, "n1");
+  t.equal(text(c, "file:/etc/x"), "0 n1\n");
+  t.equal(text(c, "file:/etc/y"), "0 n1\n");
+  t.equal(text(c, "file:/etc/z"), "0\n", "another template starts from its own zero");
+  t.equal(Object.keys(c.files).length, 2);
+});
+
 t.test(
   "includes come first, once; resources keep declaration order unless edges say otherwise",
   async (t) => {
