@@ -23,31 +23,35 @@ export interface ParsedYaml {
   locate(path: PathSegment[], key?: boolean): Position | undefined;
 }
 
-interface Opened {
-  line: number;
-  column: number;
-  items?: Position[];
-}
-
 export function parseYaml(text: string, file: string): { parsed?: ParsedYaml; problems: Problem[] } {
-  const stack: Opened[] = [];
-  const itemPositions = new Map<unknown[], Position[]>();
+  // Where every node starts, kept only for the items of sequences (a resource's line). The
+  // listener runs for every node of the file, so it allocates little: numbers in per-depth arrays,
+  // and one flat [line, column, line, column, ...] array per sequence.
+  const lines: number[] = [];
+  const columns: number[] = [];
+  const children: (number[] | undefined)[] = [];
+  let depth = 0;
+  const itemPositions = new Map<unknown[], number[]>();
   let value: unknown;
   try {
     value = load(text, {
       json: false,
       listener(event, state) {
         if (event === "open") {
-          stack.push({ line: state.line + 1, column: state.position - state.lineStart + 1 });
+          lines[depth] = state.line + 1;
+          columns[depth] = state.position - state.lineStart + 1;
+          children[depth] = undefined;
+          depth++;
           return;
         }
-        const node = stack.pop();
-        const parent = stack[stack.length - 1];
-        if (node && parent) {
-          parent.items ??= [];
-          parent.items.push({ line: node.line, column: node.column });
+        depth--;
+        if (depth > 0) {
+          const siblings = children[depth - 1];
+          if (siblings) siblings.push(lines[depth]!, columns[depth]!);
+          else children[depth - 1] = [lines[depth]!, columns[depth]!];
         }
-        if (node?.items && Array.isArray(state.result)) itemPositions.set(state.result, node.items);
+        const items = children[depth];
+        if (items && Array.isArray(state.result)) itemPositions.set(state.result, items);
       },
     });
   } catch {
@@ -61,8 +65,9 @@ export function parseYaml(text: string, file: string): { parsed?: ParsedYaml; pr
       let parent: unknown = value;
       for (const seg of path.slice(0, -1))
         parent = (parent as Record<string | number, unknown> | undefined)?.[seg];
-      const pos = Array.isArray(parent) ? itemPositions.get(parent)?.[last] : undefined;
-      if (pos) return pos;
+      const items = Array.isArray(parent) ? itemPositions.get(parent) : undefined;
+      const line = items?.[2 * last];
+      if (line !== undefined) return { line, column: items![2 * last + 1]! };
     }
     tree ??= parseWithTree(text, file).parsed;
     return tree?.locate(path, key);
