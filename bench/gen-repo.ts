@@ -36,9 +36,11 @@ export function generateRepo(dir: string, count: number, inline = false): void {
         continue;
       }
       if (i % 20 === 1) {
+        // Every template of the recipe in turn (i % 20 === 1 makes i % 5 always 1: one template
+        // of five was ever rendered).
         lines.push(
           `  - file: ${d}/t${i}.conf`,
-          `    template: t${i % (TEMPLATES / recipes)}.conf.liquid`,
+          `    template: t${Math.floor(i / 20) % (TEMPLATES / recipes)}.conf.liquid`,
           '    mode: "0644"',
         );
       } else if (i % 97 === 2) {
