@@ -70,7 +70,7 @@ export function normalize(
       if (ensure === "link" && attrs.target === undefined) fail(`ensure: link needs a target`, []);
       if (ensure !== "link" && attrs.target !== undefined)
         fail(`target only applies to ensure: link`, ["target"]);
-      params = { ensure, ...pick(attrs, ["target", "owner", "group", "follow_symlink", "backup"]) };
+      params = { ensure, ...pick(attrs, ["target", "owner", "group", "follow_symlink", "backup", "sensitive"]) };
       if (typeof attrs.mode === "string") params.mode = attrs.mode.padStart(4, "0");
       if (attrs.content !== undefined) content = { from: "content", text: String(attrs.content) };
       else if (attrs.source !== undefined) content = { from: "source", path: String(attrs.source) };
@@ -88,7 +88,7 @@ export function normalize(
       params = {
         argv,
         timeout: (attrs.timeout as number) ?? 300,
-        ...pick(attrs, ["creates", "refresh_only", "cwd", "env", "user"]),
+        ...pick(attrs, ["creates", "refresh_only", "cwd", "env", "user", "sensitive"]),
       };
       if (shell) params.shell = true;
       for (const guard of ["unless", "onlyif"] as const) {

@@ -20,6 +20,7 @@ export interface ExecParams {
   env?: Record<string, string>;
   user?: string;
   timeout: number;
+  sensitive?: boolean;
   shell?: boolean;
 }
 
@@ -84,6 +85,12 @@ export const schema = {
       type: "number",
       minimum: 0,
       default: 300,
+    },
+    sensitive: {
+      title: "Sensitive",
+      description: "Never show the command's output; an error keeps only its first line.",
+      type: "boolean",
+      default: false,
     },
     shell: {
       title: "Shell",
@@ -164,20 +171,23 @@ async function execute(r: CatalogResource, p: ExecParams, ctx: KindContext): Pro
     throw new TendError("TEND_E_EXEC_FAILED", `${r.id}: cannot run ${p.argv[0]}: ${e.code ?? e.message}`);
   }
   ctx.run[ranKey(r)] = true;
-  const output = res.truncated
-    ? `[output truncated to the last ${OUTPUT_LIMIT} bytes]\n${res.output}`
-    : res.output;
+  // sensitive: the output never leaves the process (TRUST L1); an error says only how it ended.
+  const tail = p.sensitive ? "[output hidden: sensitive]" : lastLines(res.output);
+  const output = p.sensitive
+    ? res.output
+      ? "[output hidden: sensitive]"
+      : ""
+    : res.truncated
+      ? `[output truncated to the last ${OUTPUT_LIMIT} bytes]\n${res.output}`
+      : res.output;
   if (res.timedOut) {
     throw new TendError(
       "TEND_E_EXEC_TIMEOUT",
-      `${r.id}: timed out after ${p.timeout}s; its process group was killed.\n${lastLines(res.output)}`,
+      `${r.id}: timed out after ${p.timeout}s; its process group was killed.\n${tail}`,
     );
   }
   if (res.code !== 0) {
-    throw new TendError(
-      "TEND_E_EXEC_FAILED",
-      `${r.id}: command ${describeExit(res)}.\n${lastLines(res.output)}`,
-    );
+    throw new TendError("TEND_E_EXEC_FAILED", `${r.id}: command ${describeExit(res)}.\n${tail}`);
   }
   return { output };
 }

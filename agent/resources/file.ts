@@ -18,7 +18,7 @@ import {
   sweepStaleTemps,
   syncDirs,
 } from "../sys/atomic-write.js";
-import { contentDiff, differingContent, parseMode, readFlags } from "./file-content.js";
+import { contentDiff, differingContent, modeString, parseMode, readFlags } from "./file-content.js";
 import { metaChanges, setMeta, wantedIds } from "./file-meta.js";
 import type { CheckResult, Kind, KindContext } from "./kind.js";
 
@@ -31,6 +31,23 @@ export interface FileParams {
   group?: string;
   follow_symlink?: boolean;
   backup?: boolean;
+  sensitive?: boolean;
+}
+
+/**
+ * Whether a file's content may be shown (TRUST L1): not when the recipe says `sensitive: true`,
+ * nor, unless it says `sensitive: false`, when the wanted mode or the mode found on the box keeps
+ * the file from other users (a secret's usual mode, 0600 or 0640). Its diff is then replaced by a
+ * note; the change itself is still named by sha256.
+ */
+export function hidden(p: FileParams, liveMode: number | null): string | null {
+  if (p.sensitive === false) return null;
+  if (p.sensitive === true) return "content hidden (sensitive: true)";
+  if (p.mode !== undefined && (parseMode(p.mode) & 0o004) === 0)
+    return `content hidden (mode ${p.mode} is not readable by others; sensitive: false shows it)`;
+  if (liveMode !== null && (liveMode & 0o004) === 0)
+    return `content hidden (the file on this box, mode ${modeString(liveMode)}, is not readable by others; sensitive: false shows it)`;
+  return null;
 }
 
 export const schema = {
@@ -80,6 +97,12 @@ export const schema = {
       description: "Keep replaced or removed content in the local backup store (`tend backup list`).",
       type: "boolean",
       default: true,
+    },
+    sensitive: {
+      title: "Sensitive",
+      description:
+        "Never show the content (no diff). Default: true when the wanted mode or the live file's mode is not readable by others.",
+      type: "boolean",
     },
   },
 } as const;
@@ -167,10 +190,11 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
       return { changes: metaChanges(p, st, accounts, r.id, true) };
     case "file": {
       if (!st) {
-        const want = p.content_sha256 ? await ctx.content(p.content_sha256) : null;
+        const note = hidden(p, null);
+        const want = p.content_sha256 && !note ? await ctx.content(p.content_sha256) : null;
         return {
           changes: [{ property: "ensure", from: "absent", to: "file" }],
-          diff: want ? await contentDiff(path, null, want) : null,
+          diff: note && p.content_sha256 ? note : want ? await contentDiff(path, null, want) : null,
         };
       }
       if (!st.isFile()) throw typeMismatch(r.id, path, kindOf(st), "file");
@@ -185,7 +209,8 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
             from: `sha256:${have.sha256}`,
             to: `sha256:${p.content_sha256}`,
           });
-          diff = await contentDiff(path, have.data, await ctx.content(p.content_sha256));
+          diff =
+            hidden(p, st.mode) ?? (await contentDiff(path, have.data, await ctx.content(p.content_sha256)));
         }
       }
       changes.push(...metaChanges(p, st, accounts, r.id, true));

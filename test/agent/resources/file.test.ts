@@ -35,12 +35,40 @@ const cases: KindCase[] = [
     name: "creates a missing file with its content and mode",
     resource: resource("file", p("new"), { ensure: "file", content_sha256: hello, mode: "0640" }),
     expect: [{ property: "ensure", from: "absent", to: "file" }],
-    diff: /\+hello\n\+world/,
+    diff: /^content hidden \(mode 0640 is not readable by others; sensitive: false shows it\)$/,
     watch: [p("new")],
     after: (t) => {
       t.equal(readFileSync(p("new"), "utf8"), "hello\nworld\n");
       t.equal(statSync(p("new")).mode & 0o7777, 0o640);
     },
+  },
+  {
+    name: "shows a new 0600 file's content when it says sensitive: false",
+    resource: resource("file", p("new-shown"), {
+      ensure: "file",
+      content_sha256: hello,
+      mode: "0600",
+      sensitive: false,
+    }),
+    expect: [{ property: "ensure", from: "absent", to: "file" }],
+    diff: /\+hello\n\+world/,
+    watch: [p("new-shown")],
+  },
+  {
+    name: "hides the diff of a file that is private on the box, though the recipe names no mode",
+    given: () => writeFileSync(p("private"), "secret\n", { mode: 0o600 }),
+    resource: resource("file", p("private"), { ensure: "file", content_sha256: hello }),
+    expect: [{ property: "content", to: `sha256:${hello}` }],
+    diff: /^content hidden \(the file on this box, mode 0600, is not readable by others; sensitive: false shows it\)$/,
+    watch: [p("private")],
+  },
+  {
+    name: "hides the diff of a world-readable file marked sensitive: true",
+    given: () => writeFileSync(p("marked"), "token\n"),
+    resource: resource("file", p("marked"), { ensure: "file", content_sha256: hello, sensitive: true }),
+    expect: [{ property: "content", to: `sha256:${hello}` }],
+    diff: /^content hidden \(sensitive: true\)$/,
+    watch: [p("marked")],
   },
   {
     name: "replaces content of the same size, with a diff, and backs up the old content",
