@@ -17,7 +17,7 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -116,6 +116,27 @@ function cpuSeconds(pid: number | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * User + system CPU seconds of the local PostgreSQL processes (every process named `postgres` this
+ * user can see): the database's share of a request when it runs on the same machine. Backends that
+ * exit during a load are missed; the server's pool keeps its connections open, so few do.
+ */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (!stat.includes("(postgres)")) continue;
+      const f = stat.split(") ")[1]?.split(" ") ?? [];
+      total += (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
 function rssMiB(pid: number | undefined): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
@@ -151,6 +172,8 @@ interface Row extends LoadResult {
   database: string;
   rssMiB: number;
   cpuMsPerReq: number;
+  /** The local PostgreSQL processes' CPU time per request (PostgreSQL only; NaN when not local). */
+  dbCpuMsPerReq: number;
   /** The machine's 1-minute load average when this load ended. */
   load1: number;
 }
@@ -198,8 +221,11 @@ async function benchOne(database: "sqlite" | "postgres", repo: string): Promise<
         resources: reportResources,
       };
       const cpu0 = cpuSeconds(server.child.pid);
+      const db0 = database === "postgres" ? postgresCpuSeconds() : 0;
       const result = await load(spec, dir);
       const cpuMsPerReq = ((cpuSeconds(server.child.pid) - cpu0) * 1000) / result.total;
+      const dbCpu = database === "postgres" ? postgresCpuSeconds() - db0 : Number.NaN;
+      const dbCpuMsPerReq = dbCpu > 0 ? (dbCpu * 1000) / result.total : Number.NaN;
       if (process.env.TEND_BENCH_DEBUG) {
         const f = readFileSync(`/proc/${server.child.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
         process.stdout.write(`  ${mode}: utime ${f[11]} stime ${f[12]} total ${result.total}\n`);
@@ -209,6 +235,7 @@ async function benchOne(database: "sqlite" | "postgres", repo: string): Promise<
         database,
         rssMiB: rssMiB(server.child.pid).rss,
         cpuMsPerReq,
+        dbCpuMsPerReq,
         load1: loadavg()[0] ?? 0,
       });
     }
@@ -266,6 +293,8 @@ const cols = [
   "statuses",
   "errors",
   "CPU ms/req",
+  "DB CPU ms/req",
+  "load gen CPU ms/req",
   "RSS MiB",
   "load",
   "target",
@@ -282,6 +311,8 @@ const table = rows.map((r) => [
     .join(" "),
   String(r.errors),
   r.cpuMsPerReq.toFixed(3),
+  Number.isNaN(r.dbCpuMsPerReq) ? "-" : r.dbCpuMsPerReq.toFixed(3),
+  ((r.clientCpuS * 1000) / r.total).toFixed(3),
   r.rssMiB.toFixed(0),
   r.load1.toFixed(1),
   `${targets[r.mode]}, p99 < 50 ms`,
