@@ -1,7 +1,9 @@
 /** `Storage` in portable SQL over a `Driver`: the one implementation both databases share. */
 import { randomBytes } from "node:crypto";
 import type { Facts, Report } from "../../core/types.js";
+import { BatchedLookup } from "./batched-lookup.js";
 import { type Driver, type Query, type Row, schemaStatements } from "./driver.js";
+import { PostgresReportGroups } from "./pg-reports.js";
 import type {
   CommitRecord,
   DriftRow,
@@ -23,10 +25,36 @@ const strOrNull = (v: unknown): string | null => (v === null || v === undefined 
 export class SqlStorage implements Storage {
   readonly kind: "sqlite" | "postgres";
   readonly ui: SqlUiStorage;
+  /** PostgreSQL: reports stored in groups, one statement per group (see pg-reports.ts). */
+  readonly reportGroups: PostgresReportGroups | undefined;
+  private readonly credentialLookup: BatchedLookup<NodeIdentity> | undefined;
 
   constructor(private readonly db: Driver) {
     this.kind = db.kind;
     this.ui = new SqlUiStorage(db);
+    // SQLite groups in its driver (several transactions under one COMMIT).
+    this.reportGroups = db.kind === "postgres" ? new PostgresReportGroups(db.query) : undefined;
+    // PostgreSQL: the credential lookups of one turn in one query (a round trip each otherwise).
+    this.credentialLookup =
+      db.kind === "postgres" ? new BatchedLookup((hashes) => this.authenticateMany(hashes)) : undefined;
+  }
+
+  private async authenticateMany(hashes: string[]): Promise<Map<string, NodeIdentity>> {
+    const rows = await this.db.query(
+      `SELECT credential_hash, name, catalog_serial, catalog_digest FROM nodes
+       WHERE credential_hash = ANY($1::text[])`,
+      [hashes],
+    );
+    return new Map(
+      rows.map((r) => [
+        String(r.credential_hash),
+        {
+          name: String(r.name),
+          catalogSerial: num(r.catalog_serial),
+          catalogDigest: strOrNull(r.catalog_digest),
+        },
+      ]),
+    );
   }
 
   init(): Promise<void> {
@@ -149,7 +177,13 @@ export class SqlStorage implements Storage {
     return (await this.authenticateNode(credentialHash))?.name;
   }
 
-  async authenticateNode(credentialHash: string): Promise<NodeIdentity | undefined> {
+  authenticateNode(credentialHash: string): Promise<NodeIdentity | undefined> {
+    return this.credentialLookup
+      ? this.credentialLookup.get(credentialHash)
+      : this.authenticateOne(credentialHash);
+  }
+
+  private async authenticateOne(credentialHash: string): Promise<NodeIdentity | undefined> {
     const [r] = await this.db.query(
       "SELECT name, catalog_serial, catalog_digest FROM nodes WHERE credential_hash = $1",
       [credentialHash],
@@ -247,7 +281,7 @@ export class SqlStorage implements Storage {
   saveReport(report: Report, receivedAt: number, body?: string): Promise<SaveReportOutcome> {
     const json = body ?? JSON.stringify(report);
     const kept = report.resources.filter(keptResource);
-    if (this.kind === "postgres") return this.saveReportPostgres(report, receivedAt, json, kept);
+    if (this.reportGroups) return this.reportGroups.save({ report, receivedAt, body: json, kept });
     return this.db.tx(async (q) => {
       const inserted = await q(
         `INSERT INTO reports (id, node, commit_sha, mode, status, started_at, duration_ms, received_at, body)
@@ -283,60 +317,6 @@ export class SqlStorage implements Storage {
       );
       return "stored";
     });
-  }
-
-  /**
-   * PostgreSQL: the report, its kept resources (one INSERT over unnest() arrays) and the node's
-   * latest-report pointer in one statement, so one round trip and one (implicit) transaction:
-   * the data-modifying CTEs run only when the report row was inserted, and the reply comes after
-   * COMMIT.
-   */
-  private async saveReportPostgres(
-    report: Report,
-    receivedAt: number,
-    json: string,
-    kept: Report["resources"],
-  ): Promise<SaveReportOutcome> {
-    const [r] = await this.db.query(
-      `WITH ins AS (
-         INSERT INTO reports (id, node, commit_sha, mode, status, started_at, duration_ms, received_at, body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING RETURNING id),
-       res AS (
-         INSERT INTO report_resources (report_id, node, resource, type, status, drifted, changes)
-         SELECT ins.id, $2, x.resource, x.type, x.status, x.drifted, x.changes
-         FROM ins, unnest($10::text[], $11::text[], $12::text[], $13::int[], $14::text[])
-           AS x(resource, type, status, drifted, changes)
-         ON CONFLICT (report_id, resource) DO NOTHING),
-       upd AS (
-         UPDATE nodes SET last_report_id = $1, last_report_at = $6, last_status = $5, last_commit = $3
-         FROM ins WHERE nodes.name = $2 AND (nodes.last_report_at IS NULL OR nodes.last_report_at <= $6))
-       SELECT (SELECT id FROM ins) AS inserted, (SELECT node FROM reports WHERE id = $1) AS prior`,
-      [
-        report.id,
-        report.node,
-        report.commit,
-        report.mode,
-        report.status,
-        report.started_at,
-        report.duration_ms,
-        receivedAt,
-        json,
-        kept.map((x) => x.id),
-        kept.map((x) => x.type),
-        kept.map((x) => x.status),
-        kept.map((x) => (x.drifted ? 1 : 0)),
-        kept.map((x) => JSON.stringify(x.changes)),
-      ],
-    );
-    if (r?.inserted !== null && r?.inserted !== undefined) return "stored";
-    // Not inserted: stored before. The statement's snapshot may predate a concurrent insert of
-    // the same id, so look again when it saw no row.
-    let prior = r?.prior;
-    if (prior === null || prior === undefined) {
-      const [again] = await this.db.query("SELECT node FROM reports WHERE id = $1", [report.id]);
-      prior = again?.node;
-    }
-    return prior === report.node ? "duplicate" : "conflict";
   }
 
   async nodeReports(node: string, limit: number): Promise<ReportSummary[]> {
