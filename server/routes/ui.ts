@@ -112,7 +112,7 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
         if (record?.kind !== "admin" || (record.expires_at !== null && record.expires_at <= now)) {
           return showLogin(req, reply, "That is not a valid admin token.", 401);
         }
-        await startSession(req, reply, d.storage, now);
+        await startSession(req, reply, d.storage, now, record.expires_at);
         setCookie(req, reply, loginCookie, "", 0);
         return reply.redirect("/ui/", 303);
       },

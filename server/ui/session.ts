@@ -71,15 +71,22 @@ export async function readSession(
   return found ? { hash, csrf: csrfFor(secret) } : null;
 }
 
-/** Starts a session: stores its hash and sets the cookie. */
-export async function startSession(req: FastifyRequest, reply: FastifyReply, storage: Storage, now: number) {
+/**
+ * Starts a session: stores its hash and sets the cookie. It ends with the admin token it was opened
+ * with (`tokenExpiresAt`, null for a token that never expires) if that comes first: a session never
+ * outlives its token.
+ */
+export async function startSession(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  storage: Storage,
+  now: number,
+  tokenExpiresAt: number | null,
+) {
   const secret = randomToken();
-  await storage.ui.createSession({
-    hash: hashSecret(secret),
-    created_at: now,
-    expires_at: now + sessionTtlMs,
-  });
-  setCookie(req, reply, sessionCookie, secret, sessionTtlMs / 1000);
+  const expiresAt = Math.min(now + sessionTtlMs, tokenExpiresAt ?? Number.POSITIVE_INFINITY);
+  await storage.ui.createSession({ hash: hashSecret(secret), created_at: now, expires_at: expiresAt });
+  setCookie(req, reply, sessionCookie, secret, Math.max(1, Math.ceil((expiresAt - now) / 1000)));
 }
 
 export function csrfMatches(expected: string, given: unknown): boolean {

@@ -4,7 +4,7 @@
  * rendered verbatim and inert (TRUST C5).
  */
 import t from "tap";
-import { hashSecret } from "../../server/identity.js";
+import { hashSecret, newSecret } from "../../server/identity.js";
 import { html } from "../../server/ui/html.js";
 import { bearer, startTestServer, type TestServer } from "../helpers/server-app.js";
 import { makeReport } from "../helpers/server-report.js";
@@ -191,4 +191,29 @@ t.test("revoking the admin token that opened a session ends the session", async 
   t.equal(revoked.length, 1);
   const after = await s.app.inject({ url: "/ui/", headers: { cookie: `tend_session=${session}` } });
   t.same([after.statusCode, after.headers.location], [303, "/ui/login"]);
+});
+
+t.test("a session ends when the admin token it was opened with expires, if that comes first", async (t) => {
+  const s = await startTestServer();
+  t.teardown(() => s.close());
+  const token = newSecret("admin");
+  const expiresAt = Date.now() + 90_000;
+  await s.storage.createToken({
+    hash: hashSecret(token),
+    kind: "admin",
+    created_at: Date.now(),
+    expires_at: expiresAt,
+    uses_left: null,
+    node_glob: null,
+    reenroll: false,
+  });
+  const { res, session } = await login(s, token);
+  t.equal(res.statusCode, 303);
+  const maxAge = Number(
+    /Max-Age=(\d+)/.exec(cookiesOf(res).find((c) => c.startsWith("tend_session=")) ?? "")?.[1],
+  );
+  t.ok(maxAge > 0 && maxAge <= 90, `the cookie lasts no longer than the token (Max-Age=${maxAge})`);
+  const hash = hashSecret(String(session));
+  t.ok(await s.storage.ui.getSession(hash, expiresAt - 1), "open while the token is valid");
+  t.equal(await s.storage.ui.getSession(hash, expiresAt), undefined, "closed once the token has expired");
 });
