@@ -70,6 +70,8 @@ export class Compiler {
   readonly loader: Loader;
   readonly templates: Templates;
   private sourceHashes = new Map<string, { sha: string; file: CatalogFile } | Problem>();
+  /** Declared resources by list of recipes: they depend on nothing else (not node, not facts). */
+  private declared = new Map<string, { resources: Declared[]; problems: Problem[] }>();
 
   constructor(readonly repo: RepoSource) {
     this.loader = new Loader(repo);
@@ -103,8 +105,9 @@ export class Compiler {
         type: d.type,
         name: d.name,
         params,
-        require: d.require,
-        notify: d.notify,
+        // Copies: the declarations are shared by every node with the same recipes.
+        require: d.require.slice(),
+        notify: d.notify.slice(),
         source: `${d.file}:${d.line ?? 0}`,
         digest: sha256(canonicalJson(desired)),
       };
@@ -186,8 +189,17 @@ export class Compiler {
     for (const name of recipes) vars = mergeVars(vars, this.loader.loadRecipe(name)?.data?.vars ?? {});
     vars = mergeVars(vars, cls.vars);
     if (problems.length) return { recipes, vars, resources: [], problems };
-    const resources = this.resources(recipes, problems);
-    return { recipes, vars, resources, problems };
+    // Nodes with the same recipes share their resources: validate's sample nodes, and a server
+    // compiling many nodes of one commit, normalise and order them once.
+    const key = recipes.join("\n");
+    let declared = this.declared.get(key);
+    if (!declared) {
+      const found: Problem[] = [];
+      declared = { resources: this.resources(recipes, found), problems: found };
+      this.declared.set(key, declared);
+    }
+    problems.push(...declared.problems);
+    return { recipes, vars, resources: declared.resources, problems };
   }
 
   private resources(recipes: string[], problems: Problem[]): Declared[] {

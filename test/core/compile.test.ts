@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import t from "tap";
 import { fsRepo } from "../../agent/repo-fs.js";
 import { canonicalJson } from "../../core/canonical.js";
-import { compile } from "../../core/compile.js";
+import { Compiler, compile } from "../../core/compile.js";
 import { sha256 } from "../../core/hash.js";
 import { isValid } from "../../core/schema.js";
 import type { Catalog } from "../../core/types.js";
@@ -254,6 +254,26 @@ t.test("determinism: the same inputs give byte-identical catalogs", async (t) =>
   const reordered = Object.fromEntries(Object.entries(shuffled).reverse()) as typeof shuffled;
   t.equal(JSON.stringify(build(dir, "web-1", reordered)), a, "fact key order does not matter");
 });
+
+t.test(
+  "one compiler, two nodes with the same recipes: the same resources and edges, which the catalogs do not share",
+  async (t) => {
+    const dir = new URL("../../recipes", import.meta.url).pathname;
+    const compiler = new Compiler(fsRepo(dir));
+    const a = compiler.compile("web-2", sampleFacts({ hostname: "web-2" })).catalog!;
+    const b = compiler.compile("web-3", sampleFacts({ hostname: "web-3" })).catalog!;
+    t.same(
+      a.resources.map((r) => [r.id, r.require]),
+      b.resources.map((r) => [r.id, r.require]),
+    );
+    a.resources[1]!.require.push("file:/elsewhere");
+    t.notOk(
+      b.resources[1]!.require.includes("file:/elsewhere"),
+      "a change to one catalog is not seen in the other",
+    );
+    t.same(JSON.stringify(a.resources.slice(2)), JSON.stringify(build(dir, "web-2").resources.slice(2)));
+  },
+);
 
 t.test("node names are validated", async (t) => {
   const dir = new URL("../../recipes", import.meta.url).pathname;
