@@ -195,6 +195,11 @@ resources:
   - exec: pipes
     command: "echo hi | tee /tmp/x"
     shell: true
+  - group: admins
+  - user: www
+    require: [group:admins]
+    gid: admins
+    ensure: present
 `,
   });
   const c = build(dir, "n");
@@ -209,6 +214,8 @@ resources:
   });
   t.same(p["exec:build"], { argv: ["make", "-C", "/src"], timeout: 300, unless: ["test", "-e", "/src/out"] });
   t.same(p["exec:pipes"], { argv: ["/bin/sh", "-c", "echo hi | tee /tmp/x"], timeout: 300, shell: true });
+  t.equal(JSON.stringify(p["group:admins"]), '{"ensure":"present"}');
+  t.equal(JSON.stringify(p["user:www"]), '{"ensure":"present","gid":"admins"}', "no kind key, no edges");
 });
 
 t.test("content is addressed by sha256; binary sources travel as base64", async (t) => {
