@@ -4,6 +4,8 @@
  * configured server (TRUST L3); 429/503 with Retry-After are retried after that delay, capped.
  * Credentials never appear in an error message or a log line.
  */
+import { createHash } from "node:crypto";
+import { constants, type FileHandle, open, unlink } from "node:fs/promises";
 import { Agent, type Dispatcher, request } from "undici";
 import { TendError } from "../core/errors.js";
 
@@ -24,6 +26,8 @@ export interface HttpReply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+  /** For a `download` written to its file: the bytes' sha256 (hex) and their count; `body` is empty. */
+  file?: { sha256: string; size: number };
 }
 
 export interface RequestSpec {
@@ -31,9 +35,16 @@ export interface RequestSpec {
   path: string;
   json?: unknown;
   headers?: Record<string, string>;
-  /** Largest reply body accepted (bytes); default 256 MiB. */
+  /** Largest reply body accepted (bytes); default 4 MiB. Over it: ReplyTooLargeError. */
   maxBytes?: number;
+  /**
+   * A 200 reply's body goes to this file (created 0600, exclusively: it must not exist), hashed on
+   * the way, never held in memory; on any failure the file is removed. Other statuses are buffered.
+   */
+  download?: string;
 }
+
+export const DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024;
 
 let shared: Dispatcher | undefined;
 function defaultDispatcher(timeoutMs: number): Dispatcher {
@@ -63,6 +74,28 @@ export class HttpStatusError extends TendError {
   ) {
     super("TEND_E_AGENT_HTTP", message);
   }
+}
+
+/** A reply body over the request's cap: refused, the rest not read. */
+export class ReplyTooLargeError extends TendError {
+  constructor(
+    readonly limit: number,
+    message: string,
+  ) {
+    super("TEND_E_AGENT_HTTP", message);
+  }
+}
+
+/** `n` bytes for a person: 64 MiB, 1.5 GiB, 300 bytes. */
+export function bytesText(n: number): string {
+  const units = ["bytes", "KiB", "MiB", "GiB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1 && v % 1024 === 0) {
+    v /= 1024;
+    u++;
+  }
+  return `${v} ${units[u]}`;
 }
 
 /** The server could not be reached at all (refused, reset, timed out). */
@@ -140,7 +173,21 @@ export class HttpClient {
     } catch (err) {
       throw new UnreachableError(`cannot reach ${this.base}: ${networkText(err)}`);
     }
-    const limit = spec.maxBytes ?? 256 * 1024 * 1024;
+    const limit = spec.maxBytes ?? DEFAULT_MAX_REPLY_BYTES;
+    const tooLarge = () =>
+      new ReplyTooLargeError(
+        limit,
+        `${spec.method} ${spec.path}: the reply is larger than ${bytesText(limit)}; refused`,
+      );
+    const declared = Number(res.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limit) {
+      res.body.destroy();
+      throw tooLarge();
+    }
+    if (spec.download !== undefined && res.statusCode === 200) {
+      const file = await this.#download(spec, spec.download, res, limit, tooLarge, url);
+      return { status: res.statusCode, headers: res.headers, body: Buffer.alloc(0), file };
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     try {
@@ -148,19 +195,60 @@ export class HttpClient {
         size += (chunk as Buffer).length;
         if (size > limit) {
           res.body.destroy();
-          throw new HttpStatusError(
-            res.statusCode,
-            undefined,
-            `${spec.method} ${spec.path}: reply larger than ${limit} bytes`,
-          );
+          throw tooLarge();
         }
         chunks.push(chunk as Buffer);
       }
     } catch (err) {
-      if (err instanceof HttpStatusError) throw err;
+      if (err instanceof ReplyTooLargeError) throw err;
       throw new UnreachableError(`${spec.method} ${url}: the reply was cut off: ${networkText(err)}`);
     }
     return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+  }
+
+  /** Streams a body into `path` (new, 0600, no symlink followed), hashing it; removes it on failure. */
+  async #download(
+    spec: RequestSpec,
+    path: string,
+    res: Dispatcher.ResponseData,
+    limit: number,
+    tooLarge: () => ReplyTooLargeError,
+    url: string,
+  ): Promise<{ sha256: string; size: number }> {
+    let fh: FileHandle;
+    try {
+      fh = await open(
+        path,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      );
+    } catch (err) {
+      res.body.destroy();
+      throw err;
+    }
+    const hash = createHash("sha256");
+    let size = 0;
+    let ok = false;
+    try {
+      for await (const chunk of res.body) {
+        const b = chunk as Buffer;
+        size += b.length;
+        if (size > limit) {
+          res.body.destroy();
+          throw tooLarge();
+        }
+        hash.update(b);
+        await fh.write(b);
+      }
+      ok = true;
+    } catch (err) {
+      if (err instanceof ReplyTooLargeError || (err as NodeJS.ErrnoException).syscall === "write") throw err;
+      throw new UnreachableError(`${spec.method} ${url}: the reply was cut off: ${networkText(err)}`);
+    } finally {
+      await fh.close();
+      if (!ok) await unlink(path).catch(() => {});
+    }
+    return { sha256: hash.digest("hex"), size };
   }
 }
 

@@ -2,9 +2,14 @@
  * One agent run: facts → catalog from the server (If-None-Match; verified against the pinned key;
  * never a serial below the last applied) or, when the server cannot give one, the last verified
  * cached catalog (unless older than max_cached_age: then nothing is applied and the report says
- * `stale`) → converge → report, spooled on disk before it is sent.
+ * `stale`) → converge → report, spooled on disk before it is sent. A catalog the agent refuses (bad
+ * signature, rolled-back serial, invalid, over the size cap) applies nothing, and a failed report
+ * saying why goes to the server all the same (TRUST A9/F2), so admins see which nodes refuse.
  */
-import { TendError } from "../core/errors.js";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { ErrorCode } from "../core/codes.js";
+import { isTendError, TendError } from "../core/errors.js";
 import type { Catalog, Facts, Report, ResourceReport } from "../core/types.js";
 import { CatalogCache } from "./cache.js";
 import { NodeApi } from "./client/api.js";
@@ -95,6 +100,52 @@ async function chooseCatalog(
   return { envelope, source: "server", ageS: 0, notice: null };
 }
 
+/** Why a run could not get a catalog it would apply: worth telling the server. */
+const REFUSALS: ReadonlySet<ErrorCode> = new Set([
+  "TEND_E_CATALOG",
+  "TEND_E_CATALOG_SIGNATURE",
+  "TEND_E_CATALOG_ROLLBACK",
+]);
+
+/**
+ * The run refused its catalog (or had none) and applied nothing; `report` (status failed, the
+ * error with its code, no resources and nothing of the refused catalog) went to the spool and,
+ * when the server took it, to the server. Same code and message as the refusal, plus where the
+ * report went.
+ */
+export class CatalogRefusedError extends TendError {
+  constructor(
+    readonly refusal: TendError,
+    readonly report: Report,
+    readonly flush: FlushResult,
+  ) {
+    const where =
+      flush.left === 0
+        ? `reported to the server as failed run ${report.id}`
+        : `failed run ${report.id} kept in the spool for the server (${flush.error ?? "not sent yet"})`;
+    super(refusal.code, `${refusal.message}\nnothing was applied; ${where}`);
+  }
+}
+
+function refusedReport(node: string, err: TendError, noop: boolean, startedAt: Date, end: number): Report {
+  return {
+    format: 1,
+    id: crypto.randomUUID(),
+    node,
+    // The refused catalog's commit is not trusted, and nothing of its content is repeated.
+    commit: null,
+    mode: noop ? "noop" : "apply",
+    status: "failed",
+    started_at: startedAt.toISOString(),
+    duration_ms: Math.max(0, end - startedAt.getTime()),
+    catalog_source: "server",
+    catalog_age_s: 0,
+    summary: summarize([]),
+    error: `${errorText(err)}; nothing was applied`.slice(0, 65_536),
+    resources: [],
+  };
+}
+
 export function ageText(s: number): string {
   if (s < 120) return `${s}s`;
   if (s < 7200) return `${Math.round(s / 60)}m`;
@@ -143,7 +194,16 @@ export async function agentRun(config: AgentConfig, o: RunOptions = {}): Promise
   const { gatherFacts } = await import("./facts/index.js");
   const facts = o.facts ?? (await gatherFacts());
 
-  const chosen = await chooseCatalog(api, id, cache, facts, now());
+  let chosen: Chosen;
+  try {
+    chosen = await chooseCatalog(api, id, cache, facts, now());
+  } catch (err) {
+    if (!isTendError(err) || !REFUSALS.has(err.code)) throw err;
+    const report = refusedReport(id.node, err, noop, startedAt, now());
+    await spool.add(report);
+    const flush = await spool.flush((r) => api.report(r));
+    throw new CatalogRefusedError(err, report, flush);
+  }
   if (chosen.notice) log(`tend: ${chosen.notice}`);
   const catalog = chosen.envelope.catalog;
   let report: Report;
@@ -155,11 +215,15 @@ export async function agentRun(config: AgentConfig, o: RunOptions = {}): Promise
       import("./engine.js"),
       import("./resources/index.js"),
     ]);
+    // Fetched by hash: streamed into state_dir/files/ and checked there, then read back (checked again).
+    const filesDir = join(config.stateDir, "files");
     const fetchContent = async (sha: string): Promise<Buffer> => {
       const kept = await cache.file(sha);
       if (kept) return kept;
-      const data = await api.file(sha);
-      await cache.keepFile(sha, data);
+      await mkdir(filesDir, { recursive: true, mode: 0o700 });
+      await api.fileTo(sha, filesDir, catalog.files[sha]?.size);
+      const data = await cache.file(sha);
+      if (!data) throw new TendError("TEND_E_CATALOG", `file ${sha} changed on disk as it was fetched`);
       return data;
     };
     report = await runCatalog(catalog, {

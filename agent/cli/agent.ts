@@ -9,13 +9,16 @@ import { TendError } from "../../core/errors.js";
 import type { Report } from "../../core/types.js";
 import { DEFAULT_CONFIG_FILE } from "../config.js";
 
-const USAGE = `usage: tend agent enroll --server URL --token TOKEN [--node NAME] [--config FILE] [--force]
+const USAGE = `usage: tend agent enroll --server URL --token TOKEN [--node NAME] [--server-key FINGERPRINT|PEM-FILE]
+                         [--insecure-http] [--config FILE] [--force]
        tend agent run [--noop] [--json] [--config FILE]
        tend agent daemon [--config FILE]
        tend agent flush [--config FILE]
 
 enroll   trade an enrolment token for this node's credential, pin the server's key, write the
-         configuration (default ${DEFAULT_CONFIG_FILE}); the token may also come from TEND_ENROLL_TOKEN
+         configuration (default ${DEFAULT_CONFIG_FILE}); the token may also come from TEND_ENROLL_TOKEN;
+         --server-key refuses any server key but this one (\`tend server key\` on the server prints it);
+         plain http:// is refused for any host but this one unless --insecure-http is given
 run      one run: fetch the signed catalog (or use the cached one when the server is away),
          converge, report
 daemon   run on the configured schedule, with this node's splay
@@ -31,6 +34,8 @@ const options = {
   config: { type: "string" },
   "state-dir": { type: "string" },
   force: { type: "boolean" },
+  "server-key": { type: "string" },
+  "insecure-http": { type: "boolean" },
   noop: { type: "boolean" },
   json: { type: "boolean" },
   "log-line": { type: "boolean" },
@@ -79,10 +84,16 @@ async function enrollCommand(values: Values, configFile: string): Promise<number
   if (!values.server) {
     throw new TendError("TEND_E_USAGE", `enroll needs --server URL and --token TOKEN\n\n${USAGE}`);
   }
-  if (!/^https?:\/\/[^\s/]+/.test(values.server)) {
+  let url: URL | null = null;
+  try {
+    url = /^https?:\/\/[^\s/]+/.test(values.server) ? new URL(values.server) : null;
+  } catch {
+    url = null;
+  }
+  if (!url) {
     throw new TendError(
       "TEND_E_USAGE",
-      `--server takes a URL such as http://10.0.0.5:7420, not "${values.server}"`,
+      `--server takes a URL such as https://tend.example.com:7420, not "${values.server}"`,
     );
   }
   const server = values.server.replace(/\/+$/, "");
@@ -97,6 +108,8 @@ async function enrollCommand(values: Values, configFile: string): Promise<number
   const raw = await readRawConfig(configFile);
   const node = values.node ?? (raw.node as string | undefined) ?? hostname().toLowerCase();
   const stateDir = values["state-dir"] ?? (raw.state_dir as string | undefined) ?? "/var/lib/tend";
+  // Checked before anything goes on the wire: a bad value must not cost the token.
+  const pinned = values["server-key"] ? await identity.expectedFingerprint(values["server-key"]) : null;
   const current = await identity.loadIdentity(stateDir).catch(() => null);
   const writeConfig = async () => {
     const text = renderConfig({
@@ -111,6 +124,12 @@ async function enrollCommand(values: Values, configFile: string): Promise<number
     await chmod(configFile, 0o600);
   };
   if (current && current.server === server && current.node === node && !values.force) {
+    if (pinned && identity.keyFingerprint(current.server_key) !== pinned) {
+      throw new TendError(
+        "TEND_E_AGENT_ENROLL",
+        `this box is enrolled with ${server}, whose key it pinned is ${identity.keyFingerprint(current.server_key)}, not ${pinned} as --server-key says; if the server's key really changed, enrol again with --force and a re-enrolment token`,
+      );
+    }
     await writeConfig();
     process.stdout.write(`already enrolled as ${node} with ${server} (--force enrols again)\n`);
     return 0;
@@ -121,7 +140,25 @@ async function enrollCommand(values: Values, configFile: string): Promise<number
       `enroll needs --token TOKEN (this box is not enrolled as ${node} with ${server})\n\n${USAGE}`,
     );
   }
+  if (url.protocol === "http:" && !isLoopback(url.hostname)) {
+    if (!values["insecure-http"]) {
+      throw new TendError(
+        "TEND_E_AGENT_ENROLL",
+        `refusing to enrol over plain HTTP with ${url.host}: whoever is on the path can answer in the server's place and have this agent pin their signing key, and a catalog signed with it runs as root here; they also see the token and credential. Use an https:// URL, or pin the server's key out of band with --server-key (\`tend server key\` on the server prints it) and accept plain HTTP with --insecure-http`,
+      );
+    }
+    process.stderr.write(
+      `tend: warning: enrolling over plain HTTP with ${url.host} (--insecure-http): the token, the credential and this node's catalogs travel unencrypted${pinned ? "" : ", and the server's key is trusted as first seen (no --server-key)"}\n`,
+    );
+  }
   const reply = await enroll(server, token, node);
+  const fingerprint = identity.keyFingerprint(reply.server_key);
+  if (pinned && fingerprint !== pinned) {
+    throw new TendError(
+      "TEND_E_AGENT_ENROLL",
+      `${server} presented server key ${fingerprint}, not ${pinned} as --server-key says; refused, nothing saved. Something between this box and the server may be answering in its place, or the URL or fingerprint is wrong (\`tend server key\` on the server prints it); the token must be treated as spent: create a new one`,
+    );
+  }
   const keyId = identity.keyIdOf(reply.server_key);
   if (keyId !== reply.key_id) {
     throw new TendError(
@@ -140,9 +177,15 @@ async function enrollCommand(values: Values, configFile: string): Promise<number
   });
   await writeConfig();
   process.stdout.write(
-    `enrolled as ${node} with ${server}; server key ${reply.key_id} pinned; configuration in ${configFile}\n`,
+    `enrolled as ${node} with ${server}; server key ${fingerprint} pinned${pinned ? " (as --server-key said)" : ""}; configuration in ${configFile}\n`,
   );
   return 0;
+}
+
+/** A host name that cannot leave this box: localhost, 127.0.0.0/8, ::1. */
+export function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 async function flushCommand(configFile: string): Promise<number> {
@@ -169,11 +212,12 @@ export function logLine(report: Report, notice: string | null, spoolLeft: number
   ];
   if (spoolLeft > 0) parts.push(`spooled=${spoolLeft}`);
   if (notice) parts.push(`note="${notice.replace(/"/g, "'")}"`);
+  if (report.error) parts.push(`error="${report.error.split("\n")[0]!.replace(/"/g, "'")}"`);
   return `${parts.join(" ")}\n`;
 }
 
 async function runCommand(values: Values, configFile: string): Promise<number> {
-  const [{ loadConfig }, { agentRun }, output, { exitCode, EXIT }] = await Promise.all([
+  const [{ loadConfig }, { agentRun, CatalogRefusedError }, output, { exitCode, EXIT }] = await Promise.all([
     import("../config.js"),
     import("../run.js"),
     import("../output.js"),
@@ -218,6 +262,14 @@ async function runCommand(values: Values, configFile: string): Promise<number> {
             if (text) process.stdout.write(text);
           },
     });
+  } catch (err) {
+    // A refused catalog: its failed report went to the server (or the spool); the --json and
+    // --log-line outputs still show it, then the error ends the run (exit 1: nothing applied).
+    if (err instanceof CatalogRefusedError) {
+      if (values.json) process.stdout.write(`${JSON.stringify(err.report, null, 2)}\n`);
+      else if (values["log-line"]) process.stdout.write(logLine(err.report, null, err.flush.left));
+    }
+    throw err;
   } finally {
     clearTimeout(timer);
     process.off("SIGINT", onSignal);

@@ -2,10 +2,23 @@
  * The tend server's API as the agent uses it (docs/api.md): enrolment, the signed catalog with
  * If-None-Match, files by hash (sha256-checked), reports. Replies are checked before use.
  */
+import { randomBytes } from "node:crypto";
+import { rename, unlink } from "node:fs/promises";
+import { join } from "node:path";
 import { TendError } from "../../core/errors.js";
-import { sha256 } from "../../core/hash.js";
 import type { Facts, Report } from "../../core/types.js";
-import { HttpClient as Client, type HttpClient, type HttpOptions } from "../http.js";
+import {
+  bytesText,
+  HttpClient as Client,
+  type HttpClient,
+  type HttpOptions,
+  ReplyTooLargeError,
+} from "../http.js";
+
+/** The largest catalog reply the agent reads (TRUST E5). */
+export const CATALOG_MAX_BYTES = 64 * 1024 * 1024;
+/** The largest file fetched by hash, whatever size the catalog lists (the engine holds it in memory). */
+export const FILE_MAX_BYTES = 1024 * 1024 * 1024;
 
 export interface EnrollReply {
   node: string;
@@ -54,17 +67,26 @@ export class NodeApi {
     this.http = new Client(server, { ...o, credential });
   }
 
-  async catalog(facts: Facts, etag: string | null): Promise<CatalogReply> {
-    const reply = await this.http.expect(
-      {
-        method: "POST",
-        path: "/api/v1/catalog",
-        json: { facts },
-        headers: etag ? { "if-none-match": etag } : {},
-        maxBytes: 512 * 1024 * 1024,
-      },
-      [200, 304],
-    );
+  async catalog(facts: Facts, etag: string | null, maxBytes = CATALOG_MAX_BYTES): Promise<CatalogReply> {
+    let reply: Awaited<ReturnType<HttpClient["expect"]>>;
+    try {
+      reply = await this.http.expect(
+        {
+          method: "POST",
+          path: "/api/v1/catalog",
+          json: { facts },
+          headers: etag ? { "if-none-match": etag } : {},
+          maxBytes,
+        },
+        [200, 304],
+      );
+    } catch (err) {
+      if (!(err instanceof ReplyTooLargeError)) throw err;
+      throw new TendError(
+        "TEND_E_CATALOG",
+        `the server's catalog reply is larger than the agent's cap of ${bytesText(err.limit)}; refused (split the node's recipes, or move big files out of the catalog)`,
+      );
+    }
     if (reply.status === 304) return { status: 304 };
     let envelope: unknown;
     try {
@@ -76,16 +98,42 @@ export class NodeApi {
     return { status: 200, envelope, etag: typeof tag === "string" ? tag : null };
   }
 
-  /** A file by sha256; the bytes must hash to it. */
-  async file(sha: string): Promise<Buffer> {
-    const reply = await this.http.expect({ method: "GET", path: `/api/v1/files/${sha}` }, [200]);
-    if (sha256(reply.body) !== sha) {
+  /**
+   * The file `sha` into `dir/sha`: streamed to a temp file in `dir` while hashed (never held in
+   * memory), renamed into place only when its bytes hash to `sha`. `size` is what the signed
+   * catalog lists: more bytes than that (or than FILE_MAX_BYTES) are refused while they arrive.
+   */
+  async fileTo(sha: string, dir: string, size?: number): Promise<string> {
+    if (!/^[0-9a-f]{64}$/.test(sha)) throw new TendError("TEND_E_CATALOG", `"${sha}" is not a sha256`);
+    const limit = Math.min(size ?? FILE_MAX_BYTES, FILE_MAX_BYTES);
+    const final = join(dir, sha);
+    const temp = join(dir, `.${sha}.${randomBytes(6).toString("hex")}.tmp`);
+    let reply: Awaited<ReturnType<HttpClient["expect"]>>;
+    try {
+      reply = await this.http.expect(
+        { method: "GET", path: `/api/v1/files/${sha}`, maxBytes: limit, download: temp },
+        [200],
+      );
+    } catch (err) {
+      if (!(err instanceof ReplyTooLargeError)) throw err;
+      const why =
+        size !== undefined && size <= FILE_MAX_BYTES
+          ? "the size the catalog lists for it"
+          : "the agent's cap";
       throw new TendError(
         "TEND_E_CATALOG",
-        `the server sent content for ${sha} that does not match its sha256`,
+        `the server sent more than ${bytesText(limit)} (${why}) for file ${sha}; refused`,
       );
     }
-    return reply.body;
+    if (reply.file?.sha256 !== sha) {
+      await unlink(temp).catch(() => {});
+      throw new TendError(
+        "TEND_E_CATALOG",
+        `the server sent content for ${sha} that does not match its sha256; refused`,
+      );
+    }
+    await rename(temp, final);
+    return final;
   }
 
   async report(report: Report): Promise<void> {

@@ -28,6 +28,43 @@ export function keyIdOf(pem: string): string {
   return sha256(der).slice(0, 16);
 }
 
+/** The key's fingerprint as an admin compares it: `sha256:` and the hex sha256 of its SPKI DER. */
+export function keyFingerprint(pem: string): string {
+  return `sha256:${sha256(createPublicKey(pem).export({ type: "spki", format: "der" }))}`;
+}
+
+/**
+ * An expected server key given out of band (`--server-key`): a fingerprint (`sha256:` and 64 hex
+ * digits, the prefix optional), a public key PEM, or a file holding one. Returns its fingerprint.
+ */
+export async function expectedFingerprint(value: string): Promise<string> {
+  const text = value.trim();
+  const hex = /^(?:sha256:)?([0-9a-fA-F]{64})$/.exec(text);
+  if (hex) return `sha256:${hex[1]!.toLowerCase()}`;
+  if (/^(?:sha256:)?[0-9a-fA-F]{8,63}$/.test(text)) {
+    throw new TendError(
+      "TEND_E_USAGE",
+      `--server-key "${text}" is too short: give the whole fingerprint (sha256: and 64 hex digits, as \`tend server key\` prints it) or the key's PEM file, not a key id`,
+    );
+  }
+  let pem = text;
+  if (!text.startsWith("-----BEGIN")) {
+    try {
+      pem = await readFile(text, "utf8");
+    } catch {
+      throw new TendError(
+        "TEND_E_USAGE",
+        `--server-key takes the server key's fingerprint (sha256:…, 64 hex digits), its PEM, or a PEM file; "${text}" is none of these`,
+      );
+    }
+  }
+  try {
+    return keyFingerprint(pem);
+  } catch {
+    throw new TendError("TEND_E_USAGE", `--server-key: "${text}" does not hold a public key PEM`);
+  }
+}
+
 /** state_dir with mode 0700, created when missing, tightened when looser. */
 export async function ensureStateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
