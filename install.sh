@@ -169,9 +169,10 @@ After=network-online.target
 
 [Service]
 Type=simple
-ExecStart=$BIN agent daemon --config $CONF
-# A fixed glibc trim threshold: the heap freed after start-up goes back to the system (docs/agent.md).
-Environment=MALLOC_TRIM_THRESHOLD_=131072
+# Node.js flags and glibc settings for the waiting daemon alone; its runs start without them
+# (agent/daemon.ts: DAEMON_NODE_FLAGS, DAEMON_ENV; docs/agent.md, "Idle memory").
+ExecStart=$NODE_BIN --jitless --no-icu-timezone-data $LIB_DIR/tend-agent.js agent daemon --config $CONF
+Environment=MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=16384
 ExecReload=/bin/sh -c "kill -HUP \$MAINPID"
 Restart=on-failure
 RestartSec=30

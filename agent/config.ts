@@ -4,6 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { parse as parseCron } from "node-cron";
 import { TendError } from "../core/errors.js";
 import { schemaProblems } from "../core/schema.js";
 import { parseYaml } from "../core/yaml.js";
@@ -45,6 +46,33 @@ export function durationS(text: string): number {
   return Number(m[1]) * UNIT_S[m[2]!]!;
 }
 
+const DAY_S = 86400;
+
+/**
+ * The default `splay`: the shortest time between two ticks of `schedule`, at most a day (1800 for
+ * the default `*\/30 * * * *`). A fleet's runs then spread over the whole interval, and a node's
+ * offset (always below `splay`) ends before the next tick. Only the time-of-day fields count: days,
+ * months and weekdays can only lengthen a gap, and the wrap from the last tick of a day to the
+ * first of the next is counted even when the next day has no tick. 0 for an expression node-cron
+ * rejects (the daemon reports it).
+ */
+export function scheduleIntervalS(schedule: string): number {
+  let fields: { second: number[]; minute: number[]; hour: number[] };
+  try {
+    fields = parseCron(schedule);
+  } catch {
+    return 0;
+  }
+  const ticks = new Set<number>();
+  for (const h of fields.hour)
+    for (const m of fields.minute) for (const s of fields.second) ticks.add(h * 3600 + m * 60 + s);
+  const sorted = [...ticks].sort((a, b) => a - b);
+  let gap = DAY_S;
+  for (let i = 1; i < sorted.length; i++) gap = Math.min(gap, sorted[i]! - sorted[i - 1]!);
+  if (sorted.length > 1) gap = Math.min(gap, sorted[0]! + DAY_S - sorted[sorted.length - 1]!);
+  return gap;
+}
+
 /** The configuration in `text` (from `file`), checked; defaults filled in. */
 export function parseConfig(text: string, file: string): AgentConfig {
   const { parsed, problems } = parseYaml(text, file);
@@ -59,11 +87,12 @@ export function parseConfig(text: string, file: string): AgentConfig {
       `${file} names no server; run \`tend agent enroll --server URL --token TOKEN\` first`,
     );
   }
+  const schedule = raw.schedule ?? "*/30 * * * *";
   return {
     server: raw.server.replace(/\/+$/, ""),
     node: raw.node ?? hostname().toLowerCase(),
-    schedule: raw.schedule ?? "*/30 * * * *",
-    splay: raw.splay ?? 300,
+    schedule,
+    splay: raw.splay ?? scheduleIntervalS(schedule),
     stateDir: raw.state_dir ?? "/var/lib/tend",
     maxCachedAgeS: durationS(raw.max_cached_age ?? "7d"),
     lockWaitS: raw.lock_wait ?? 10,

@@ -22,6 +22,7 @@ import { existsSync } from "node:fs";
 import cron, { type ScheduledTask } from "node-cron";
 import { TendError } from "../core/errors.js";
 import { type AgentConfig, loadConfig } from "./config.js";
+import { useLocalClock } from "./cron-clock.js";
 import { errorText } from "./report.js";
 import { backoffMs, spooled } from "./spool-names.js";
 
@@ -51,14 +52,42 @@ export function runCommand(configFile: string, env: NodeJS.ProcessEnv = process.
   return self;
 }
 
-/** This program as a command line: node, its flags, the bundle (or the CLI entry). */
-export function selfCommand(): string[] {
-  return [process.execPath, ...process.execArgv, process.argv[1] ?? "tend"];
+/**
+ * Node.js flags that tend-agent.service gives the daemon process alone (install.sh, ExecStart):
+ * they save memory in a process that only waits (docs/agent.md, "Idle memory") and would slow a
+ * run, so selfCommand() leaves them out of the command lines of runs and flushes.
+ * `--jitless`: no JIT compilers, so none of their code or code space is paged in (about 1.5 MiB).
+ * `--no-icu-timezone-data`: `Date` reads the local time zone from the C library, not ICU.
+ */
+export const DAEMON_NODE_FLAGS: readonly string[] = ["--jitless", "--no-icu-timezone-data"];
+
+/**
+ * glibc settings tend-agent.service gives the daemon alone (install.sh): a fixed trim threshold
+ * returns the heap freed after start-up, and allocations from 16 KiB up are mapped and unmapped on
+ * their own instead of leaving holes in the heap (2 MiB less in the daemon). A run makes many such
+ * allocations, each then a system call, so childEnv() takes both out of its environment.
+ */
+export const DAEMON_ENV: readonly string[] = ["MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"];
+
+/** The environment of a run or a flush: this process's, without the daemon's own settings. */
+export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const key of DAEMON_ENV) delete out[key];
+  return out;
+}
+
+/** This program as a command line: node, its flags (not the daemon's own), the bundle (or the CLI entry). */
+export function selfCommand(execArgv: readonly string[] = process.execArgv): string[] {
+  const flags = execArgv.filter((f) => !DAEMON_NODE_FLAGS.includes(f));
+  return [process.execPath, ...flags, process.argv[1] ?? "tend"];
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 export async function daemon(configFile: string): Promise<number> {
+  // node-cron reads the wall clock through Intl, whose ICU data would be most of what this process
+  // holds above a bare Node.js; `Date` answers the same (agent/cron-clock.ts).
+  useLocalClock();
   let config = await checked(configFile);
   let task: ScheduledTask | null = null;
   let child: ChildProcess | null = null;
@@ -83,7 +112,10 @@ export async function daemon(configFile: string): Promise<number> {
       if (child || flusher || stopping) return;
       // `tend agent flush` sends what it can and exits 0 when the spool is empty, 3 when some is left.
       const argv = [...selfCommand(), "agent", "flush", "--config", configFile];
-      const f = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+      const f = spawn(argv[0]!, argv.slice(1), {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: childEnv(),
+      });
       flusher = f;
       f.stdout?.on("data", (chunk: Buffer) => process.stdout.write(chunk));
       f.stderr?.on("data", (chunk: Buffer) => process.stdout.write(`spool: ${chunk}`));
@@ -118,7 +150,7 @@ export async function daemon(configFile: string): Promise<number> {
     scoped = argv[0]?.endsWith("systemd-run") ?? false;
     // The run's line is relayed through the daemon so the journal files it under tend-agent.service
     // (a scoped run's own output is filed under its scope).
-    child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
+    child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "inherit"], env: childEnv() });
     child.stdout?.on("data", (chunk: Buffer) => process.stdout.write(chunk));
     child.once("error", (err) => log(`run could not start: ${err.message}`));
     child.once("exit", async (code, signal) => {

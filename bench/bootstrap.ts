@@ -6,10 +6,14 @@
  * box at the same time (the floor any Node.js daemon starts from). Needs root and systemd-nspawn
  * (test/boxes).
  *
- *   npx tsx bench/bootstrap.ts [--idle 60] [--compare OTHER-BUNDLE.js]
+ *   npx tsx bench/bootstrap.ts [--idle 60] [--compare OTHER-BUNDLE.js [--compare-flags FLAGS]
+ *                              [--compare-env "K=V ..."]]
  *
  * `--compare` also starts another build of the agent bundle as a second idle daemon on the same
  * configuration (its schedule is not expected to fire within `--idle`), to compare builds side by side.
+ * It is started as tend-agent.service started the daemon before the daemon had flags of its own
+ * (`tend agent daemon`, no Node.js flags, `MALLOC_TRIM_THRESHOLD_=131072`); `--compare-flags` and
+ * `--compare-env` (space-separated) change that.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -19,7 +23,12 @@ import { TestRepo } from "../test/helpers/server-git.js";
 import { stop } from "../test/helpers/server-process.js";
 
 const { values } = parseArgs({
-  options: { idle: { type: "string", default: "60" }, compare: { type: "string" } },
+  options: {
+    idle: { type: "string", default: "60" },
+    compare: { type: "string" },
+    "compare-flags": { type: "string", default: "" },
+    "compare-env": { type: "string", default: "MALLOC_TRIM_THRESHOLD_=131072" },
+  },
 });
 const idleS = Number(values.idle);
 const repo = new TestRepo();
@@ -43,8 +52,12 @@ try {
   await box.run("systemd-run --unit=bench-bare-node --quiet /usr/bin/node -e 'setInterval(()=>{},1e9)'");
   if (values.compare) {
     await box.writeFile("/usr/local/lib/tend/compare.js", readFileSync(values.compare));
+    const env = values["compare-env"]
+      .split(" ")
+      .filter(Boolean)
+      .map((kv) => `-p Environment=${kv}`);
     await box.run(
-      "systemd-run --unit=bench-compare --quiet /usr/bin/node /usr/local/lib/tend/compare.js agent daemon --config /etc/tend/agent.yaml",
+      `systemd-run --unit=bench-compare --quiet ${env.join(" ")} /usr/bin/node ${values["compare-flags"]} /usr/local/lib/tend/compare.js agent daemon --config /etc/tend/agent.yaml`,
     );
   }
   await new Promise((res) => setTimeout(res, idleS * 1000));

@@ -18,9 +18,9 @@
  *                          [--max N] [--repeat 3] [--factor 2] [--run-ms 1000]
  *                          [--profile DIR (the server's V8 CPU profile)]
  *
- * `--splay 1800` spreads runs over the whole interval (the fleet setting: `splay: 1800` with the
- * default `*\/30` schedule); `--splay 300` is the default agent.yaml, where every run of the fleet
- * falls in the first 5 minutes of each half hour, 6 times the request rate.
+ * `--splay 1800` spreads runs over the whole interval: the agent's default (`splay` defaults to the
+ * schedule's interval, 1800 s with the default `*\/30` schedule). `--splay 300` is the old default,
+ * where every run of the fleet falls in the first 5 minutes of each half hour, 6 times the rate.
  *
  * "server CPU ms/run" is the server process's user + system time over the window divided by the
  * agent runs in it (one poll and one report each): 1800 × 1000 / that is how many agents (at
