@@ -205,7 +205,10 @@ export class SqlStorage implements Storage {
   }
 
   async knownFacts(): Promise<{ node: string; facts: Facts }[]> {
-    const rows = await this.db.query("SELECT name, facts FROM nodes WHERE facts IS NOT NULL ORDER BY name");
+    // Not a revoked node's (see revokeNode's marker): the git gate must not judge commits by them.
+    const rows = await this.db.query(
+      "SELECT name, facts FROM nodes WHERE facts IS NOT NULL AND credential_hash NOT LIKE 'revoked:%' ORDER BY name",
+    );
     return rows.map((r) => ({ node: String(r.name), facts: JSON.parse(String(r.facts)) as Facts }));
   }
 
