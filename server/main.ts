@@ -157,6 +157,15 @@ async function tokenCreate(argv: string[]): Promise<number> {
       "--node, --uses and --reenroll apply to enrolment tokens, not to --admin tokens.",
     );
   }
+  // A re-enrolment token replaces an existing node's credential: without a name glob it could take
+  // over any node of the fleet (TRUST A3, B2).
+  if (values.reenroll === true && (typeof values.node !== "string" || values.node === "")) {
+    throw new TendError(
+      "TEND_E_USAGE",
+      "--reenroll needs --node GLOB naming the node(s) it may re-enrol (for example --node web-1): " +
+        "without it, the token could replace the credential of any node.",
+    );
+  }
   const uses = values.uses === undefined ? (admin ? null : 1) : Number(values.uses);
   if (uses !== null && (!Number.isInteger(uses) || uses < 1)) {
     throw new TendError("TEND_E_USAGE", `--uses must be a whole number of at least 1, not "${values.uses}".`);

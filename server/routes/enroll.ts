@@ -1,7 +1,8 @@
 /**
  * POST /api/v1/enroll: an enrolment token and a node name buy a node credential. Rate-limited per
  * client address before any database work; the token's expiry, uses and name glob are checked,
- * and an existing name is superseded only with a token that allows it.
+ * and an existing name is superseded only with a token that allows it, which must name its nodes
+ * with a glob.
  */
 import type { FastifyInstance } from "fastify";
 import picomatch from "picomatch";
@@ -93,6 +94,15 @@ export function enrollRoutes(app: FastifyInstance, d: Deps): void {
       }
       const nameProblem = nodeNameProblem(node);
       if (nameProblem) throw new HttpError(400, "TEND_E_NODE_NAME", `The node name ${nameProblem}.`);
+      // `token create` refuses --reenroll without --node; a token stored otherwise (older versions,
+      // a hand-made row) must not be able to replace the credential of any node (TRUST A3, B2).
+      if (record.reenroll && !record.node_glob) {
+        throw new HttpError(
+          403,
+          "TEND_E_FORBIDDEN",
+          "This re-enrolment token names no nodes (no --node glob), so it may not enrol any; create one with --reenroll --node GLOB.",
+        );
+      }
       if (record.node_glob && !picomatch.isMatch(node, record.node_glob, { dot: true })) {
         throw new HttpError(403, "TEND_E_FORBIDDEN", "This enrolment token may not enrol that node name.");
       }

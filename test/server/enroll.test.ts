@@ -1,6 +1,7 @@
 /** Enrolment (TRUST A3, A4): single use, expiry, name globs, names, re-enrolment, rate limit. */
 import t from "tap";
 import { bearer, startTestServer } from "../helpers/server-app.js";
+import { serverConfigDir, tendServer } from "../helpers/server-process.js";
 
 t.test("enrolment tokens", async (t) => {
   const s = await startTestServer({ recipes: null });
@@ -49,7 +50,9 @@ t.test("enrolment tokens", async (t) => {
     const refused = await enrol(await s.enrollToken(), "db-1");
     t.equal(refused.statusCode, 409);
     t.equal(refused.json().code, "TEND_E_NODE_EXISTS");
-    const again = await enrol(await s.enrollToken({ reenroll: true }), "db-1");
+    const other = await enrol(await s.enrollToken({ reenroll: true, glob: "db-2" }), "db-1");
+    t.equal(other.statusCode, 403, "a re-enrolment token for db-2 cannot take db-1");
+    const again = await enrol(await s.enrollToken({ reenroll: true, glob: "db-*" }), "db-1");
     t.equal(again.statusCode, 200);
     t.equal(again.json().superseded, true);
     const old = await s.app.inject({
@@ -59,6 +62,23 @@ t.test("enrolment tokens", async (t) => {
       payload: { facts: {} },
     });
     t.equal(old.statusCode, 401, "the superseded credential no longer works");
+  });
+
+  t.test("a re-enrolment token without a node glob enrols nothing (TRUST A3, B2)", async (t) => {
+    const victim = (await enrol(await s.enrollToken(), "vault-1")).json().credential;
+    const token = await s.enrollToken({ reenroll: true, uses: 5 });
+    for (const node of ["vault-1", "brand-new-1"]) {
+      const res = await enrol(token, node);
+      t.equal(res.statusCode, 403, node);
+      t.match(res.json(), { code: "TEND_E_FORBIDDEN", message: /names no nodes.*--reenroll --node GLOB/ });
+    }
+    const still = await s.app.inject({
+      method: "POST",
+      url: "/api/v1/catalog",
+      headers: bearer(victim),
+      payload: { facts: {} },
+    });
+    t.not(still.statusCode, 401, "the existing node's credential still works");
   });
 
   t.test("1,000 random tokens enrol nothing", async (t) => {
@@ -112,3 +132,18 @@ t.test(
     t.same(codes, [401, 401, 401, 429, 429], "counted by the address the proxy saw");
   },
 );
+
+t.test("tend server token create --reenroll needs --node", async (t) => {
+  const { config } = serverConfigDir(t, "tend-reenroll-");
+  const failure = await tendServer(["token", "create", "--reenroll", "--config", config]).then(
+    () => "",
+    (err: { stderr?: string }) => String(err.stderr),
+  );
+  t.match(failure, /--reenroll needs --node GLOB/);
+  t.match(failure, /TEND_E_USAGE|could replace the credential of any node/);
+  const made = await tendServer(["token", "create", "--reenroll", "--node", "web-1", "--config", config]);
+  t.match(made.stdout, /^tend_enr_/);
+  const list = await tendServer(["token", "list", "--config", config]);
+  t.match(list.stdout, /\tenroll\t.*\tweb-1\treenroll\n/, "stored with its glob");
+  t.notMatch(list.stdout, /\t-\treenroll/, "and no glob-less re-enrolment token was stored");
+});

@@ -47,7 +47,7 @@ for (const make of testStorages()) {
       payload: { token: plain, node: "web-1" },
     });
     t.equal(refused.statusCode, 409, "a plain token cannot take the revoked name");
-    const reenroll = await s.enrollToken({ reenroll: true });
+    const reenroll = await s.enrollToken({ reenroll: true, glob: "web-1" });
     const back = await inject({
       method: "POST",
       url: "/api/v1/enroll",
