@@ -2,7 +2,7 @@
  * `tend server [--config FILE]` and `tend server token create ...`: configuration, storage,
  * signing key, git gate, listen, background jobs and signals. Everything else is in app.ts.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, type Stats, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { TendError } from "../core/errors.js";
@@ -31,6 +31,60 @@ export async function openStorage(config: ServerConfig): Promise<Storage> {
     return openSqlite(join(config.dataDir, "tend.db"));
   }
   return openPostgres({ url: config.database, schema: config.databaseSchema });
+}
+
+/**
+ * TRUST L2: the files that hold the server's secrets must be its own and private. Returns one
+ * sentence per file that is not: the data folder, tend.db with its -wal and -shm, the signing key
+ * (owned by the server's user, no group/other access), and the configuration file (not writable by
+ * group/other, and not readable by them when it holds a secret: a webhook secret or a database
+ * password; owned by the server's user or root). Files that do not exist yet are not checked: the
+ * server creates them private (`main` sets the umask).
+ */
+export function permissionProblems(config: ServerConfig, configFile: string | undefined): string[] {
+  const problems: string[] = [];
+  const uid = process.getuid?.();
+  const check = (file: string, what: string, allowRoot: boolean, mask: number) => {
+    let st: Stats;
+    try {
+      st = statSync(file);
+    } catch {
+      return;
+    }
+    const mode = st.mode & 0o777;
+    const fix = st.isDirectory() ? `chmod 700 ${file}` : `chmod 600 ${file}`;
+    if (uid !== undefined && st.uid !== uid && !(allowRoot && st.uid === 0)) {
+      problems.push(
+        `${what} ${file} is owned by uid ${st.uid}, not by the server's user (uid ${uid}): chown it to that user and \`${fix}\`.`,
+      );
+    } else if ((mode & mask) !== 0) {
+      const octal = mode.toString(8).padStart(4, "0");
+      problems.push(`${what} ${file} has mode ${octal}, open to group or others: run \`${fix}\`.`);
+    }
+  };
+  check(config.dataDir, "the data folder", false, 0o077);
+  check(join(config.dataDir, "signing-key.pem"), "the signing key", false, 0o077);
+  if (config.database === "sqlite") {
+    const db = join(config.dataDir, "tend.db");
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) check(f, "the database file", false, 0o077);
+  }
+  if (configFile !== undefined) {
+    const secret = config.recipes?.webhookSecret || databasePassword(config.database);
+    // Without a secret in it, a world-readable configuration is the usual /etc practice; a writable
+    // one never is (it says which repository the fleet runs).
+    check(configFile, "the configuration file", true, secret ? 0o077 : 0o022);
+  }
+  return problems;
+}
+
+function databasePassword(database: string): boolean {
+  if (!/^postgres(ql)?:/.test(database)) return false;
+  try {
+    const url = new URL(database);
+    return url.password !== "" || url.searchParams.has("password");
+  } catch {
+    return true; // unreadable: assume the worst
+  }
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -199,7 +253,15 @@ async function serve(argv: string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  const config = loadConfig(values.config as string | undefined);
+  const configFile = values.config as string | undefined;
+  const config = loadConfig(configFile);
+  const unsafe = permissionProblems(config, configFile);
+  if (unsafe.length > 0) {
+    throw new TendError(
+      "TEND_E_CONFIG",
+      `refusing to start: the server's secrets must be private (TRUST L2).\n${unsafe.join("\n")}`,
+    );
+  }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const storage = await openStorage(config);
   const key = loadSigningKey(config.dataDir);
@@ -253,6 +315,9 @@ async function serve(argv: string[]): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Every file the server creates (tend.db and its -wal/-shm, the mirror) is private to its user:
+  // the startup check (permissionProblems) refuses them otherwise.
+  process.umask(0o077);
   if (argv[0] === "token") {
     if (argv[1] === "create") return tokenCreate(argv.slice(2));
     if (argv[1] === "list") return tokenList(argv.slice(2));
