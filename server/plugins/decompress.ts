@@ -3,11 +3,13 @@
  * in, with the body limit applied to the decompressed bytes. A body that inflates past the limit
  * (a "zip bomb") is cut off at the limit with 413: the decoder is destroyed and the rest of the
  * compressed input is read and dropped without being inflated, so memory and CPU stay bounded.
+ * JSON bodies, compressed or not, are also pre-scanned for nesting depth as they stream in.
  */
 import { type Readable, Transform } from "node:stream";
 import { createGunzip, createInflate } from "node:zlib";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { HttpError } from "../http.js";
+import { maxDepth, tooDeep } from "./guard.js";
 
 const decoders: Record<string, () => Transform> = {
   gzip: createGunzip,
@@ -58,10 +60,56 @@ function inflate(source: Readable, decoder: Transform, limit: number): Readable 
   return source.pipe(decoder).pipe(out);
 }
 
+/**
+ * `source` with its JSON nesting counted as the bytes stream through, failing with the same 400 as
+ * guard.ts's check past `maxDepth` open brackets: a deeply nested body is refused before
+ * `JSON.parse` builds it (600,000 levels fit in 4 MiB), and without reading the rest of it. Only
+ * brackets outside strings count; UTF-8 continuation bytes are never ASCII, so bytes suffice.
+ * A body the parser would refuse anyway (unbalanced, not JSON) may be refused here first.
+ */
+function depthLimited(source: Readable): Readable {
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      for (let i = 0; i < chunk.length; i++) {
+        const c = chunk[i];
+        if (inString) {
+          if (escaped) escaped = false;
+          else if (c === 0x5c)
+            escaped = true; // backslash
+          else if (c === 0x22) inString = false;
+        } else if (c === 0x22) {
+          inString = true;
+        } else if (c === 0x5b || c === 0x7b) {
+          if (++depth > maxDepth) {
+            source.unpipe(out);
+            source.resume(); // drain the rest unread
+            return done(new HttpError(400, "TEND_E_BAD_REQUEST", `The body ${tooDeep}.`));
+          }
+        } else if (c === 0x5d || c === 0x7d) {
+          depth--;
+        }
+      }
+      done(null, chunk);
+    },
+  });
+  // fastify compares Content-Length with the bytes received on the wire (see inflate).
+  if ("receivedEncodedLength" in source) {
+    Object.defineProperty(out, "receivedEncodedLength", {
+      get: () => (source as Readable & { receivedEncodedLength: number }).receivedEncodedLength,
+    });
+  }
+  source.on("error", (err) => out.destroy(err));
+  return source.pipe(out);
+}
+
 export function decompressPlugin(app: FastifyInstance, limit: number): void {
   app.addHook("preParsing", async (req, _reply, payload) => {
     const encoding = contentEncoding(req);
     const decoder = encoding ? decoders[encoding] : undefined;
-    return decoder ? inflate(payload, decoder(), limit) : payload;
+    const body = decoder ? inflate(payload, decoder(), limit) : payload;
+    return /json/i.test(req.headers["content-type"] ?? "") ? depthLimited(body) : body;
   });
 }

@@ -7,8 +7,11 @@ import type { FastifyInstance } from "fastify";
 import { HttpError, jitteredRetryAfter } from "../http.js";
 import { contentEncoding, isAcceptedEncoding } from "./decompress.js";
 
-const maxDepth = 64;
+export const maxDepth = 64;
 const maxArray = 100_000;
+
+/** The reason a body nesting deeper than `maxDepth` is refused (here, and in decompress.ts's pre-scan). */
+export const tooDeep = `nests deeper than ${maxDepth} levels`;
 
 /** The first reason `value` is too deep or too wide, or null. */
 export function shapeProblem(value: unknown): string | null {
@@ -16,7 +19,7 @@ export function shapeProblem(value: unknown): string | null {
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
     if (v === null || typeof v !== "object") continue;
-    if (depth >= maxDepth) return `nests deeper than ${maxDepth} levels`;
+    if (depth >= maxDepth) return tooDeep;
     if (Array.isArray(v)) {
       if (v.length > maxArray) return `has an array longer than ${maxArray} items`;
       for (const x of v) stack.push([x, depth + 1]);

@@ -153,3 +153,41 @@ t.test("fuzz: thousands of random and mutated bodies never get a 5xx and the ser
   t.equal(fiveHundreds, 0, `no 5xx (${JSON.stringify(counts)})`);
   t.equal((await s.app.inject({ url: "/healthz" })).statusCode, 200, "still healthy");
 });
+
+t.test("a deeply nested body is refused before it is parsed (TRUST E2), over HTTP", async (t) => {
+  const s = await startTestServer();
+  t.teardown(() => s.close());
+  const cred = await s.enroll("web-1");
+  const base = await s.app.listen({ host: "127.0.0.1", port: 0 });
+  const post = async (body: string | Buffer, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${base}/api/v1/catalog`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer(cred), ...headers },
+      body,
+    });
+    return { status: res.status, json: (await res.json()) as { code: string; message: string } };
+  };
+  const refused = { code: "TEND_E_BAD_REQUEST", message: "The body nests deeper than 64 levels." };
+  const deep = (n: number) => `{"facts":{"d":${"[".repeat(n)}${"]".repeat(n)}}}`;
+  // 600,000 levels in under 4 MiB: the parser would have built all of them.
+  const huge = deep(600_000);
+  t.ok(huge.length < 4 * 1024 * 1024);
+  t.same(await post(huge), { status: 400, json: refused }, "600,000 levels: the same 400 as before");
+  t.same(
+    await post(gzipSync(huge), { "content-encoding": "gzip" }),
+    { status: 400, json: refused },
+    "and gzipped",
+  );
+  // Unclosed and not JSON at all: the parser would say "not acceptable JSON"; the depth is seen first.
+  t.same(await post("[".repeat(600_000)), { status: 400, json: refused }, "refused before parsing");
+  t.same(await post(deep(63)), { status: 400, json: refused }, "65 levels with the outer object");
+  const shallow = await post(deep(62));
+  t.equal(shallow.status, 400, "64 levels pass the depth check (the schema refuses this body)");
+  t.notMatch(shallow.json.message, /nests deeper/);
+  // Brackets in strings, escaped quotes among them, are not nesting.
+  const inString = await post(
+    JSON.stringify({ facts: { ...facts("web-1"), kernel: `\\"${"[{".repeat(60)}` } }),
+  );
+  t.equal(inString.status, 200, `brackets inside strings do not count: ${inString.json.message}`);
+  t.equal((await fetch(`${base}/healthz`)).status, 200, "the server is up");
+});
