@@ -103,7 +103,9 @@ t.test("a first run, a plan after drift, and the repairing run", async (t) => {
 t.test("the canary is nowhere: output, reports, every server row, backups", async (t) => {
   const leak = seen.join("\n");
   const at = leak.indexOf(canary);
-  t.notOk(at >= 0, "agent output, logs and reports", { found: at >= 0 ? leak.slice(Math.max(0, at - 300), at + 80) : "" });
+  t.notOk(at >= 0, "agent output, logs and reports", {
+    found: at >= 0 ? leak.slice(Math.max(0, at - 300), at + 80) : "",
+  });
   const stored = JSON.stringify(
     await server.app
       .inject({
