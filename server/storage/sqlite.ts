@@ -6,6 +6,7 @@ import { chmodSync, existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { Driver, Query, Row } from "./driver.js";
 import { SqlStorage } from "./sql.js";
+import { Checkpointer } from "./sqlite-checkpoint.js";
 
 interface PendingTx {
   fn: (q: Query) => Promise<unknown>;
@@ -24,7 +25,25 @@ class SqliteDriver implements Driver {
   private readonly pending: PendingTx[] = [];
   private scheduled = false;
 
+  /** Set when the database is a file: checkpoints from a worker (sqlite-checkpoint.ts). */
+  checkpointer: Checkpointer | undefined;
+
   constructor(private readonly db: Database.Database) {}
+
+  /** Runs `fn` while no statement or transaction of this connection runs (checkpoints use it). */
+  async hold<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** Back to SQLite's own checkpoints, in the COMMIT (the worker failed). */
+  autoCheckpoint(): void {
+    this.db.pragma("wal_autocheckpoint = 1000");
+  }
 
   private run(sql: string, params: unknown[] = []): Row[] {
     let entry = this.statements.get(sql);
@@ -140,13 +159,17 @@ class SqliteDriver implements Driver {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     await this.acquire();
     this.db.close();
   }
 }
 
 /** Opens (creating when missing) the SQLite database at `file`; `:memory:` for tests. */
-export async function openSqlite(file: string): Promise<SqlStorage> {
+export async function openSqlite(
+  file: string,
+  o: { checkpoint?: { intervalMs?: number; holdFrames?: number } } = {},
+): Promise<SqlStorage> {
   const fresh = file !== ":memory:" && !existsSync(file);
   const db = new Database(file);
   if (fresh) chmodSync(file, 0o600);
@@ -156,7 +179,20 @@ export async function openSqlite(file: string): Promise<SqlStorage> {
   // can lose the last transactions.
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
-  const storage = new SqlStorage(new SqliteDriver(db));
+  const driver = new SqliteDriver(db);
+  if (file !== ":memory:") {
+    // Checkpoints in a worker, not in whichever COMMIT crosses 1,000 pages (see sqlite-checkpoint.ts);
+    // the WAL file is cut back to 32 MiB whenever it starts over.
+    db.pragma("wal_autocheckpoint = 0");
+    db.pragma("journal_size_limit = 33554432");
+    driver.checkpointer = new Checkpointer({
+      file,
+      ...o.checkpoint,
+      hold: (fn) => driver.hold(fn),
+      onFailure: () => driver.autoCheckpoint(),
+    });
+  }
+  const storage = new SqlStorage(driver);
   await storage.init();
   return storage;
 }
