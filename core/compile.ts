@@ -247,33 +247,37 @@ export class Compiler {
     if (problems.length) return [];
     const index = new Map(declared.map((d, i) => [d.id, i]));
     const before: number[][] = declared.map(() => []);
-    declared.forEach((d, i) => {
+    const unknown = (d: Declared, field: "require" | "notify", j: number, ref: string) => {
       const loaded = this.loader.loadRecipe(d.recipe)!;
-      for (const [field, ids] of [
-        ["require", d.require],
-        ["notify", d.notify],
-      ] as const) {
-        ids.forEach((ref, j) => {
-          const k = index.get(ref);
-          if (k === undefined) {
-            problems.push(
-              at(
-                { file: d.file, locatePath: [...d.path, field, j], parsed: loaded.parsed },
-                {
-                  code: "TEND_E_UNKNOWN_REF",
-                  message: `${field} names ${ref}, which no recipe of this node declares`,
-                  field: fieldOf([...d.path, field, j]),
-                },
-              ),
-            );
-          } else if (field === "require") before[i]!.push(k);
-          else before[k]!.push(i);
-        });
+      problems.push(
+        at(
+          { file: d.file, locatePath: [...d.path, field, j], parsed: loaded.parsed },
+          {
+            code: "TEND_E_UNKNOWN_REF",
+            message: `${field} names ${ref}, which no recipe of this node declares`,
+            field: fieldOf([...d.path, field, j]),
+          },
+        ),
+      );
+    };
+    const has = (id: string) => index.has(id);
+    // Plain loops: this runs for every resource of the node.
+    for (let i = 0; i < declared.length; i++) {
+      const d = declared[i]!;
+      for (let j = 0; j < d.require.length; j++) {
+        const k = index.get(d.require[j]!);
+        if (k === undefined) unknown(d, "require", j, d.require[j]!);
+        else before[i]!.push(k);
       }
-      const implicit = implicitRequires(d, (id) => index.has(id));
+      for (let j = 0; j < d.notify.length; j++) {
+        const k = index.get(d.notify[j]!);
+        if (k === undefined) unknown(d, "notify", j, d.notify[j]!);
+        else before[k]!.push(i);
+      }
+      const implicit = implicitRequires(d, has);
       for (const id of implicit) before[i]!.push(index.get(id)!);
       d.require = union(d.require, implicit);
-    });
+    }
     if (problems.length) return [];
     const sorted = order(declared.length, before);
     if ("cycle" in sorted) {

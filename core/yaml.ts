@@ -63,8 +63,8 @@ export function parseYaml(text: string, file: string): { parsed?: ParsedYaml; pr
     const last = path[path.length - 1];
     if (!key && typeof last === "number") {
       let parent: unknown = value;
-      for (const seg of path.slice(0, -1))
-        parent = (parent as Record<string | number, unknown> | undefined)?.[seg];
+      for (let k = 0; k < path.length - 1; k++)
+        parent = (parent as Record<string | number, unknown> | undefined)?.[path[k]!];
       const items = Array.isArray(parent) ? itemPositions.get(parent) : undefined;
       const line = items?.[2 * last];
       if (line !== undefined) return { line, column: items![2 * last + 1]! };
