@@ -82,37 +82,55 @@ export class SqlStorage implements Storage {
     return r ? tokenRecord(r) : undefined;
   }
 
-  enroll(a: {
+  /**
+   * Node first, then token, in one transaction. The name is claimed by the INSERT itself (its
+   * primary key), not by a look beforehand: on PostgreSQL two simultaneous first enrolments of one
+   * name both saw no row and the second silently replaced the first's credential. Now the second's
+   * INSERT waits for the first to commit and then conflicts, so it is refused (`node-exists`) or,
+   * with a token that allows it, supersedes the first (and says so). A token found spent rolls the
+   * whole enrolment back.
+   */
+  async enroll(a: {
     tokenHash: string;
     node: string;
     credentialHash: string;
     now: number;
     allowSupersede: boolean;
   }): Promise<EnrollOutcome> {
-    return this.db.tx(async (q) => {
-      const existing = await q("SELECT name FROM nodes WHERE name = $1", [a.node]);
-      if (existing.length > 0 && !a.allowSupersede) return { ok: false, reason: "node-exists" } as const;
-      const spent = await q(
-        `UPDATE tokens SET uses_left = uses_left - 1
-         WHERE hash = $1 AND (uses_left IS NULL OR uses_left > 0) RETURNING hash`,
-        [a.tokenHash],
-      );
-      if (spent.length === 0) return { ok: false, reason: "token-used" } as const;
-      await q(
-        `INSERT INTO nodes (name, credential_hash, enrolled_at) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO UPDATE SET credential_hash = excluded.credential_hash,
-         enrolled_at = excluded.enrolled_at`,
-        [a.node, a.credentialHash, a.now],
-      );
-      const superseded = existing.length > 0;
-      await q("INSERT INTO enrollments (node, at, token_hash, superseded) VALUES ($1, $2, $3, $4)", [
-        a.node,
-        a.now,
-        a.tokenHash,
-        superseded ? 1 : 0,
-      ]);
-      return { ok: true, superseded } as const;
-    });
+    try {
+      return await this.db.tx(async (q) => {
+        const claimed = await q(
+          `INSERT INTO nodes (name, credential_hash, enrolled_at) VALUES ($1, $2, $3)
+           ON CONFLICT (name) DO NOTHING RETURNING name`,
+          [a.node, a.credentialHash, a.now],
+        );
+        const superseded = claimed.length === 0;
+        if (superseded) {
+          if (!a.allowSupersede) return { ok: false, reason: "node-exists" } as const;
+          await q("UPDATE nodes SET credential_hash = $2, enrolled_at = $3 WHERE name = $1", [
+            a.node,
+            a.credentialHash,
+            a.now,
+          ]);
+        }
+        const spent = await q(
+          `UPDATE tokens SET uses_left = uses_left - 1
+           WHERE hash = $1 AND (uses_left IS NULL OR uses_left > 0) RETURNING hash`,
+          [a.tokenHash],
+        );
+        if (spent.length === 0) throw new TokenSpent();
+        await q("INSERT INTO enrollments (node, at, token_hash, superseded) VALUES ($1, $2, $3, $4)", [
+          a.node,
+          a.now,
+          a.tokenHash,
+          superseded ? 1 : 0,
+        ]);
+        return { ok: true, superseded } as const;
+      });
+    } catch (err) {
+      if (err instanceof TokenSpent) return { ok: false, reason: "token-used" };
+      throw err;
+    }
   }
 
   async listTokens(): Promise<TokenRecord[]> {
@@ -416,6 +434,9 @@ export class SqlStorage implements Storage {
 export function keptResource(r: Report["resources"][number]): boolean {
   return r.drifted || r.status !== "unchanged";
 }
+
+/** Thrown inside the enrolment transaction to roll it back: the token was spent meanwhile. */
+class TokenSpent extends Error {}
 
 /** The id a token is shown and revoked by: the first 12 hex digits of its hash. */
 export const tokenId = (hash: string): string => hash.slice(0, 12);
