@@ -12,6 +12,7 @@ import { loadConfig, parseDuration, type ServerConfig } from "./config.js";
 import { GitGate } from "./git/gate.js";
 import { GitMirror } from "./git/mirror.js";
 import { hashSecret, newSecret } from "./identity.js";
+import { keyCommand, keyLine } from "./key-info.js";
 import { loadSigningKey } from "./signing.js";
 import { openPostgres } from "./storage/postgres.js";
 import { tokenId } from "./storage/sql.js";
@@ -23,7 +24,8 @@ const usage = `usage: tend server [--config FILE]
        tend server token list [--config FILE]
        tend server token revoke ID|TOKEN [--config FILE]
        tend server token revoke --all-expired [--config FILE]
-       tend server node revoke NAME [--config FILE]`;
+       tend server node revoke NAME [--config FILE]
+       tend server key [--pem] [--config FILE]      the signing key's fingerprint, to pin on agents`;
 
 export async function openStorage(config: ServerConfig): Promise<Storage> {
   if (config.database === "sqlite") {
@@ -285,6 +287,7 @@ async function serve(argv: string[]): Promise<number> {
   }
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   process.stdout.write(`tend server: listening on ${address}\n`);
+  process.stdout.write(keyLine(key));
   const timers: NodeJS.Timeout[] = [];
   if (gate && config.recipes && config.recipes.pollMs > 0) {
     const g = gate;
@@ -328,5 +331,6 @@ export async function main(argv: string[]): Promise<number> {
     if (argv[1] === "revoke") return nodeRevoke(argv.slice(2));
     throw new TendError("TEND_E_USAGE", usage);
   }
+  if (argv[0] === "key") return keyCommand(argv.slice(1));
   return serve(argv);
 }

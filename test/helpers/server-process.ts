@@ -19,6 +19,8 @@ export interface ServerProcess {
   child: ChildProcess;
   url: string;
   stderr: () => string;
+  /** What it printed on stdout so far. */
+  stdout: () => string;
 }
 
 /**
@@ -38,7 +40,7 @@ export function spawnServer(config: string, nodeArgs: string[] = []): Promise<Se
     child.stdout?.on("data", (c: Buffer) => {
       out += c.toString();
       const m = /listening on (\S+)/.exec(out);
-      if (m?.[1]) resolve({ child, url: m[1], stderr: () => err });
+      if (m?.[1]) resolve({ child, url: m[1], stderr: () => err, stdout: () => out });
     });
     child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${err}`)));
   });

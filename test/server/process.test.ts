@@ -35,6 +35,25 @@ t.test("a real server process: tokens, enrol, catalog, report", async (t) => {
   t.equal((await call(`${p.url}/api/v1/nodes`, "GET", undefined, cred)).status, 401);
 });
 
+t.test("the signing key's fingerprint: in the start log and from `tend server key`", async (t) => {
+  const { config } = setup(t);
+  const p = await spawnServer(config);
+  t.teardown(() => stop(p));
+  const seen = async () => {
+    for (let i = 0; i < 100 && !/fingerprint/.test(p.stdout()); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    return p.stdout();
+  };
+  const line =
+    /signing key ([0-9a-f]{16}), fingerprint (sha256:[0-9a-f]{64}) \(agents pin it with: tend agent enroll --server-key \2\)/.exec(
+      await seen(),
+    );
+  t.ok(line, "the start log names the key and how to pin it");
+  const printed = (await tendServer(["key", "--config", config])).stdout;
+  t.equal(printed, `${line?.[2]}\nkey_id ${line?.[1]}\n`, "`tend server key` prints the same fingerprint");
+  t.match((await tendServer(["key", "--pem", "--config", config])).stdout, /^-----BEGIN PUBLIC KEY-----\n/);
+});
+
 t.test("configuration mistakes are reported with their place", async (t) => {
   const { dir } = setup(t);
   const bad = join(dir, "bad.yaml");
