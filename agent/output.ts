@@ -118,7 +118,7 @@ export function formatResource(r: ResourceReport, style: OutputStyle): string {
 /** `3 changed (1 drift), 1 failed, 2 skipped, 41 unchanged in 0.21s`; `would change` in noop. */
 export function formatSummary(report: Report): string {
   const s = report.summary;
-  const unknown = report.resources.filter((r) => r.status === "unknown").length;
+  const unknown = s.unknown ?? report.resources.filter((r) => r.status === "unknown").length;
   const parts: string[] = [];
   if (s.changed > 0) {
     const verb = report.mode === "noop" ? "would change" : "changed";

@@ -8,13 +8,21 @@ import type { Report, ResourceReport } from "../core/types.js";
 export const EXIT = { ok: 0, couldNotStart: 1, changes: 2, failures: 4 } as const;
 
 export function summarize(resources: readonly ResourceReport[]): Report["summary"] {
-  const s = { total: resources.length, changed: 0, drifted: 0, failed: 0, skipped: 0, unchanged: 0 };
+  const s = {
+    total: resources.length,
+    changed: 0,
+    drifted: 0,
+    failed: 0,
+    skipped: 0,
+    unchanged: 0,
+    unknown: 0,
+  };
   for (const r of resources) {
     if (r.status === "changed" || r.status === "would-change") s.changed++;
     else if (r.status === "failed") s.failed++;
     else if (r.status === "skipped") s.skipped++;
     else if (r.status === "unchanged") s.unchanged++;
-    // `unknown` (noop only) is in `total` and nowhere else.
+    else if (r.status === "unknown") s.unknown++;
     if (r.drifted) s.drifted++;
   }
   return s;

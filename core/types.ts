@@ -94,6 +94,8 @@ export interface Report {
     failed: number;
     skipped: number;
     unchanged: number;
+    /** noop only: outcomes that depend on an earlier would-change. Older agents leave it out. */
+    unknown?: number;
   };
   dropped_reports?: number;
   error?: string | null;

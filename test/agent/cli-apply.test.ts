@@ -114,7 +114,15 @@ t.test(
     const report = JSON.parse(again.stdout) as Report;
     t.equal(report.status, "unchanged");
     t.equal(report.mode, "apply");
-    t.same(report.summary, { total: 3, changed: 0, drifted: 0, failed: 0, skipped: 0, unchanged: 3 });
+    t.same(report.summary, {
+      total: 3,
+      changed: 0,
+      drifted: 0,
+      failed: 0,
+      skipped: 0,
+      unchanged: 3,
+      unknown: 0,
+    });
 
     writeFileSync(motd, "edited by hand\n");
     const repair = w.tend(null, "apply");

@@ -82,7 +82,15 @@ t.test("a failed resource skips its dependants, transitively; unrelated resource
   t.equal(report.resources[1]?.error, "file:a failed");
   t.equal(report.resources[2]?.error, "file:b was skipped");
   t.notOk(existsSync(join(s.dir, "b")), "a skipped resource is never applied");
-  t.same(report.summary, { total: 5, changed: 2, drifted: 0, failed: 1, skipped: 2, unchanged: 0 });
+  t.same(report.summary, {
+    total: 5,
+    changed: 2,
+    drifted: 0,
+    failed: 1,
+    skipped: 2,
+    unchanged: 0,
+    unknown: 0,
+  });
   t.equal(report.status, "failed");
   t.equal(exitCode(report), 6);
 });
@@ -146,7 +154,15 @@ t.test("a second run changes nothing and applies nothing", async (t) => {
   const again = await s.run(cat);
   t.equal(exitCode(again), 0);
   t.equal(again.status, "unchanged");
-  t.same(again.summary, { total: 2, changed: 0, drifted: 0, failed: 0, skipped: 0, unchanged: 2 });
+  t.same(again.summary, {
+    total: 2,
+    changed: 0,
+    drifted: 0,
+    failed: 0,
+    skipped: 0,
+    unchanged: 2,
+    unknown: 0,
+  });
   t.same(
     s.events.filter((e) => !e.startsWith("check") && !e.startsWith("prefetch")),
     [],
@@ -171,6 +187,11 @@ t.test("noop reports would-change with diffs, unknown after a change, and writes
     "file:c": "unchanged",
     "file:d": "unknown",
   });
+  t.same(
+    report.summary,
+    { total: 4, changed: 1, drifted: 0, failed: 0, skipped: 0, unchanged: 1, unknown: 2 },
+    "unknown outcomes are counted",
+  );
   const a = report.resources[0]!;
   t.same(a.changes, [{ property: "content", from: "old", to: "new" }]);
   t.equal(a.diff, "-old\n+new\n");

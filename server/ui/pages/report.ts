@@ -15,7 +15,7 @@ export function reportPage(r: Report, now: number): Html {
 <dt>duration</dt><dd>${(r.duration_ms / 1000).toFixed(2)} s</dd>
 <dt>commit</dt><dd><code title="${r.commit ?? ""}">${shortSha(r.commit)}</code></dd>
 <dt>catalog</dt><dd>${r.catalog_source}${r.catalog_age_s ? `, ${r.catalog_age_s} s old` : ""}</dd>
-<dt>resources</dt><dd>${s.total} total: ${s.changed} changed, ${s.drifted} drifted, ${s.failed} failed, ${s.skipped} skipped, ${s.unchanged} unchanged</dd>
+<dt>resources</dt><dd>${s.total} total: ${s.changed} changed, ${s.drifted} drifted, ${s.failed} failed, ${s.skipped} skipped, ${s.unchanged} unchanged${s.unknown ? `, ${s.unknown} unknown` : ""}</dd>
 </dl>
 ${r.error ? html`<pre class="error">${r.error}</pre>` : ""}
 <h2>Resources</h2>
