@@ -310,7 +310,7 @@ export class Compiler {
     const loaded = this.loader.loadRecipe(d.recipe)!;
     const field = spec.from;
     const locate = () => loaded.parsed?.locate([...d.path, field]);
-    if (spec.from === "content") return entry(Buffer.from(spec.text, "utf8"));
+    if (spec.from === "content") return textEntry(spec.text);
     const folder = spec.from === "template" ? `${d.recipe}/templates` : d.recipe;
     const checked = checkRepoPath(this.repo, folder, spec.path, spec.from);
     if (typeof checked !== "string") return withPlace(checked, d.file, locate(), fieldOf([...d.path, field]));
@@ -325,7 +325,7 @@ export class Compiler {
     let out = rendered.get(checked);
     if (!out) {
       const text = this.templates.render(folder, checked, scope);
-      out = typeof text === "string" ? entry(Buffer.from(text, "utf8")) : text;
+      out = typeof text === "string" ? textEntry(text) : text;
       rendered.set(checked, out);
     }
     if ("code" in out)
@@ -335,6 +335,16 @@ export class Compiler {
       };
     return out;
   }
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** The entry of a text: the entry of its UTF-8 bytes. */
+function textEntry(text: string): { sha: string; file: CatalogFile } {
+  // Without surrogates (so without a lone one, which encoding would replace), the text is its own
+  // UTF-8 decoding: hashed as it is, no round trip through a buffer (a compile has thousands).
+  if (SURROGATE.test(text)) return entry(Buffer.from(text, "utf8"));
+  return { sha: sha256(text), file: { size: Buffer.byteLength(text, "utf8"), text } };
 }
 
 function entry(bytes: Buffer): { sha: string; file: CatalogFile } {

@@ -229,6 +229,22 @@ resources:
   t.equal(JSON.stringify(p["user:www"]), '{"ensure":"present","gid":"admins"}', "no kind key, no edges");
 });
 
+t.test("text content is hashed and sized as its UTF-8 bytes, a lone surrogate as U+FFFD", async (t) => {
+  const texts = ["héllo wörld\n", "emoji 🙂 and tab\t", "lone \ud800 surrogate", ""];
+  const dir = repo({
+    "nodes.yaml": '- name: "*"\n  recipes: [a]\n',
+    "a/recipe.yaml": `resources:\n${texts.map((x, i) => `  - file: /etc/t${i}\n    content: ${JSON.stringify(x)}\n`).join("")}`,
+  });
+  const c = build(dir, "n");
+  texts.forEach((x, i) => {
+    const bytes = Buffer.from(x, "utf8");
+    const sha = c.resources[i]?.params.content_sha256 as string;
+    t.equal(sha, sha256(bytes), JSON.stringify(x));
+    t.same(c.files[sha], { size: bytes.length, text: bytes.toString("utf8") });
+  });
+  t.equal(text(c, "file:/etc/t2"), "lone \ufffd surrogate");
+});
+
 t.test("content is addressed by sha256; binary sources travel as base64", async (t) => {
   const dir = repo({
     "nodes.yaml": '- name: "*"\n  recipes: [a]\n',
