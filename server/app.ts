@@ -82,7 +82,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   catalogRoutes(app, deps);
   reportRoutes(app, deps);
   adminRoutes(app, deps);
-  agentBundleRoutes(app);
+  agentBundleRoutes(app, o.key);
   uiRoutes(app, deps);
   await hookRoutes(app, deps);
   healthRoutes(app, deps, routes);

@@ -1,14 +1,28 @@
 /**
  * What a bare box needs to join: GET /install.sh (the bootstrap script), GET /agent/tend-agent.js
- * (the agent as one file, built by `npm run build`) and GET /agent/tend-agent.js.sha256 (its
- * digest, which install.sh checks). Unauthenticated: nothing here is secret, and the script
- * verifies what it downloads. Files are read from disk and re-hashed only when they change.
+ * (the agent as one file, built by `npm run build`), GET /agent/tend-agent.js.sha256 (its digest),
+ * GET /agent/tend-agent.js.sig (the server's Ed25519 signature of it, see `bundleMessage`) and
+ * GET /agent/server-key.pem (the public key that checks it). Unauthenticated: nothing here is
+ * secret. The digest only catches a damaged download; the signature is what install.sh checks
+ * against a key pinned out of band (`--server-key`), so a bundle swapped on the way is refused
+ * before it runs (TRUST A9). Files are read from disk and re-hashed only when they change.
  */
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import { errorReplies, HttpError } from "../http.js";
+import type { SigningKey } from "../signing.js";
+
+/**
+ * The bytes the bundle's signature covers: ASCII `tend-agent.js sha256:` and the bundle's hex
+ * sha256, no newline. Signing its digest under a name, rather than the raw file, keeps the
+ * signature apart from the catalog signatures made with the same key (those cover canonical JSON,
+ * which starts with `{`); install.sh builds the same string before it verifies.
+ */
+export function bundleMessage(sha256Hex: string): Buffer {
+  return Buffer.from(`tend-agent.js sha256:${sha256Hex}`, "ascii");
+}
 
 interface Served {
   path: string;
@@ -45,7 +59,7 @@ function cachedReader(envName: string, candidates: string[], missing: string): (
 
 const text = { 200: { type: "string" }, ...errorReplies };
 
-export function agentBundleRoutes(app: FastifyInstance): void {
+export function agentBundleRoutes(app: FastifyInstance, key: SigningKey): void {
   const bundle = cachedReader(
     "TEND_AGENT_BUNDLE",
     ["../../dist/tend-agent.js", "../tend-agent.js", "./tend-agent.js"],
@@ -77,5 +91,31 @@ export function agentBundleRoutes(app: FastifyInstance): void {
     schema: { summary: "sha256 of the agent bundle, as `sha256sum` prints it", response: text },
     handler: async (_req, reply) =>
       reply.type("text/plain; charset=utf-8").send(`${bundle().sha256}  tend-agent.js\n`),
+  });
+
+  app.get("/agent/tend-agent.js.sig", {
+    config: { auth: "none" },
+    schema: {
+      summary:
+        "base64 Ed25519 signature, by the server's signing key, of `tend-agent.js sha256:` and the bundle's hex sha256",
+      response: text,
+    },
+    handler: async (_req, reply) => {
+      const b = bundle();
+      return reply
+        .type("text/plain; charset=utf-8")
+        .header("x-content-sha256", b.sha256)
+        .send(`${key.sign(bundleMessage(b.sha256).toString("ascii"))}\n`);
+    },
+  });
+
+  app.get("/agent/server-key.pem", {
+    config: { auth: "none" },
+    schema: {
+      summary:
+        "The server's Ed25519 public key (SPKI PEM); its fingerprint is what `tend server key` prints and `--server-key` pins",
+      response: text,
+    },
+    handler: async (_req, reply) => reply.type("application/x-pem-file").send(key.publicKeyPem),
   });
 }

@@ -28,6 +28,8 @@ const allowed: Record<string, Caller[]> = {
   "GET /install.sh": callers,
   "GET /agent/tend-agent.js": callers,
   "GET /agent/tend-agent.js.sha256": callers,
+  "GET /agent/tend-agent.js.sig": callers,
+  "GET /agent/server-key.pem": callers,
   // The dashboard: bearer credentials open no page; its session routes answer 303 to the login form.
   "GET /ui": callers,
   "GET /ui/style.css": callers,
