@@ -36,8 +36,13 @@ interface Waiting extends PendingReport {
   reject: (err: unknown) => void;
 }
 
-/** At most this many reports share a statement (bounds its size: ~10 KiB per report). */
+/**
+ * At most this many reports share a statement, with at most `maxGroupBytes` of bodies between them
+ * (counted in characters; a report may be up to `body_bytes`, 16 MiB, and one larger than this
+ * goes alone).
+ */
 const maxGroup = 64;
+const maxGroupBytes = 4 * 1024 * 1024;
 /** Groups running at once (each on its own pooled connection). */
 const maxInFlight = 2;
 
@@ -111,17 +116,24 @@ export class PostgresReportGroups {
     });
   }
 
-  /** The next group: up to `maxGroup` reports with distinct ids (a repeated id waits its turn). */
+  /**
+   * The next group: up to `maxGroup` reports and `maxGroupBytes` of bodies, with distinct ids (a
+   * repeated id waits for the next group).
+   */
   private take(): Waiting[] {
     const group: Waiting[] = [];
     const ids = new Set<string>();
     const later: Waiting[] = [];
+    let bytes = 0;
     while (this.waiting.length > 0 && group.length < maxGroup) {
+      const next = this.waiting[0] as Waiting;
+      if (group.length > 0 && bytes + next.body.length > maxGroupBytes) break;
       const w = this.waiting.shift() as Waiting;
       if (ids.has(w.report.id)) later.push(w);
       else {
         ids.add(w.report.id);
         group.push(w);
+        bytes += w.body.length;
       }
     }
     this.waiting.unshift(...later);

@@ -114,6 +114,18 @@ for (const make of testStorages()) {
     for (const r of good) t.same(await s.storage.getReport(r.id), r, "the others stored");
     t.equal(await s.storage.getReport(bad.id), undefined, "the refused one not at all");
     t.equal((await s.storage.nodeReports("web-2", 10)).length, 1);
+
+    // Large bodies do not share a statement beyond a few MiB.
+    const groups = (s.storage as SqlStorage).reportGroups!;
+    const before = groups.stats.groups;
+    const big = [makeReport("web-1", null), makeReport("web-2", null)];
+    const pad = " ".repeat(3 * 1024 * 1024);
+    t.same(await Promise.all(big.map((r) => s.storage.saveReport(r, 1, JSON.stringify(r) + pad))), [
+      "stored",
+      "stored",
+    ]);
+    t.equal(groups.stats.groups - before, 2, "two 3 MiB reports: two statements");
+    for (const r of big) t.same(await s.storage.getReport(r.id), r);
   });
 }
 
