@@ -1,19 +1,26 @@
 #!/bin/sh
 # tend bootstrap: turns a bare box into an enrolled, converging tend node.
 #
-#   curl -fsSL http://SERVER:7420/install.sh | sh -s -- --server http://SERVER:7420 --token TOKEN [--node NAME]
+#   curl -fsSL https://SERVER:7420/install.sh | TEND_TOKEN=TOKEN sh -s -- --server https://SERVER:7420 \
+#     [--server-key sha256:FINGERPRINT] [--node NAME]
 #   sh install.sh --uninstall [--purge]
 #
 # Installs Node.js from the distribution when missing (apt; dnf and apk paths are written but
-# untested), downloads the agent bundle from the server and checks its sha256, installs `tend` on
-# the PATH, enrolls (writing /etc/tend/agent.yaml, 0600), installs, enables and starts
+# untested), downloads the agent bundle from the server and checks its sha256 and, with
+# --server-key, its signature by the pinned server key before running it, installs `tend` on the
+# PATH, enrolls (writing /etc/tend/agent.yaml, 0600), installs, enables and starts
 # tend-agent.service, and performs a first run. Exits non-zero naming the step that failed.
 # Running it again changes nothing. --uninstall removes what it added but keeps the node's state
 # (/var/lib/tend: credential, cached catalog, spool, backups) unless --purge is given.
+# The token comes from TEND_TOKEN, --token-file FILE or --token TOKEN, and reaches
+# `tend agent enroll` in its environment, never on a command line.
 set -eu
 
 SERVER=""
-TOKEN="${TEND_ENROLL_TOKEN:-}"
+TOKEN=""
+TOKEN_FILE=""
+SERVER_KEY=""
+INSECURE_HTTP=0
 NODE=""
 UNINSTALL=0
 PURGE=0
@@ -28,6 +35,7 @@ UNIT=/etc/systemd/system/tend-agent.service
 NODE_MIN=20
 
 say() { printf 'tend-install: %s\n' "$*"; }
+warn() { printf 'tend-install: warning: %s\n' "$*" >&2; }
 step() { STEP="$1"; say "$1"; }
 fail() {
   printf 'tend-install: FAILED at step "%s": %s\n' "$STEP" "$*" >&2
@@ -36,8 +44,18 @@ fail() {
 
 usage() {
   cat <<'USAGE'
-usage: install.sh --server URL --token TOKEN [--node NAME]
+usage: TEND_TOKEN=TOKEN install.sh --server URL [--server-key FINGERPRINT|PEM-FILE] [--insecure-http]
+                                   [--node NAME]
+       install.sh --server URL (--token-file FILE | --token TOKEN) [...]
        install.sh --uninstall [--purge]
+
+--server-key     the server's signing key as `tend server key` prints it (sha256:<64 hex>), or a
+                 file holding its PEM: the agent bundle must be signed by it before it runs, and
+                 enrolment pins no other key
+--insecure-http  allow a plain http:// URL to a host other than this one (the token, credential
+                 and catalogs travel unencrypted; pin the key with --server-key)
+--token-file     read the enrolment token from FILE; TEND_TOKEN (or TEND_ENROLL_TOKEN) in the
+                 environment also works, and keeps it out of the process list, as --token does not
 USAGE
 }
 
@@ -47,6 +65,11 @@ while [ $# -gt 0 ]; do
     --server=*) SERVER="${1#*=}"; shift ;;
     --token) [ $# -ge 2 ] || fail "--token needs a value"; TOKEN="$2"; shift 2 ;;
     --token=*) TOKEN="${1#*=}"; shift ;;
+    --token-file) [ $# -ge 2 ] || fail "--token-file needs a file"; TOKEN_FILE="$2"; shift 2 ;;
+    --token-file=*) TOKEN_FILE="${1#*=}"; shift ;;
+    --server-key) [ $# -ge 2 ] || fail "--server-key needs a fingerprint or PEM file"; SERVER_KEY="$2"; shift 2 ;;
+    --server-key=*) SERVER_KEY="${1#*=}"; shift ;;
+    --insecure-http) INSECURE_HTTP=1; shift ;;
     --node) [ $# -ge 2 ] || fail "--node needs a name"; NODE="$2"; shift 2 ;;
     --node=*) NODE="${1#*=}"; shift ;;
     --uninstall) UNINSTALL=1; shift ;;
@@ -55,6 +78,17 @@ while [ $# -gt 0 ]; do
     *) usage >&2; fail "unknown argument: $1" ;;
   esac
 done
+
+# The token: --token, else --token-file, else the environment. Then it leaves the environment, so
+# no other child (apt, curl, the first run) inherits it; only `tend agent enroll` is given it.
+if [ -n "$TOKEN" ] && [ -n "$TOKEN_FILE" ]; then fail "give --token or --token-file, not both"; fi
+if [ -n "$TOKEN_FILE" ]; then
+  [ -r "$TOKEN_FILE" ] || fail "cannot read --token-file $TOKEN_FILE"
+  TOKEN="$(tr -d ' \t\r\n' <"$TOKEN_FILE")"
+  [ -n "$TOKEN" ] || fail "--token-file $TOKEN_FILE is empty"
+fi
+[ -n "$TOKEN" ] || TOKEN="${TEND_TOKEN:-${TEND_ENROLL_TOKEN:-}}"
+unset TEND_TOKEN TEND_ENROLL_TOKEN
 
 step "checking privileges"
 [ "$(id -u)" = 0 ] || fail "run as root (sudo sh -s -- ...)"
@@ -85,8 +119,38 @@ if [ "$UNINSTALL" = 1 ]; then
 fi
 
 [ -n "$SERVER" ] || { usage >&2; fail "--server URL is required"; }
-[ -n "$TOKEN" ] || [ -f "$STATE_DIR/identity.json" ] || { usage >&2; fail "--token TOKEN is required"; }
+[ -n "$TOKEN" ] || [ -f "$STATE_DIR/identity.json" ] || {
+  usage >&2
+  fail "an enrolment token is required: TEND_TOKEN=TOKEN, --token-file FILE or --token TOKEN"
+}
 SERVER="${SERVER%/}"
+
+# Whether a URL's host is this box (localhost, 127.0.0.0/8, [::1]), as `tend agent enroll` decides.
+is_loopback() {
+  hp="${1#*://}"; hp="${hp%%/*}"; hp="${hp##*@}"
+  hp="$(printf '%s' "$hp" | tr 'A-Z' 'a-z')"
+  case "$hp" in
+    "[::1]"|"[::1]:"*) return 0 ;;
+    "["*) return 1 ;;
+  esac
+  h="${hp%%:*}"
+  [ "$h" = localhost ] && return 0
+  printf '%s\n' "$h" | grep -Eq '^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$'
+}
+
+# The same refusal `tend agent enroll` makes, made here before anything is downloaded: the bundle
+# comes over the same connection and runs as root before enrolment could refuse it.
+step "checking the server URL"
+case "$SERVER" in
+  https://*) ;;
+  http://*)
+    if ! is_loopback "$SERVER"; then
+      [ "$INSECURE_HTTP" = 1 ] || fail "refusing plain HTTP to $SERVER: whoever is on the path could hand this box their own agent and signing key, which run as root here, and read the token. Use an https:// URL, or pin the server's key with --server-key (\`tend server key\` on the server prints it) and accept plain HTTP with --insecure-http"
+      warn "plain HTTP to $SERVER (--insecure-http): the token, the credential and the catalogs travel unencrypted"
+    fi
+    ;;
+  *) fail "--server takes a URL such as https://tend.example.com:7420, not \"$SERVER\"" ;;
+esac
 
 fetch() { # URL FILE
   if has curl; then curl -fsSL --retry 3 --connect-timeout 10 -o "$2" "$1"
@@ -136,6 +200,68 @@ WANT="$(cut -d' ' -f1 "$TMP/sha256")"
 GOT="$(sha256sum "$TMP/tend-agent.js" | cut -d' ' -f1)"
 [ -n "$WANT" ] && [ "$WANT" = "$GOT" ] || fail "sha256 mismatch: expected $WANT, got $GOT"
 
+if [ -n "$SERVER_KEY" ]; then
+  step "verifying the agent's signature"
+  fetch "$SERVER/agent/server-key.pem" "$TMP/server-key.pem" || fail "cannot download $SERVER/agent/server-key.pem"
+  fetch "$SERVER/agent/tend-agent.js.sig" "$TMP/sig" || fail "cannot download $SERVER/agent/tend-agent.js.sig"
+  # argv: PIN SERVER-KEY.pem BUNDLE SIG. The signature covers `tend-agent.js sha256:<hex>` (the
+  # bundle's digest under a name; server/routes/agent-bundle.ts, bundleMessage); the served key
+  # is used only when its SPKI sha256 is the pinned fingerprint. test/server/agent-bundle.test.ts
+  # runs this script.
+  cat >"$TMP/verify.cjs" <<'VERIFY_JS'
+"use strict";
+const crypto = require("node:crypto");
+const fs = require("node:fs");
+const [pin, keyFile, bundleFile, sigFile] = process.argv.slice(2);
+const die = (message) => {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+};
+const fingerprint = (key) =>
+  `sha256:${crypto.createHash("sha256").update(key.export({ type: "spki", format: "der" })).digest("hex")}`;
+let want;
+const hex = /^(?:sha256:)?([0-9a-fA-F]{64})$/.exec(pin.trim());
+if (hex) want = `sha256:${hex[1].toLowerCase()}`;
+else {
+  let pem = pin;
+  if (!pin.trim().startsWith("-----BEGIN")) {
+    try {
+      pem = fs.readFileSync(pin, "utf8");
+    } catch {
+      die(`--server-key takes the server key's fingerprint (sha256: and 64 hex digits, as \`tend server key\` prints it) or a PEM file; "${pin}" is neither`);
+    }
+  }
+  try {
+    want = fingerprint(crypto.createPublicKey(pem));
+  } catch {
+    die(`--server-key: "${pin}" does not hold a public key PEM`);
+  }
+}
+let key;
+try {
+  key = crypto.createPublicKey(fs.readFileSync(keyFile, "utf8"));
+} catch {
+  die("the server's /agent/server-key.pem is not a public key");
+}
+const got = fingerprint(key);
+if (got !== want || key.asymmetricKeyType !== "ed25519")
+  die(`the server presented signing key ${got}, not ${want} as --server-key says: refused before running anything it sent. Something between this box and the server may be answering in its place, or the URL or fingerprint is wrong (\`tend server key\` on the server prints it)`);
+const digest = crypto.createHash("sha256").update(fs.readFileSync(bundleFile)).digest("hex");
+const signature = Buffer.from(fs.readFileSync(sigFile, "utf8").trim(), "base64");
+let signed = false;
+try {
+  signed = crypto.verify(null, Buffer.from(`tend-agent.js sha256:${digest}`, "ascii"), key, signature);
+} catch {}
+if (!signed) die(`the agent bundle (sha256 ${digest}) is not signed by the pinned key ${want}: refused, the agent was not installed`);
+process.stdout.write(`agent bundle sha256 ${digest} signed by ${want}\n`);
+VERIFY_JS
+  OUT="$("$NODE_BIN" "$TMP/verify.cjs" "$SERVER_KEY" "$TMP/server-key.pem" "$TMP/tend-agent.js" "$TMP/sig" 2>&1)" \
+    || fail "$OUT"
+  say "$OUT"
+else
+  warn "no --server-key: the agent bundle is trusted on first use (its sha256 comes from the same server); pin the key with --server-key (\`tend server key\` on the server prints it)"
+fi
+
 step "installing tend"
 CHANGED=0
 mkdir -p "$LIB_DIR"
@@ -155,6 +281,9 @@ mkdir -p "$CONF_DIR"
 chmod 0755 "$CONF_DIR"
 set -- agent enroll --server "$SERVER" --config "$CONF"
 [ -n "$NODE" ] && set -- "$@" --node "$NODE"
+[ -n "$SERVER_KEY" ] && set -- "$@" --server-key "$SERVER_KEY"
+[ "$INSECURE_HTTP" = 1 ] && set -- "$@" --insecure-http
+# In the environment of this one command: not on a command line, not inherited by the rest.
 TEND_ENROLL_TOKEN="$TOKEN" "$BIN" "$@" || fail "tend agent enroll failed (see above)"
 chmod 0600 "$CONF"
 

@@ -1,14 +1,16 @@
 /**
  * The whole product on real machines: a server process on the host over a real git repository;
- * two bare Debian trixie boxes bootstrapped with the one command; converge, serve, deploy a commit,
- * repair drift, survive a server outage without losing a report, run on the daemon's schedule,
- * survive a recipe restarting tend-agent.service mid-run, install twice, uninstall.
+ * two bare Debian trixie boxes bootstrapped with the one command (one with the token in TEND_TOKEN
+ * and the server's key pinned, after refusing a wrong pin; one with PRODUCT.md's `--token`);
+ * converge, serve, deploy a commit, repair drift, survive a server outage without losing a report,
+ * run on the daemon's schedule, survive a recipe restarting tend-agent.service mid-run, install
+ * twice, uninstall.
  */
 import t from "tap";
 import { type Box, bootBox, noBoxes } from "../boxes/lib/index.js";
 import { buildBundle, fleetServer, freePort } from "../helpers/agent-e2e.js";
 import { TestRepo } from "../helpers/server-git.js";
-import { stop } from "../helpers/server-process.js";
+import { stop, tendServer } from "../helpers/server-process.js";
 
 const recipes = (ports: number[], greeting: string): Record<string, string> => ({
   "nodes.yaml": [
@@ -103,16 +105,51 @@ t.test("a fleet bootstraps, converges and keeps converging", { skip: noBoxes }, 
       stderr: r.stderr,
     };
   };
-  const install = `curl -fsSL ${fleet.url}/install.sh | sh -s -- --server ${fleet.url} --token ${token}`;
+  const fingerprint = (await tendServer(["key", "--config", fleet.config])).stdout.split("\n")[0]!;
+  const curl = `curl -fsSL ${fleet.url}/install.sh`;
+  // web-1: the documented form, the token in the environment and the server's key pinned.
+  const install = `${curl} | TEND_TOKEN=${token} sh -s -- --server ${fleet.url} --server-key ${fingerprint}`;
+  // web-2: PRODUCT.md's form, the token on the command line and no pin.
+  const plainInstall = `${curl} | sh -s -- --server ${fleet.url} --token ${token}`;
+  const wrongKey = `sha256:${"0".repeat(64)}`;
 
   await t.test("one command bootstraps each bare box to converged", async (t) => {
     const started = Date.now();
-    const results = await Promise.all(boxes.map((b) => b.exec(install)));
+    const [pinned, [refused, plain]] = await Promise.all([
+      boxes[0]!.exec(install),
+      (async () => {
+        const box = boxes[1]!;
+        await box.run(`printf '%s\\n' '${token}' > /root/token`);
+        const wrong = await box.exec(
+          `${curl} | sh -s -- --server ${fleet.url} --token-file /root/token --server-key ${wrongKey}`,
+        );
+        // What the refused attempt left: no agent, no unit, no enrolment, nothing running.
+        const left = await box.exec(
+          "ls /usr/local/bin/tend /usr/local/lib/tend /etc/systemd/system/tend-agent.service /etc/tend /var/lib/tend 2>/dev/null; systemctl is-active tend-agent.service",
+        );
+        return [{ ...wrong, left: left.stdout.trim() }, await box.exec(plainInstall)] as const;
+      })(),
+    ]);
     t.comment(`both boxes bootstrapped in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    for (const [i, r] of results.entries()) {
+    for (const [i, r] of [pinned, plain].entries()) {
       t.equal(r.code, 0, `install.sh on ${names[i]}: ${r.stderr.slice(-2000)}`);
       t.match(r.stdout, /done: /);
     }
+    t.match(pinned.stdout, `agent bundle sha256 `, "the bundle's signature was checked");
+    t.match(pinned.stdout, `signed by ${fingerprint}`);
+    t.match(pinned.stdout, "(as --server-key said)", "enrolment pinned the same key");
+    t.notMatch(pinned.stderr, /trusted on first use/);
+    t.match(plain.stderr, /no --server-key: the agent bundle is trusted on first use/);
+
+    t.not(refused.code, 0, "a wrong --server-key fails the install");
+    t.match(
+      refused.stderr,
+      `FAILED at step "verifying the agent's signature": the server presented signing key ${fingerprint}, not ${wrongKey} as --server-key says`,
+    );
+    t.notMatch(refused.stdout, /enrolling/, "it stopped before running the agent");
+    t.equal(refused.left, "inactive", "the refused install left no agent, unit or state and nothing running");
+    // (web-2 was then installed by the plain command, with the same two-use token: the refused
+    // attempt did not spend it.)
     for (const [i, box] of boxes.entries()) {
       t.equal(await page(ports[i]!), `<p>${names[i]}: hello</p>\n`);
       t.equal((await box.run("hello")).trim(), "Hello, world!");
@@ -120,6 +157,16 @@ t.test("a fleet bootstraps, converges and keeps converging", { skip: noBoxes }, 
       t.equal((await box.run("stat -c %a /etc/tend/agent.yaml /var/lib/tend")).trim(), "600\n700");
       t.equal((await reportsOf(names[i]!))[0]?.status, "changed");
     }
+  });
+
+  await t.test("install.sh refuses plain HTTP to another host before it downloads anything", async (t) => {
+    const r = await boxes[0]!.exec(`${curl} | TEND_TOKEN=x sh -s -- --server http://192.0.2.1:7420`);
+    t.equal(r.code, 1);
+    t.match(
+      r.stderr,
+      /FAILED at step "checking the server URL": refusing plain HTTP to http:\/\/192\.0\.2\.1:7420/,
+    );
+    t.match(r.stderr, /--insecure-http/);
   });
 
   await t.test("install.sh run again changes nothing", async (t) => {
