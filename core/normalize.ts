@@ -63,9 +63,12 @@ export function normalize(
       break;
     }
     case "file": {
-      const normal = posix.normalize(name);
-      if (name.split("/").includes("..")) fail(`path "${name}" must not contain ".."`, [type]);
-      name = normal.length > 1 ? normal.replace(/\/$/, "") : normal;
+      // Nearly every path is already normal: no "..", ".", empty segment or trailing slash.
+      if (!NORMAL_PATH.test(name)) {
+        const normal = posix.normalize(name);
+        if (name.split("/").includes("..")) fail(`path "${name}" must not contain ".."`, [type]);
+        name = normal.length > 1 ? normal.replace(/\/$/, "") : normal;
+      }
       const sources = (["content", "source", "template"] as const).filter((k) => attrs[k] !== undefined);
       if (sources.length > 1)
         fail(`give only one of content, source or template (found ${sources.join(" and ")})`, [sources[1]!]);
@@ -75,10 +78,7 @@ export function normalize(
       if (ensure === "link" && attrs.target === undefined) fail(`ensure: link needs a target`, []);
       if (ensure !== "link" && attrs.target !== undefined)
         fail(`target only applies to ensure: link`, ["target"]);
-      params = {
-        ensure,
-        ...pick(attrs, ["target", "owner", "group", "follow_symlink", "backup", "sensitive"]),
-      };
+      params = pick(attrs, ["target", "owner", "group", "follow_symlink", "backup", "sensitive"], { ensure });
       if (typeof attrs.mode === "string") params.mode = attrs.mode.padStart(4, "0");
       if (attrs.content !== undefined) content = { from: "content", text: String(attrs.content) };
       else if (attrs.source !== undefined) content = { from: "source", path: String(attrs.source) };
@@ -108,12 +108,15 @@ export function normalize(
   return { id: `${type}:${name}`, type, name, params, content, require, notify, ...at };
 }
 
+const PRIMARY = ["file", "exec", "package", "service"] as const;
+
 /**
  * file, exec, package and service are always kind keys; user and group are kind keys only when
  * none of those is present, because elsewhere they are attributes (a file's group, an exec's user).
  */
 function kindOf(raw: Record<string, Json>, fail: Fail): ResourceType | undefined {
-  const primary = (["file", "exec", "package", "service"] as const).filter((k) => Object.hasOwn(raw, k));
+  const primary: ResourceType[] = [];
+  for (const k of PRIMARY) if (Object.hasOwn(raw, k)) primary.push(k);
   if (primary.length === 1) return primary[0];
   if (primary.length === 0) {
     if (Object.hasOwn(raw, "user")) return "user";
@@ -143,8 +146,11 @@ function toArgv(command: Json, shell: boolean, field: PathSegment[], fail: Fail)
   return split.argv;
 }
 
-function pick(o: Record<string, Json>, keys: string[]): Record<string, Json> {
-  const out: Record<string, Json> = {};
+/** `keys` of `o` that are defined, added to `out` (a new object by default), in that order. */
+function pick(o: Record<string, Json>, keys: string[], out: Record<string, Json> = {}): Record<string, Json> {
   for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
   return out;
 }
+
+/** An absolute path that posix.normalize leaves as it is and that has no trailing slash. */
+const NORMAL_PATH = /^(?:\/(?!\.\.?(?:\/|$))[^/]+)+$/;
