@@ -123,6 +123,8 @@ function liquidProblem(
   if (/^undefined variable/.test(text))
     text = `${text} (define it in the recipe's vars or nodes.yaml, or use a default: {{ x | default: "..." }})`;
   if (/^undefined filter/.test(text)) text = `${text} (not a Liquid filter)`;
+  // Thousands of nested tags overflow the parser's stack: say so, not the engine's RangeError.
+  if (/Maximum call stack size exceeded/.test(text)) text = "the template nests too deeply";
   return {
     code,
     message: `template: ${text}`,

@@ -81,7 +81,9 @@ function parseWithTree(text: string, file: string): { parsed?: ParsedYaml; probl
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
   if (doc.errors.length > 0) {
     return {
-      problems: doc.errors.map((e) => {
+      // The first few: a file of 300,000 unclosed "[" has an error for each, and a list that long
+      // overflows the stack where it is spread (`problems.push(...list)`).
+      problems: doc.errors.slice(0, MAX_ERRORS).map((e) => {
         const pos = lineCounter.linePos(e.pos[0]);
         return {
           code: "TEND_E_YAML" as const,
@@ -93,7 +95,16 @@ function parseWithTree(text: string, file: string): { parsed?: ParsedYaml; probl
       }),
     };
   }
-  const value = doc.toJS({ maxAliasCount: 100 });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // toJS throws for an alias naming no anchor, and for aliases that expand past maxAliasCount
+    // (a "billion laughs"): a problem in the file, not an exception.
+    return {
+      problems: [{ code: "TEND_E_YAML", message: `YAML: ${firstLine((err as Error).message)}`, file }],
+    };
+  }
   const locate = (path: PathSegment[], key = false): Position | undefined => {
     let node: unknown = doc.contents;
     let keyNode: unknown;
@@ -119,6 +130,10 @@ function parseWithTree(text: string, file: string): { parsed?: ParsedYaml; probl
   return { parsed: { value, locate }, problems: [] };
 }
 
+const MAX_ERRORS = 20;
+
 function firstLine(message: string): string {
-  return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
+  return (message.split("\n")[0] ?? message)
+    .replace(/ at line \d+, column \d+:?$/, "")
+    .replace(/^Maximum call stack size exceeded$/, "the document nests too deeply");
 }
