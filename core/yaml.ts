@@ -54,7 +54,24 @@ export function parseYaml(text: string, file: string): { parsed?: ParsedYaml; pr
         if (items && Array.isArray(state.result)) itemPositions.set(state.result, items);
       },
     });
-  } catch {
+  } catch (err) {
+    // js-yaml stops at 100 levels of nesting. The slow parser would recurse until the stack
+    // overflows, and after that V8 can abort the whole process on its next regular expression
+    // ("RegExpCompiler Allocation failed"): a commit of 300,000 "[" would kill the server.
+    const e = err as { reason?: string; mark?: { line: number; column: number } };
+    if (e.reason?.startsWith("nesting exceeded maxDepth") && e.mark) {
+      return {
+        problems: [
+          {
+            code: "TEND_E_YAML",
+            message: "YAML syntax: the document nests deeper than 100 levels",
+            file,
+            line: e.mark.line + 1,
+            column: e.mark.column + 1,
+          },
+        ],
+      };
+    }
     // The slow parser gives the better message and position.
     return parseWithTree(text, file);
   }
