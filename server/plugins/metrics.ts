@@ -10,6 +10,7 @@ const buckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 export class Metrics {
   private readonly requests = new Map<string, number>();
   private readonly reports = new Map<string, number>();
+  private readonly duplicates = new Map<string, number>();
   private readonly compileBuckets = buckets.map(() => 0);
   private compileSum = 0;
   private compileCount = 0;
@@ -22,6 +23,11 @@ export class Metrics {
 
   report(status: string): void {
     this.reports.set(status, (this.reports.get(status) ?? 0) + 1);
+  }
+
+  /** Two overlapping runs of one node: two machines share its credential (TRUST I1). */
+  duplicateIdentity(node: string): void {
+    this.duplicates.set(node, (this.duplicates.get(node) ?? 0) + 1);
   }
 
   compiled(seconds: number): void {
@@ -51,6 +57,11 @@ export class Metrics {
     out.push("# HELP tend_reports_total Reports accepted, by run status.");
     out.push("# TYPE tend_reports_total counter");
     for (const [k, v] of this.reports) out.push(`tend_reports_total{status="${k}"} ${v}`);
+    out.push(
+      "# HELP tend_duplicate_identity_total Overlapping runs of one node: two machines use its credential.",
+    );
+    out.push("# TYPE tend_duplicate_identity_total counter");
+    for (const [k, v] of this.duplicates) out.push(`tend_duplicate_identity_total{node="${k}"} ${v}`);
     // /metrics needs no credential, so what it reads from storage is computed at most every
     // STORAGE_GAUGES_MS, however often it is scraped (TRUST E4: O(1) work before authentication).
     const now = Date.now();

@@ -7,6 +7,7 @@ import type { Report } from "../../core/types.js";
 // Bundled with the code (a file read relative to this module would not exist in dist/).
 import reportSchemaJson from "../../schemas/report.schema.json" with { type: "json" };
 import type { Deps } from "../deps.js";
+import { DuplicateDetector, duplicateMessage } from "../duplicates.js";
 import { errorReplies, HttpError } from "../http.js";
 import { keepRawJson, rawJson } from "./raw-json.js";
 
@@ -34,6 +35,7 @@ export function reportRoutes(app: FastifyInstance, d: Deps): void {
 }
 
 function routes(app: FastifyInstance, d: Deps): void {
+  const duplicates = new DuplicateDetector();
   app.post<{ Body: Report }>(
     "/api/v1/reports",
     {
@@ -65,7 +67,16 @@ function routes(app: FastifyInstance, d: Deps): void {
           "That report id is already taken; give each run a new id.",
         );
       }
-      if (outcome === "stored") d.metrics.report(report.status);
+      if (outcome === "stored") {
+        d.metrics.report(report.status);
+        const dup = duplicates.check(report, d.now());
+        if (dup) {
+          // Both reports stay stored, each whole; the alert is what changes (TRUST I1).
+          req.log.warn({ node: dup.node, reports: dup.reports }, duplicateMessage(dup));
+          d.metrics.duplicateIdentity(dup.node);
+          await d.storage.recordDuplicateIdentity(dup);
+        }
+      }
       return reply
         .code(outcome === "stored" ? 201 : 200)
         .send({ id: report.id, stored: outcome === "stored" });

@@ -1,6 +1,7 @@
 /** `Storage` in portable SQL over a `Driver`: the one implementation both databases share. */
 import { randomBytes } from "node:crypto";
 import type { Facts, Report } from "../../core/types.js";
+import type { DuplicateIdentity } from "../duplicates.js";
 import { BatchedLookup } from "./batched-lookup.js";
 import { type Driver, type Query, type Row, schemaStatements } from "./driver.js";
 import { PostgresReportGroups } from "./pg-reports.js";
@@ -418,6 +419,27 @@ export class SqlStorage implements Storage {
        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
       [sha],
     );
+  }
+
+  async recordDuplicateIdentity(alert: DuplicateIdentity): Promise<void> {
+    await this.db.query(
+      `INSERT INTO state (key, value) VALUES ($1, $2)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      [`duplicate:${alert.node}`, JSON.stringify(alert)],
+    );
+  }
+
+  async duplicateIdentities(): Promise<DuplicateIdentity[]> {
+    // An alert ends when its node is re-enrolled (enrolled_at moves past it) or revoked.
+    const rows = await this.db.query(
+      `SELECT s.value, n.enrolled_at FROM state s JOIN nodes n ON s.key = 'duplicate:' || n.name
+       WHERE n.credential_hash NOT LIKE 'revoked:%'`,
+    );
+    return rows
+      .map((r) => ({ alert: JSON.parse(String(r.value)) as DuplicateIdentity, enrolled: num(r.enrolled_at) }))
+      .filter((x) => x.alert.at >= x.enrolled)
+      .map((x) => x.alert)
+      .sort((a, b) => b.at - a.at);
   }
 
   withIngestLock<T>(fn: () => Promise<T>): Promise<T | undefined> {

@@ -5,6 +5,7 @@
  */
 import type { Problem } from "../../core/errors.js";
 import type { Facts, Report } from "../../core/types.js";
+import type { DuplicateIdentity } from "../duplicates.js";
 import type { UiStorage } from "./ui.js";
 
 export type TokenKind = "enroll" | "admin";
@@ -162,6 +163,10 @@ export interface Storage {
   listCommits(limit: number): Promise<CommitRecord[]>;
   liveCommit(): Promise<string | null>;
   setLiveCommit(sha: string): Promise<void>;
+  /** Records (replacing the node's previous one) a duplicate-identity alert (TRUST I1). */
+  recordDuplicateIdentity(alert: DuplicateIdentity): Promise<void>;
+  /** Duplicate-identity alerts of nodes not re-enrolled since, newest first. */
+  duplicateIdentities(): Promise<DuplicateIdentity[]>;
   /** Runs `fn` only if no other server holds the ingest lock; undefined when it was held. */
   withIngestLock<T>(fn: () => Promise<T>): Promise<T | undefined>;
 }

@@ -1,6 +1,7 @@
 /** The frame every dashboard page shares, and the small pieces pages repeat (badges, diffs, pagers). */
 import type { Json } from "../../core/types.js";
-import { type Html, html, query } from "./html.js";
+import type { DuplicateIdentity } from "../duplicates.js";
+import { ago, type Html, html, query } from "./html.js";
 import type { UiSession } from "./session.js";
 
 export interface PageOptions {
@@ -99,3 +100,12 @@ export function pageParam(v: unknown): number {
 
 export const nodeHref = (name: string) => `/ui/nodes/${encodeURIComponent(name)}`;
 export const reportHref = (id: string) => `/ui/reports/${encodeURIComponent(id)}`;
+
+/** TRUST I1: nodes whose credential two machines use (overlapping runs), until re-enrolled. */
+export function duplicateAlerts(alerts: DuplicateIdentity[], now: number): Html | "" {
+  if (alerts.length === 0) return "";
+  return html`<section class="alerts" aria-label="alerts">${alerts.map(
+    (a) =>
+      html`<p class="error"><b>duplicate identity:</b> <a href="${nodeHref(a.node)}">${a.node}</a> ran two overlapping runs (<a href="${reportHref(a.reports[0])}">${a.reports[0]}</a>, <a href="${reportHref(a.reports[1])}">${a.reports[1]}</a>) ${ago(a.at, now)}: two machines use its credential (a cloned VM or a copied state_dir). Revoke it (<code>tend server node revoke ${a.node}</code>) and enrol each machine under its own name.</p>`,
+  )}</section>`;
+}

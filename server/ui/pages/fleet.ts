@@ -4,7 +4,7 @@ import type { Storage } from "../../storage/types.js";
 import type { FleetQuery, FleetSort, StaleCut } from "../../storage/ui.js";
 import { strip } from "../charts.js";
 import { ago, type Html, html, query, shortSha } from "../html.js";
-import { badge, nodeHref, pageParam, pager } from "../layout.js";
+import { badge, duplicateAlerts, nodeHref, pageParam, pager } from "../layout.js";
 
 export const pageSize = 50;
 const sorts: FleetSort[] = ["name", "last_run", "status", "drifted", "commit"];
@@ -52,9 +52,10 @@ export async function fleetPage(
     offset: (p.page - 1) * pageSize,
     limit: pageSize,
   };
-  const [counts, { rows, total }] = await Promise.all([
+  const [counts, { rows, total }, duplicates] = await Promise.all([
     storage.ui.fleetCounts(stale, live),
     storage.ui.fleet(fq),
+    storage.duplicateIdentities(),
   ]);
   const runs = await storage.ui.recentRuns(
     rows.map((r) => r.name),
@@ -71,6 +72,7 @@ export async function fleetPage(
   const card = (n: number, label: string, href: string, cls = "") =>
     html`<a class="card ${cls}" href="${href}"><b>${n}</b><span>${label}</span></a>`;
   return html`<h1>Fleet</h1>
+${duplicateAlerts(duplicates, now)}
 <section class="cards" aria-label="counts">
 ${card(counts.nodes, "nodes", "/ui/")}
 ${card(counts.failing, "failing", "/ui/?status=failed", counts.failing ? "bad" : "")}

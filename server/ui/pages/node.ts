@@ -3,7 +3,7 @@ import type { Facts, Json } from "../../../core/types.js";
 import type { Storage } from "../../storage/types.js";
 import { runsChart } from "../charts.js";
 import { ago, type Html, html, shortSha } from "../html.js";
-import { badge, pager, reportHref } from "../layout.js";
+import { badge, duplicateAlerts, pager, reportHref } from "../layout.js";
 import { resourceList } from "./resources.js";
 
 const reportsPerPage = 25;
@@ -35,13 +35,18 @@ export async function nodePage(
 ): Promise<Html | null> {
   const info = await storage.ui.nodeInfo(name);
   if (!info) return null;
-  const [chartRuns, listRuns, latest] = await Promise.all([
+  const [chartRuns, listRuns, latest, duplicates] = await Promise.all([
     storage.ui.nodeRuns(name, 60, 0),
     storage.ui.nodeRuns(name, reportsPerPage, (page - 1) * reportsPerPage),
     info.last_report_id ? storage.getReport(info.last_report_id) : Promise.resolve(undefined),
+    storage.duplicateIdentities(),
   ]);
   const pages = Math.max(1, Math.ceil(info.reports / reportsPerPage));
   return html`<h1>${info.name} ${badge(info.last_status)}</h1>
+${duplicateAlerts(
+  duplicates.filter((d) => d.node === name),
+  now,
+)}
 <p class="muted">enrolled ${ago(info.enrolled_at, now)} · last seen ${ago(info.last_seen, now)} · commit <code>${shortSha(info.last_commit)}</code> · ${info.reports} report${info.reports === 1 ? "" : "s"}</p>
 <section><h2>Facts</h2>${factsSummary(info.facts)}</section>
 <section><h2>Runs over time</h2>${chartRuns.length ? runsChart(chartRuns) : html`<p class="muted">No runs yet.</p>`}</section>
