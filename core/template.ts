@@ -10,6 +10,12 @@ import type { Problem } from "./errors.js";
 import type { RepoSource } from "./repo.js";
 import type { Json } from "./types.js";
 
+/**
+ * Render time of one template (partials included), in ms: real configuration files render in
+ * milliseconds; a loop that runs for seconds is a mistake or an attack on the server's compiles.
+ */
+export const renderLimitMs = 1_000;
+
 export interface TemplateScope {
   vars: Record<string, Json>;
   facts: Json;
@@ -19,6 +25,12 @@ export interface TemplateScope {
 export class Templates {
   private engines = new Map<string, Liquid>();
   private parsed = new Map<string, Template[] | Problem>();
+  /**
+   * Templates that ran out of render time, by path: the repository (one commit) is the same for
+   * every node compiled from it, so a template that takes a second for one node is not given
+   * another second for each of a thousand others (the server's gate compiles them all).
+   */
+  private slow = new Map<string, Problem>();
 
   constructor(private readonly repo: RepoSource) {}
 
@@ -40,13 +52,17 @@ export class Templates {
   render(root: string, file: string, scope: TemplateScope): string | Problem {
     const tpl = this.parse(root, file);
     if (!Array.isArray(tpl)) return tpl;
+    const slow = this.slow.get(file);
+    if (slow) return slow;
     try {
       // A copy: {% increment %} and {% decrement %} write their counters into the scope object,
       // which must not carry over into the next render.
       const own = { vars: scope.vars, facts: scope.facts, node: scope.node };
       return this.engine(root).renderSync(tpl, own) as string;
     } catch (err) {
-      return liquidProblem(err, file, "TEND_E_TEMPLATE_RENDER");
+      const problem = liquidProblem(err, file, "TEND_E_TEMPLATE_RENDER");
+      if (/render limit exceeded/.test(problem.message)) this.slow.set(file, problem);
+      return problem;
     }
   }
 
@@ -75,7 +91,7 @@ export class Templates {
         // A template comes from a commit anyone with push access can make; it must not be able to
         // stall the server's compiles: bounded template size, render time and memory.
         parseLimit: 1_000_000,
-        renderLimit: 5_000,
+        renderLimit: renderLimitMs,
         memoryLimit: 64 * 1024 * 1024,
         // Replaced below: a locale given here spares liquidjs an Intl.DateTimeFormat at start.
         locale: "en-US",
@@ -123,6 +139,8 @@ function liquidProblem(
   if (/^undefined variable/.test(text))
     text = `${text} (define it in the recipe's vars or nodes.yaml, or use a default: {{ x | default: "..." }})`;
   if (/^undefined filter/.test(text)) text = `${text} (not a Liquid filter)`;
+  if (/render limit exceeded/.test(text))
+    text = `rendering took more than ${renderLimitMs / 1000} s (render limit exceeded): a loop or a partial runs too long`;
   // Thousands of nested tags overflow the parser's stack: say so, not the engine's RangeError.
   if (/Maximum call stack size exceeded/.test(text)) text = "the template nests too deeply";
   return {

@@ -330,6 +330,34 @@ t.test("a template cannot stall the compiler: render time and memory are bounded
   t.match(problems[0]?.message, /limit/i);
 });
 
+t.test(
+  "a slow partial is bounded too, and a commit's slow template is not rerun for every node",
+  async (t) => {
+    const dir = repo({
+      "nodes.yaml": '- name: "*"\n  recipes: [a]\n',
+      "a/recipe.yaml": "resources:\n  - file: /etc/x\n    template: x.liquid\n",
+      "a/templates/x.liquid": "{% render 'head.liquid' %}\nbody\n",
+      "a/templates/head.liquid":
+        "{% for i in (1..10000) %}{% for j in (1..10000) %}x{% endfor %}{% endfor %}\n",
+    });
+    const compiler = new Compiler(fsRepo(dir));
+    const first = compiler.compile("web-1", sampleFacts());
+    t.equal(first.catalog, undefined);
+    t.match(first.problems, [
+      {
+        code: "TEND_E_TEMPLATE_RENDER",
+        file: "a/templates/x.liquid",
+        message: /rendering took more than 1 s \(render limit exceeded\)/,
+      },
+    ]);
+    // The same commit for another node: the same located problem, from what the first one learned.
+    const second = compiler.compile("web-2", sampleFacts());
+    t.match(second.problems, [
+      { code: "TEND_E_TEMPLATE_RENDER", message: /render limit exceeded.*node web-2/s },
+    ]);
+  },
+);
+
 t.test("canonical JSON keeps a __proto__ key (signatures cover every key)", async (t) => {
   const value = JSON.parse('{"b":1,"__proto__":{"command":"x"},"a":2}');
   t.equal(canonicalJson(value), '{"__proto__":{"command":"x"},"a":2,"b":1}');

@@ -6,16 +6,7 @@
  * --max-file 65536` reruns it and writes its repository out.
  */
 import t from "tap";
-import { type Finding, runRecipeFuzz } from "../helpers/fuzz-runner.js";
-
-/** Findings reported and not fixed yet: they show as TODO, not as failures. */
-const KNOWN: { match: (f: Finding) => boolean; todo: string }[] = [
-  {
-    // {% for %} 10,000 × 10,000 in a partial runs 15 s: renderLimit (5 s) does not stop it.
-    match: (f) => (f.kind === "hang" || f.kind === "slow") && (f.labels ?? []).includes("liquid"),
-    todo: "a template's render time is not bounded in {% render %} partials (docs/fuzzing.md)",
-  },
-];
+import { runRecipeFuzz } from "../helpers/fuzz-runner.js";
 
 const COUNT = Number(process.env.TEND_FUZZ_CASES ?? 1500);
 
@@ -30,11 +21,9 @@ t.test(`${COUNT} mutated repositories: success or located errors only`, async (t
   t.equal(stats.cases, COUNT);
   for (const [sig, list] of stats.findings) {
     const f = list[0]!;
-    const todo = KNOWN.find((k) => k.match(f))?.todo;
     t.fail(`${sig} ×${stats.counts.get(sig)}: --repro ${f.seed} --max-file 65536 (${f.labels?.join("+")})`, {
       detail: f.detail,
       stack: f.stack,
-      ...(todo ? { todo } : {}),
     });
   }
   t.ok((stats.kinds["user-error"] ?? 0) > COUNT / 2, `mostly located errors: ${JSON.stringify(stats.kinds)}`);
