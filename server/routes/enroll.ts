@@ -10,6 +10,9 @@ import type { Deps } from "../deps.js";
 import { errorReplies, HttpError } from "../http.js";
 import { hashSecret, newSecret, nodeNameProblem } from "../identity.js";
 
+/** Buckets kept: the least recently used go first (a full bucket carries no state anyway). */
+const maxBuckets = 10_000;
+
 class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   constructor(
@@ -18,16 +21,44 @@ class TokenBuckets {
   ) {}
 
   /** Seconds to wait, or 0 when the request may go ahead. */
-  take(key: string, now: number): number {
+  take(address: string, now: number): number {
+    const key = clientKey(address);
     const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
     b.tokens = Math.min(this.burst, b.tokens + (now - b.at) * this.perMs);
     b.at = now;
-    if (this.buckets.size > 10_000) this.buckets.clear(); // bounded memory under address spraying
+    // Re-inserted, so the Map's order is least recently used first; bounded memory under address
+    // spraying without resetting everyone's limit at once (it used to clear the whole map).
+    this.buckets.delete(key);
     this.buckets.set(key, b);
+    while (this.buckets.size > maxBuckets) {
+      const oldest = this.buckets.keys().next().value;
+      if (oldest === undefined) break;
+      this.buckets.delete(oldest);
+    }
     if (b.tokens < 1) return Math.ceil((1 - b.tokens) / this.perMs / 1000);
     b.tokens -= 1;
     return 0;
   }
+}
+
+/**
+ * One bucket per IPv4 address, and per /64 for IPv6: a host is usually given a whole /64, so
+ * counting its addresses apart would let it spray around the limit.
+ */
+export function clientKey(address: string): string {
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (v4?.[1]) return v4[1];
+  if (!address.includes(":")) return address;
+  const [head = "", tail = ""] = address.toLowerCase().split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = address.includes("::")
+    ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }
 
 export function enrollRoutes(app: FastifyInstance, d: Deps): void {

@@ -1,5 +1,6 @@
 /** Enrolment (TRUST A3, A4): single use, expiry, name globs, names, re-enrolment, rate limit. */
 import t from "tap";
+import { clientKey } from "../../server/routes/enroll.js";
 import { bearer, startTestServer } from "../helpers/server-app.js";
 import { serverConfigDir, tendServer } from "../helpers/server-process.js";
 
@@ -132,6 +133,35 @@ t.test(
     t.same(codes, [401, 401, 401, 429, 429], "counted by the address the proxy saw");
   },
 );
+
+t.test("an IPv6 client is limited per /64: it cannot spray its own addresses around the limit", async (t) => {
+  const s = await startTestServer({
+    recipes: null,
+    config: { behind_tls_proxy: true, limits: { enroll_burst: 3, enroll_per_minute: 1 } },
+  });
+  t.teardown(() => s.close());
+  const codes: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await s.app.inject({
+      method: "POST",
+      url: "/api/v1/enroll",
+      headers: { "x-forwarded-for": `2001:db8:0:7::${(i + 1).toString(16)}` },
+      payload: { token: "tend_enr_x", node: "a" },
+    });
+    codes.push(res.statusCode);
+  }
+  t.same(codes, [401, 401, 401, 429, 429], "five addresses of one /64 share a bucket");
+  const other = await s.app.inject({
+    method: "POST",
+    url: "/api/v1/enroll",
+    headers: { "x-forwarded-for": "2001:db8:0:8::1" },
+    payload: { token: "tend_enr_x", node: "a" },
+  });
+  t.equal(other.statusCode, 401, "another /64 has its own");
+  t.equal(clientKey("2001:DB8::7:0:0:0:1"), "2001:db8:0:7::/64");
+  t.equal(clientKey("::ffff:192.0.2.1"), "192.0.2.1");
+  t.equal(clientKey("::1"), "0:0:0:0::/64");
+});
 
 t.test("tend server token create --reenroll needs --node", async (t) => {
   const { config } = serverConfigDir(t, "tend-reenroll-");
