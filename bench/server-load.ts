@@ -42,6 +42,8 @@ export interface LoadResult {
   clientCpuS: number;
 }
 
+const reportDurationMs = 120;
+
 /** A report body as an agent sends it, with `__ID__` and `__AT__` left to fill per request. */
 function reportTemplate(node: string, count: number): string {
   const resources = Array.from({ length: count }, (_, i) => {
@@ -66,7 +68,7 @@ function reportTemplate(node: string, count: number): string {
     mode: "apply",
     status: "changed",
     started_at: "__AT__",
-    duration_ms: 120,
+    duration_ms: reportDurationMs,
     catalog_source: "server",
     catalog_age_s: 0,
     summary: { total: count, changed: drifted, drifted, failed: 0, skipped: 0, unchanged: count - drifted },
@@ -97,6 +99,11 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     const client = new Client(spec.url, { pipelining: 1, keepAliveTimeout: 60_000 });
     const auth = `Bearer ${who.credential}`;
     const template = spec.mode === "reports" ? reportTemplate(who.node, spec.resources) : "";
+    // Each node's runs follow one another, as one agent's do (its run lock): run k starts
+    // k × (duration + 1 ms) after a start an hour ago, so no two windows of a node overlap — the
+    // server reads overlapping runs as two machines sharing a credential (TRUST I1) and alerts.
+    // (Connections k and k + nodes share a node; give them disjoint hours.)
+    let runAt = Date.now() - 3_600_000 * (1 + Math.floor(k / spec.nodes.length));
     let etag: string | undefined;
     try {
       while (performance.now() < end) {
@@ -105,7 +112,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         let body = factsBody;
         if (spec.mode === "reports") {
           path = "/api/v1/reports";
-          body = template.replace("__ID__", randomUUID()).replace("__AT__", new Date().toISOString());
+          body = template.replace("__ID__", randomUUID()).replace("__AT__", new Date(runAt).toISOString());
+          runAt += reportDurationMs + 1;
         } else if (spec.mode === "catalog-304" && etag) {
           headers["if-none-match"] = etag;
         }
