@@ -44,7 +44,7 @@ interface Waiting extends PendingReport {
 const maxGroup = 64;
 const maxGroupBytes = 4 * 1024 * 1024;
 /** Groups running at once (each on its own pooled connection). */
-const maxInFlight = 2;
+const maxInFlight = 4;
 
 /**
  * Every report of the group in the arrays $1–$8 (one element per report, in node order), its body
