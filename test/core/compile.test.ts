@@ -3,7 +3,6 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { Liquid } from "liquidjs";
 import t from "tap";
 import { fsRepo } from "../../agent/repo-fs.js";
 import { canonicalJson } from "../../core/canonical.js";
@@ -89,14 +88,13 @@ t.test("a template used by several resources renders the same for each; counters
   t.equal(Object.keys(c.files).length, 2);
 });
 
-t.test("the date filter names months and days in the system's locale, as liquidjs does", async (t) => {
+t.test("the date filter names months and days in English whatever the machine's locale", async (t) => {
   const dir = repo({
     "nodes.yaml": '- name: "*"\n  recipes: [a]\n',
     "a/recipe.yaml": "resources:\n  - file: /etc/x\n    template: x.liquid\n",
     "a/templates/x.liquid": '{{ "2024-03-01T12:00:00" | date: "%B %A %b %a" }}\n',
   });
-  const reference = new Liquid().parseAndRenderSync('{{ "2024-03-01T12:00:00" | date: "%B %A %b %a" }}\n');
-  t.equal(text(build(dir, "n1"), "file:/etc/x"), reference);
+  t.equal(text(build(dir, "n1"), "file:/etc/x"), "March Friday Mar Fri\n");
 });
 
 t.test(
