@@ -189,7 +189,12 @@ export async function openSqlite(
       file,
       ...o.checkpoint,
       hold: (fn) => driver.hold(fn),
-      onFailure: () => driver.autoCheckpoint(),
+      onFailure: (err) => {
+        driver.autoCheckpoint();
+        process.emitWarning(
+          `SQLite checkpoint worker failed (${(err as Error)?.message ?? err}); checkpoints run in the COMMIT again`,
+        );
+      },
     });
   }
   const storage = new SqlStorage(driver);
