@@ -1,6 +1,8 @@
 /**
- * The storages the server tests run against: SQLite in a temp dir always, PostgreSQL when
- * TEND_TEST_DATABASE_URL is set (.ci/run sets it), each test in its own schema, dropped after.
+ * The storages the server tests run against: SQLite in a temp dir always, and PostgreSQL at
+ * TEND_TEST_DATABASE_URL, by default the machine's own (postgres://postgres@127.0.0.1:5432/test),
+ * each test in its own schema, dropped after. `TEND_TEST_DATABASE_URL=none` leaves PostgreSQL out
+ * (its suites then say so as skipped), for a machine that has none.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -20,7 +22,9 @@ export interface TestStorage {
   cleanup(): Promise<void>;
 }
 
-export const pgUrl = process.env.TEND_TEST_DATABASE_URL;
+const pgSetting = process.env.TEND_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
+export const pgUrl = pgSetting === "none" ? undefined : pgSetting;
+export const noPgReason = "TEND_TEST_DATABASE_URL=none: PostgreSQL left out";
 
 export function sqliteStorage(): TestStorage {
   const dir = mkdtempSync(join(tmpdir(), "tend-sqlite-"));

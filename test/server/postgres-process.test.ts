@@ -11,13 +11,13 @@ import { loadSigningKey } from "../../server/signing.js";
 import { facts, goodRecipes, TestRepo } from "../helpers/server-git.js";
 import { callJson, spawnServer, stop, tendServer } from "../helpers/server-process.js";
 import { makeReport } from "../helpers/server-report.js";
-import { pgUrl, postgresStorage } from "../helpers/server-storage.js";
+import { noPgReason, pgUrl, postgresStorage } from "../helpers/server-storage.js";
 
 const call = callJson;
 
 t.test(
   "two server processes on one PostgreSQL cooperate",
-  { skip: !pgUrl && "TEND_TEST_DATABASE_URL is not set" },
+  { skip: !pgUrl && noPgReason },
   async (t) => {
     const db = postgresStorage(pgUrl!);
     const dir = mkdtempSync(join(tmpdir(), "tend-pg2-"));

@@ -8,11 +8,11 @@ import t from "tap";
 import { bearer, startTestServer } from "../helpers/server-app.js";
 import { facts, goodRecipes, TestRepo } from "../helpers/server-git.js";
 import { makeReport } from "../helpers/server-report.js";
-import { pgUrl, postgresStorage } from "../helpers/server-storage.js";
+import { noPgReason, pgUrl, postgresStorage } from "../helpers/server-storage.js";
 
 t.test(
   "two servers on one PostgreSQL",
-  { skip: !pgUrl && "TEND_TEST_DATABASE_URL is not set" },
+  { skip: !pgUrl && noPgReason },
   async (t) => {
     const repo = new TestRepo();
     repo.commit(goodRecipes);
@@ -71,7 +71,7 @@ t.test(
 
 t.test(
   "PostgreSQL down: 503 with Retry-After, then recovery",
-  { skip: !pgUrl && "TEND_TEST_DATABASE_URL is not set" },
+  { skip: !pgUrl && noPgReason },
   async (t) => {
     const target = new URL(pgUrl!);
     const sockets = new Set<Socket>();

@@ -13,7 +13,7 @@ import type { SqlStorage } from "../../server/storage/sql.js";
 import { StorageUnavailable } from "../../server/storage/types.js";
 import { bearer, startTestServer } from "../helpers/server-app.js";
 import { makeReport } from "../helpers/server-report.js";
-import { pgUrl, postgresStorage, testStorages } from "../helpers/server-storage.js";
+import { noPgReason, pgUrl, postgresStorage, testStorages } from "../helpers/server-storage.js";
 
 const at = (r: Report, started_at: string): Report => ({ ...r, started_at });
 
@@ -131,7 +131,7 @@ for (const make of testStorages()) {
 
 t.test(
   "postgres: a lost connection fails the whole group with 503 and stores none of it",
-  { skip: !pgUrl && "TEND_TEST_DATABASE_URL is not set" },
+  { skip: !pgUrl && noPgReason },
   async (t) => {
     const target = new URL(pgUrl as string);
     const sockets = new Set<Socket>();
