@@ -10,107 +10,99 @@ import { facts, goodRecipes, TestRepo } from "../helpers/server-git.js";
 import { makeReport } from "../helpers/server-report.js";
 import { noPgReason, pgUrl, postgresStorage } from "../helpers/server-storage.js";
 
-t.test(
-  "two servers on one PostgreSQL",
-  { skip: !pgUrl && noPgReason },
-  async (t) => {
-    const repo = new TestRepo();
-    repo.commit(goodRecipes);
-    const shared = postgresStorage(pgUrl!);
-    const [a, b] = await Promise.all([
-      startTestServer({ storage: shared, repo }),
-      startTestServer({ storage: shared, repo }),
-    ]);
-    t.teardown(async () => {
-      await a.close();
-      await b.close();
-      repo.cleanup();
-    });
-    t.equal(a.gate.live?.sha, b.gate.live?.sha, "both serve the same commit");
-    const commits = (await a.app.inject({ url: "/api/v1/commits", headers: bearer(a.adminToken) })).json();
-    t.equal(commits.length, 1, "the commit was ingested once");
-    const cred = await a.enroll("web-1");
-    const fromB = await b.app.inject({
-      method: "POST",
-      url: "/api/v1/catalog",
-      headers: bearer(cred),
-      payload: { facts: facts("web-1") },
-    });
-    t.equal(fromB.statusCode, 200, "a credential from A works on B");
-    const fromA = await a.app.inject({
-      method: "POST",
-      url: "/api/v1/catalog",
-      headers: bearer(cred),
-      payload: { facts: facts("web-1") },
-    });
-    t.equal(fromA.json().serial, fromB.json().serial, "the serial is shared");
-    const r1 = makeReport("web-1", null);
-    const r2 = makeReport("web-1", null);
-    t.equal(
-      (await a.app.inject({ method: "POST", url: "/api/v1/reports", headers: bearer(cred), payload: r1 }))
-        .statusCode,
-      201,
-    );
-    t.equal(
-      (await b.app.inject({ method: "POST", url: "/api/v1/reports", headers: bearer(cred), payload: r2 }))
-        .statusCode,
-      201,
-    );
-    t.equal(
-      (await b.app.inject({ method: "POST", url: "/api/v1/reports", headers: bearer(cred), payload: r1 }))
-        .statusCode,
-      200,
-      "a retry to the other server is stored once",
-    );
-    const reports = (
-      await b.app.inject({ url: "/api/v1/nodes/web-1/reports", headers: bearer(b.adminToken) })
-    ).json();
-    t.equal(reports.length, 2);
-  },
-);
+t.test("two servers on one PostgreSQL", { skip: !pgUrl && noPgReason }, async (t) => {
+  const repo = new TestRepo();
+  repo.commit(goodRecipes);
+  const shared = postgresStorage(pgUrl!);
+  const [a, b] = await Promise.all([
+    startTestServer({ storage: shared, repo }),
+    startTestServer({ storage: shared, repo }),
+  ]);
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+    repo.cleanup();
+  });
+  t.equal(a.gate.live?.sha, b.gate.live?.sha, "both serve the same commit");
+  const commits = (await a.app.inject({ url: "/api/v1/commits", headers: bearer(a.adminToken) })).json();
+  t.equal(commits.length, 1, "the commit was ingested once");
+  const cred = await a.enroll("web-1");
+  const fromB = await b.app.inject({
+    method: "POST",
+    url: "/api/v1/catalog",
+    headers: bearer(cred),
+    payload: { facts: facts("web-1") },
+  });
+  t.equal(fromB.statusCode, 200, "a credential from A works on B");
+  const fromA = await a.app.inject({
+    method: "POST",
+    url: "/api/v1/catalog",
+    headers: bearer(cred),
+    payload: { facts: facts("web-1") },
+  });
+  t.equal(fromA.json().serial, fromB.json().serial, "the serial is shared");
+  const r1 = makeReport("web-1", null);
+  const r2 = makeReport("web-1", null);
+  t.equal(
+    (await a.app.inject({ method: "POST", url: "/api/v1/reports", headers: bearer(cred), payload: r1 }))
+      .statusCode,
+    201,
+  );
+  t.equal(
+    (await b.app.inject({ method: "POST", url: "/api/v1/reports", headers: bearer(cred), payload: r2 }))
+      .statusCode,
+    201,
+  );
+  t.equal(
+    (await b.app.inject({ method: "POST", url: "/api/v1/reports", headers: bearer(cred), payload: r1 }))
+      .statusCode,
+    200,
+    "a retry to the other server is stored once",
+  );
+  const reports = (
+    await b.app.inject({ url: "/api/v1/nodes/web-1/reports", headers: bearer(b.adminToken) })
+  ).json();
+  t.equal(reports.length, 2);
+});
 
-t.test(
-  "PostgreSQL down: 503 with Retry-After, then recovery",
-  { skip: !pgUrl && noPgReason },
-  async (t) => {
-    const target = new URL(pgUrl!);
-    const sockets = new Set<Socket>();
-    const proxy = createServer((client) => {
-      const upstream = connect(Number(target.port || 5432), target.hostname);
-      sockets.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
-      client.on("error", () => upstream.destroy());
-      upstream.on("error", () => client.destroy());
-    });
-    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
-    const port = (proxy.address() as { port: number }).port;
-    const url = new URL(pgUrl!);
-    url.host = `127.0.0.1:${port}`;
-    const s = await startTestServer({ storage: postgresStorage(url.toString()) });
-    t.teardown(async () => {
-      await s.close();
-      proxy.close();
-      for (const sock of sockets) sock.destroy();
-    });
-    const cred = await s.enroll("web-1");
+t.test("PostgreSQL down: 503 with Retry-After, then recovery", { skip: !pgUrl && noPgReason }, async (t) => {
+  const target = new URL(pgUrl!);
+  const sockets = new Set<Socket>();
+  const proxy = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  const port = (proxy.address() as { port: number }).port;
+  const url = new URL(pgUrl!);
+  url.host = `127.0.0.1:${port}`;
+  const s = await startTestServer({ storage: postgresStorage(url.toString()) });
+  t.teardown(async () => {
+    await s.close();
     proxy.close();
     for (const sock of sockets) sock.destroy();
-    const down = await s.app.inject({
-      method: "POST",
-      url: "/api/v1/reports",
-      headers: bearer(cred),
-      payload: makeReport("web-1", null),
-    });
-    t.equal(down.statusCode, 503, down.body);
-    t.ok(Number(down.headers["retry-after"]) >= 1, "with a Retry-After");
-    t.equal(down.json().code, "TEND_E_UNAVAILABLE");
-    await new Promise<void>((r) => proxy.listen(port, "127.0.0.1", r));
-    const up = await s.app.inject({
-      method: "POST",
-      url: "/api/v1/reports",
-      headers: bearer(cred),
-      payload: makeReport("web-1", null),
-    });
-    t.equal(up.statusCode, 201, "recovers without a restart");
-  },
-);
+  });
+  const cred = await s.enroll("web-1");
+  proxy.close();
+  for (const sock of sockets) sock.destroy();
+  const down = await s.app.inject({
+    method: "POST",
+    url: "/api/v1/reports",
+    headers: bearer(cred),
+    payload: makeReport("web-1", null),
+  });
+  t.equal(down.statusCode, 503, down.body);
+  t.ok(Number(down.headers["retry-after"]) >= 1, "with a Retry-After");
+  t.equal(down.json().code, "TEND_E_UNAVAILABLE");
+  await new Promise<void>((r) => proxy.listen(port, "127.0.0.1", r));
+  const up = await s.app.inject({
+    method: "POST",
+    url: "/api/v1/reports",
+    headers: bearer(cred),
+    payload: makeReport("web-1", null),
+  });
+  t.equal(up.statusCode, 201, "recovers without a restart");
+});
