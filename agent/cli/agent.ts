@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { TendError } from "../../core/errors.js";
 import type { Report } from "../../core/types.js";
 import { DEFAULT_CONFIG_FILE } from "../config.js";
+import { RunStop } from "./stop.js";
 
 const USAGE = `usage: tend agent enroll --server URL --token TOKEN [--node NAME] [--server-key FINGERPRINT|PEM-FILE]
                          [--insecure-http] [--config FILE] [--force]
@@ -235,16 +236,9 @@ async function runCommand(values: Values, configFile: string): Promise<number> {
     await ensureStateDir(config.stateDir);
     lock = await acquireLock(config.stateDir, { waitMs: Math.round(config.lockWaitS * 1000) });
   }
-  const stop = new AbortController();
+  const stop = new RunStop();
   const timer = setTimeout(() => stop.abort(), config.runTimeoutS * 1000);
   timer.unref();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stop.signal.aborted) process.exit(130);
-    process.stderr.write(`tend: ${signal}: stopping after the current resource (again to quit now)\n`);
-    stop.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
   // A daemon that stops while its scoped run goes on closes the pipe: the run must not die of it.
   if (values["log-line"]) process.stdout.on("error", () => {});
   const style = { color: output.wantsColor(process.stdout) };
@@ -272,8 +266,7 @@ async function runCommand(values: Values, configFile: string): Promise<number> {
     throw err;
   } finally {
     clearTimeout(timer);
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stop.release();
     await lock?.release();
   }
   const { report, notice, flush } = result;

@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { TendError } from "../../core/errors.js";
 import type { Catalog, Facts, Report } from "../../core/types.js";
+import { RunStop } from "./stop.js";
 
 const USAGE = `usage: tend apply [DIR] [--node NAME] [--noop] [--json] [--state-dir DIR] [--wait SECONDS] [--debug]
        tend plan  [DIR] [--node NAME] [--json] [--state-dir DIR] [--debug]
@@ -150,14 +151,7 @@ async function converge(args: ApplyArgs): Promise<number> {
     });
   }
 
-  const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stop.signal.aborted) process.exit(130);
-    process.stderr.write(`tend: ${signal}: stopping after the current resource (again to quit now)\n`);
-    stop.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const stop = new RunStop();
   const style = { color: output.wantsColor(process.stdout) };
   let report: Report;
   try {
@@ -179,8 +173,7 @@ async function converge(args: ApplyArgs): Promise<number> {
       fetchContent: compiled.fetchContent,
     });
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stop.release();
     await lock?.release();
   }
   process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : output.formatSummary(report));

@@ -21,9 +21,9 @@ import { stringify } from "yaml";
 import { Compiler } from "../../core/compile.js";
 import type { Problem } from "../../core/errors.js";
 import { isTendError } from "../../core/errors.js";
-import type { Facts } from "../../core/types.js";
 import { sampleNodes, validateRepo } from "../../core/validate.js";
 import { GitTree } from "../../server/git/tree.js";
+import { sampleFacts } from "./facts.js";
 
 // ---------------------------------------------------------------------------------------------
 // Random numbers: a seeded generator, and a case's seed from the run's seed and the case's index.
@@ -786,17 +786,6 @@ export interface Outcome {
 const INTERNAL =
   /\bat .*\.(ts|js|mjs|cjs):\d+|\b(TypeError|RangeError|ReferenceError|SyntaxError|InternalError)\b|Cannot read prop|is not a function|is not iterable|Maximum call stack|undefined is not/;
 
-export const FUZZ_FACTS: Facts = {
-  hostname: "web-1",
-  fqdn: "web-1.example.com",
-  os: { id: "debian", version_id: "12", family: "debian", name: "Debian GNU/Linux" },
-  arch: "x86_64",
-  kernel: "6.1.0-18-amd64",
-  cpus: 2,
-  memory_mb: 2048,
-  ipv4: ["10.0.0.5"],
-};
-
 /** What the git gate does with a commit: symlinks, the validator, and compiles for a few nodes. */
 export function runRepo(repo: Repo): Problem[] {
   const tree = new GitTree("commit fuzz", repo);
@@ -808,7 +797,7 @@ export function runRepo(repo: Repo): Problem[] {
   const nodes = new Set(["web-1", "db-1", ...sampleNodes(rules).slice(0, 3)]);
   for (const node of nodes)
     problems.push(
-      ...compiler.compile(node, { ...FUZZ_FACTS, hostname: node }, { commit: "0".repeat(40) }).problems,
+      ...compiler.compile(node, sampleFacts({ hostname: node }), { commit: "0".repeat(40) }).problems,
     );
   return problems;
 }
