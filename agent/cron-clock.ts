@@ -14,7 +14,8 @@
 
 type Options = Intl.DateTimeFormatOptions;
 
-const DATE_FIELDS: Options = {
+/** The fields node-cron asks `Intl.DateTimeFormat` for on every tick (the other: the UTC offset). */
+export const DATE_FIELDS: Options = {
   year: "numeric",
   month: "2-digit",
   day: "2-digit",

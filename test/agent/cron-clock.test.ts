@@ -6,18 +6,8 @@
  */
 import cron from "node-cron";
 import t from "tap";
-import { localFormatter, useLocalClock } from "../../agent/cron-clock.js";
+import { DATE_FIELDS, localFormatter, useLocalClock } from "../../agent/cron-clock.js";
 
-const DATE_FIELDS: Intl.DateTimeFormatOptions = {
-  year: "numeric",
-  month: "2-digit",
-  day: "2-digit",
-  hour: "2-digit",
-  minute: "2-digit",
-  second: "2-digit",
-  weekday: "short",
-  hour12: false,
-};
 const OFFSET: Intl.DateTimeFormatOptions = { timeZone: undefined, timeZoneName: "shortOffset" };
 
 /** The fields as node-cron reads them (it drops literals, reads hour "24" as 0, "GMT+0" as UTC). */

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -58,4 +59,36 @@ export function testStorages(): (() => TestStorage)[] {
   const all: (() => TestStorage)[] = [sqliteStorage];
   if (pgUrl) all.push(() => postgresStorage(pgUrl));
   return all;
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of the PostgreSQL at `url`, to take the database away from a
+ * server under test: `cut()` closes the listener and every open connection, `restore()` listens
+ * again on the same port. `url` is the address to give the server.
+ */
+export async function pgProxy(target: string) {
+  const upstreamUrl = new URL(target);
+  const sockets = new Set<Socket>();
+  const proxy = createServer((client) => {
+    const upstream = connect(Number(upstreamUrl.port || 5432), upstreamUrl.hostname);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  const port = (proxy.address() as { port: number }).port;
+  const url = new URL(target);
+  url.host = `127.0.0.1:${port}`;
+  const cut = () => {
+    proxy.close();
+    for (const sock of sockets) sock.destroy();
+    sockets.clear();
+  };
+  return {
+    url: url.toString(),
+    cut,
+    restore: () => new Promise<void>((r) => proxy.listen(port, "127.0.0.1", r)),
+    close: cut,
+  };
 }

@@ -92,19 +92,29 @@ t.test("enrolment tokens", async (t) => {
   });
 });
 
-t.test("enrolment is rate-limited per address", async (t) => {
+/** A server allowing 3 enrolment attempts in a burst, then one a minute. */
+async function limitedServer(t: { teardown(fn: () => unknown): void }, behindProxy: boolean) {
   const s = await startTestServer({
     recipes: null,
-    config: { limits: { enroll_burst: 3, enroll_per_minute: 1 } },
+    config: { behind_tls_proxy: behindProxy, limits: { enroll_burst: 3, enroll_per_minute: 1 } },
   });
   t.teardown(() => s.close());
-  const codes: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const res = await s.app.inject({
+  /** One enrolment attempt with a bad token (401 when allowed) and these headers. */
+  const attempt = (headers: Record<string, string> = {}) =>
+    s.app.inject({
       method: "POST",
       url: "/api/v1/enroll",
+      headers,
       payload: { token: "tend_enr_x", node: "a" },
     });
+  return { attempt };
+}
+
+t.test("enrolment is rate-limited per address", async (t) => {
+  const { attempt } = await limitedServer(t, false);
+  const codes: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await attempt();
     codes.push(res.statusCode);
     if (res.statusCode === 429) t.ok(Number(res.headers["retry-after"]) > 0, "with a Retry-After");
   }
@@ -114,49 +124,24 @@ t.test("enrolment is rate-limited per address", async (t) => {
 t.test(
   "behind a TLS proxy, a client cannot dodge the rate limit by sending its own X-Forwarded-For",
   async (t) => {
-    const s = await startTestServer({
-      recipes: null,
-      config: { behind_tls_proxy: true, limits: { enroll_burst: 3, enroll_per_minute: 1 } },
-    });
-    t.teardown(() => s.close());
+    const { attempt } = await limitedServer(t, true);
     const codes: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const res = await s.app.inject({
-        method: "POST",
-        url: "/api/v1/enroll",
-        // The proxy appends the client's address; the client forges a fresh one in front each time.
-        headers: { "x-forwarded-for": `10.9.9.${i}, 198.51.100.7` },
-        payload: { token: "tend_enr_x", node: "a" },
-      });
-      codes.push(res.statusCode);
+      // The proxy appends the client's address; the client forges a fresh one in front each time.
+      codes.push((await attempt({ "x-forwarded-for": `10.9.9.${i}, 198.51.100.7` })).statusCode);
     }
     t.same(codes, [401, 401, 401, 429, 429], "counted by the address the proxy saw");
   },
 );
 
 t.test("an IPv6 client is limited per /64: it cannot spray its own addresses around the limit", async (t) => {
-  const s = await startTestServer({
-    recipes: null,
-    config: { behind_tls_proxy: true, limits: { enroll_burst: 3, enroll_per_minute: 1 } },
-  });
-  t.teardown(() => s.close());
+  const { attempt } = await limitedServer(t, true);
   const codes: number[] = [];
   for (let i = 0; i < 5; i++) {
-    const res = await s.app.inject({
-      method: "POST",
-      url: "/api/v1/enroll",
-      headers: { "x-forwarded-for": `2001:db8:0:7::${(i + 1).toString(16)}` },
-      payload: { token: "tend_enr_x", node: "a" },
-    });
-    codes.push(res.statusCode);
+    codes.push((await attempt({ "x-forwarded-for": `2001:db8:0:7::${(i + 1).toString(16)}` })).statusCode);
   }
   t.same(codes, [401, 401, 401, 429, 429], "five addresses of one /64 share a bucket");
-  const other = await s.app.inject({
-    method: "POST",
-    url: "/api/v1/enroll",
-    headers: { "x-forwarded-for": "2001:db8:0:8::1" },
-    payload: { token: "tend_enr_x", node: "a" },
-  });
+  const other = await attempt({ "x-forwarded-for": "2001:db8:0:8::1" });
   t.equal(other.statusCode, 401, "another /64 has its own");
   t.equal(clientKey("2001:DB8::7:0:0:0:1"), "2001:db8:0:7::/64");
   t.equal(clientKey("::ffff:192.0.2.1"), "192.0.2.1");

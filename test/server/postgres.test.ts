@@ -3,12 +3,11 @@
  * both serve, both accept reports — and a database that goes away is 503 with Retry-After, then
  * recovers without a restart.
  */
-import { connect, createServer, type Socket } from "node:net";
 import t from "tap";
 import { bearer, startTestServer } from "../helpers/server-app.js";
 import { facts, goodRecipes, TestRepo } from "../helpers/server-git.js";
 import { makeReport } from "../helpers/server-report.js";
-import { noPgReason, pgUrl, postgresStorage } from "../helpers/server-storage.js";
+import { noPgReason, pgProxy, pgUrl, postgresStorage } from "../helpers/server-storage.js";
 
 t.test("two servers on one PostgreSQL", { skip: !pgUrl && noPgReason }, async (t) => {
   const repo = new TestRepo();
@@ -66,28 +65,14 @@ t.test("two servers on one PostgreSQL", { skip: !pgUrl && noPgReason }, async (t
 });
 
 t.test("PostgreSQL down: 503 with Retry-After, then recovery", { skip: !pgUrl && noPgReason }, async (t) => {
-  const target = new URL(pgUrl!);
-  const sockets = new Set<Socket>();
-  const proxy = createServer((client) => {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    sockets.add(client).add(upstream);
-    client.pipe(upstream).pipe(client);
-    client.on("error", () => upstream.destroy());
-    upstream.on("error", () => client.destroy());
-  });
-  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
-  const port = (proxy.address() as { port: number }).port;
-  const url = new URL(pgUrl!);
-  url.host = `127.0.0.1:${port}`;
-  const s = await startTestServer({ storage: postgresStorage(url.toString()) });
+  const db = await pgProxy(pgUrl as string);
+  const s = await startTestServer({ storage: postgresStorage(db.url) });
   t.teardown(async () => {
     await s.close();
-    proxy.close();
-    for (const sock of sockets) sock.destroy();
+    db.close();
   });
   const cred = await s.enroll("web-1");
-  proxy.close();
-  for (const sock of sockets) sock.destroy();
+  db.cut();
   const down = await s.app.inject({
     method: "POST",
     url: "/api/v1/reports",
@@ -97,7 +82,7 @@ t.test("PostgreSQL down: 503 with Retry-After, then recovery", { skip: !pgUrl &&
   t.equal(down.statusCode, 503, down.body);
   t.ok(Number(down.headers["retry-after"]) >= 1, "with a Retry-After");
   t.equal(down.json().code, "TEND_E_UNAVAILABLE");
-  await new Promise<void>((r) => proxy.listen(port, "127.0.0.1", r));
+  await db.restore();
   const up = await s.app.inject({
     method: "POST",
     url: "/api/v1/reports",

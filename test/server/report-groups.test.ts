@@ -5,7 +5,6 @@
  * its own node's latest-report pointer; a report the database refuses fails only itself; a
  * revoked credential stops authenticating at once. On both storages.
  */
-import { connect, createServer, type Socket } from "node:net";
 import t from "tap";
 import type { Report } from "../../core/types.js";
 import { hashSecret } from "../../server/identity.js";
@@ -13,7 +12,7 @@ import type { SqlStorage } from "../../server/storage/sql.js";
 import { StorageUnavailable } from "../../server/storage/types.js";
 import { bearer, startTestServer } from "../helpers/server-app.js";
 import { makeReport } from "../helpers/server-report.js";
-import { noPgReason, pgUrl, postgresStorage, testStorages } from "../helpers/server-storage.js";
+import { noPgReason, pgProxy, pgUrl, postgresStorage, testStorages } from "../helpers/server-storage.js";
 
 const at = (r: Report, started_at: string): Report => ({ ...r, started_at });
 
@@ -133,36 +132,22 @@ t.test(
   "postgres: a lost connection fails the whole group with 503 and stores none of it",
   { skip: !pgUrl && noPgReason },
   async (t) => {
-    const target = new URL(pgUrl as string);
-    const sockets = new Set<Socket>();
-    const proxy = createServer((client) => {
-      const upstream = connect(Number(target.port || 5432), target.hostname);
-      sockets.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
-      client.on("error", () => upstream.destroy());
-      upstream.on("error", () => client.destroy());
-    });
-    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
-    const port = (proxy.address() as { port: number }).port;
-    const url = new URL(pgUrl as string);
-    url.host = `127.0.0.1:${port}`;
-    const s = await startTestServer({ storage: postgresStorage(url.toString()) });
+    const db = await pgProxy(pgUrl as string);
+    const s = await startTestServer({ storage: postgresStorage(db.url) });
     t.teardown(async () => {
       await s.close();
-      proxy.close();
-      for (const sock of sockets) sock.destroy();
+      db.close();
     });
     await s.enroll("web-1");
     await s.enroll("web-2");
-    proxy.close();
-    for (const sock of sockets) sock.destroy();
+    db.cut();
     const burst = [makeReport("web-1", null), makeReport("web-2", null), makeReport("web-1", null)];
     const down = await Promise.allSettled(burst.map((r) => s.storage.saveReport(r, 1)));
     for (const d of down) {
       t.equal(d.status, "rejected");
       t.type(d.status === "rejected" ? d.reason : undefined, StorageUnavailable, "503, not a 500");
     }
-    await new Promise<void>((r) => proxy.listen(port, "127.0.0.1", r));
+    await db.restore();
     for (const r of burst) t.equal(await s.storage.getReport(r.id), undefined, "none stored");
     t.same(
       await Promise.all(burst.map((r) => s.storage.saveReport(r, 2))),
