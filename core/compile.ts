@@ -8,7 +8,7 @@ import { canonicalJson } from "./canonical.js";
 import { classify, mergeVars, type Rule } from "./classify.js";
 import type { Problem } from "./errors.js";
 import { TendError } from "./errors.js";
-import { implicitRequires, order } from "./graph.js";
+import { implicitEdges, order } from "./graph.js";
 import { sha256 } from "./hash.js";
 import { type Loaded, Loader, type RecipeFile } from "./load.js";
 import { type Declared, normalize } from "./normalize.js";
@@ -95,7 +95,7 @@ export class Compiler {
         const resolved = this.content(d, scope, rendered);
         if ("code" in resolved) problems.push(resolved);
         else {
-          params.content_sha256 = resolved.sha;
+          params[d.content.param] = resolved.sha;
           files[resolved.sha] = resolved.file;
         }
       }
@@ -260,7 +260,7 @@ export class Compiler {
         ),
       );
     };
-    const has = (id: string) => index.has(id);
+    const implicitAll = implicitEdges(declared, (id) => index.has(id));
     // Plain loops: this runs for every resource of the node.
     for (let i = 0; i < declared.length; i++) {
       const d = declared[i]!;
@@ -274,7 +274,7 @@ export class Compiler {
         if (k === undefined) unknown(d, "notify", j, d.notify[j]!);
         else before[k]!.push(i);
       }
-      const implicit = implicitRequires(d, has);
+      const implicit = implicitAll[i]!;
       for (const id of implicit) before[i]!.push(index.get(id)!);
       d.require = union(d.require, implicit);
     }
@@ -300,7 +300,7 @@ export class Compiler {
     return sorted.order.map((i) => declared[i]!);
   }
 
-  /** The content of a file resource: its sha256 and the catalog entry, or a problem. */
+  /** A resource's wanted bytes: their sha256 and the catalog entry, or a problem. */
   private content(
     d: Declared,
     scope: { vars: Record<string, Json>; facts: Json; node: string },
@@ -308,7 +308,7 @@ export class Compiler {
   ): { sha: string; file: CatalogFile } | Problem {
     const spec = d.content!;
     const loaded = this.loader.loadRecipe(d.recipe)!;
-    const field = spec.from;
+    const field = spec.key;
     const locate = () => loaded.parsed?.locate([...d.path, field]);
     if (spec.from === "content") return textEntry(spec.text);
     const folder = spec.from === "template" ? `${d.recipe}/templates` : d.recipe;

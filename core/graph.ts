@@ -1,10 +1,12 @@
 /**
- * Edges and order. Explicit edges (`require`, and `notify`, which implies order) plus implicit
- * ones: a file after its nearest managed parent directory and its owner and group, a user after
- * its groups, an exec after its user and cwd, a service after its unit file. The order is
- * topological, ties broken by declaration order; a cycle is an error that names it.
+ * Edges and order. Explicit edges (`require`, and `notify`, which implies order) plus automatic
+ * ones, which each kind declares as data in its spec (core/kind-spec.ts `EdgeSpec`): e.g. a file
+ * after its nearest managed parent directory and its owner, a service after its unit file. The order
+ * is topological, ties broken by declaration order; a cycle is an error that names it.
  */
 import { posix } from "node:path";
+import { KIND_RULES } from "./generated/kinds.js";
+import type { EdgeSpec, KindRules } from "./kind-spec.js";
 import type { Json } from "./types.js";
 
 export interface Node {
@@ -16,43 +18,91 @@ export interface Node {
   notify: string[];
 }
 
-/** Implicit edges of `r`, given the set of declared ids. */
-export function implicitRequires(r: Node, has: (id: string) => boolean): string[] {
-  const out: string[] = [];
-  const want = (id: string) => {
-    if (id !== `${r.type}:${r.name}` && has(id)) out.push(id);
-  };
-  const p = r.params;
-  switch (r.type) {
-    case "file": {
-      for (let dir = posix.dirname(r.name); ; dir = posix.dirname(dir)) {
-        if (has(`file:${dir}`)) {
-          out.push(`file:${dir}`);
-          break;
-        }
-        if (dir === "/") break;
-      }
-      if (typeof p.owner === "string") want(`user:${p.owner}`);
-      if (typeof p.group === "string") want(`group:${p.group}`);
-      break;
+const RULES = KIND_RULES as Readonly<Record<string, KindRules>>;
+
+/**
+ * The automatic edges of every node: for each, the ids (of other nodes) it must come after, from
+ * its own kind's `after` edges first, then from other kinds' `before` edges, in declaration order.
+ */
+export function implicitEdges(nodes: readonly Node[], has: (id: string) => boolean): string[][] {
+  const out: string[][] = nodes.map(() => []);
+  let byType: Map<string, number[]> | undefined;
+  const ofType = (type: string): number[] => {
+    if (!byType) {
+      byType = new Map();
+      nodes.forEach((n, i) => {
+        const list = byType!.get(n.type);
+        if (list) list.push(i);
+        else byType!.set(n.type, [i]);
+      });
     }
-    case "user":
-      if (typeof p.gid === "string") want(`group:${p.gid}`);
-      for (const g of (p.groups as string[] | undefined) ?? []) want(`group:${g}`);
-      break;
-    case "exec":
-      if (typeof p.user === "string") want(`user:${p.user}`);
-      if (typeof p.cwd === "string") want(`file:${p.cwd}`);
-      break;
-    case "service": {
-      // systemctl takes "nginx" for "nginx.service"; the unit file has the full name.
-      const unit = /\.[a-z]+$/.test(r.name) ? r.name : `${r.name}.service`;
-      for (const dir of ["/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"])
-        want(`file:${dir}/${unit}`);
-      break;
+    return byType.get(type) ?? [];
+  };
+  const index = new Map<string, number>();
+  const indexOf = (id: string): number | undefined => {
+    if (!index.size) for (let i = 0; i < nodes.length; i++) index.set(nodes[i]!.id, i);
+    return index.get(id);
+  };
+  const before: [number, number][] = [];
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]!;
+    const edges = RULES[n.type]?.edges;
+    if (!edges) continue;
+    const self = `${n.type}:${n.name}`;
+    for (const e of edges) {
+      const kind = e.after ?? e.before!;
+      const matched =
+        e.param === undefined && e.ancestor === undefined && !e.names ? allOf(kind) : named(n, e, kind);
+      for (const id of matched) {
+        if (id === self) continue;
+        if (e.after !== undefined) out[i]!.push(id);
+        else {
+          const j = indexOf(id);
+          if (j !== undefined) before.push([j, i]);
+        }
+      }
     }
   }
+  for (const [j, i] of before) if (!out[j]!.includes(nodes[i]!.id)) out[j]!.push(nodes[i]!.id);
   return out;
+
+  function allOf(kind: string): string[] {
+    return ofType(kind).map((j) => nodes[j]!.id);
+  }
+
+  function named(n: Node, e: EdgeSpec, kind: string): string[] {
+    const found: string[] = [];
+    const want = (name: string) => {
+      const id = `${kind}:${name}`;
+      if (has(id) && !found.includes(id)) found.push(id);
+    };
+    if (e.param !== undefined) {
+      const v = n.params[e.param];
+      if (typeof v === "string") want(v);
+      else if (Array.isArray(v)) for (const x of v) if (typeof x === "string") want(x);
+    }
+    if (e.ancestor !== undefined) {
+      const path = e.ancestor === "name" ? n.name : n.params[e.ancestor];
+      if (typeof path === "string" && path.startsWith("/"))
+        for (let dir = posix.dirname(path); ; dir = posix.dirname(dir)) {
+          if (has(`${kind}:${dir}`)) {
+            found.push(`${kind}:${dir}`);
+            break;
+          }
+          if (dir === "/") break;
+        }
+    }
+    for (const template of e.names ?? []) want(fill(template, n.name));
+    return found;
+  }
+}
+
+/** `{name}`, `{unit}` (".service" added when the name has no unit suffix) and `{stem}` (without ".service"). */
+function fill(template: string, name: string): string {
+  return template
+    .replaceAll("{name}", name)
+    .replaceAll("{unit}", /\.[a-z]+$/.test(name) ? name : `${name}.service`)
+    .replaceAll("{stem}", name.replace(/\.service$/, ""));
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import type { Rule } from "./classify.js";
 import type { Problem } from "./errors.js";
+import { KIND_TYPES } from "./generated/kinds.js";
 import type { RepoSource } from "./repo.js";
 import { schemaProblems } from "./schema.js";
 import type { Json } from "./types.js";
@@ -25,11 +26,11 @@ export interface Loaded<T> {
 
 export const NODES_FILE = "nodes.yaml";
 
-const KIND_KEYS = new Set(["package", "file", "service", "user", "group", "exec"]);
+const KIND_KEYS: ReadonlySet<string> = new Set(KIND_TYPES);
 
 /** "unknown key service" in a package resource really means: two kinds in one resource. */
 function secondKind(p: Problem): Problem {
-  const m = /^unknown key "([a-z]+)"/.exec(p.message);
+  const m = /^unknown key "([a-z_]+)"/.exec(p.message);
   const kind = /^resources\[\d+\]/.test(p.field ?? "") && m && KIND_KEYS.has(m[1]!) ? m[1] : undefined;
   if (!kind) return p;
   return {

@@ -1,17 +1,28 @@
 /**
  * One authored resource (`- file: /etc/motd ...`) → its normalised form: kind, name, id, params
- * with defaults, and its explicit edges. Content stays symbolic here (content/source/template) and
- * is resolved to a sha256 by the compiler, which knows vars and facts.
+ * with defaults, and its explicit edges. What each kind accepts and how it is normalised is data,
+ * from the kinds' specs (core/kind-spec.ts, generated into core/generated/kinds.ts); this file knows
+ * no kind by name. Content stays symbolic here (content/source/template) and is resolved to a
+ * sha256 by the compiler, which knows vars and facts.
  */
 import { posix } from "node:path";
 import type { Problem } from "./errors.js";
+import { KIND_RULES, KIND_TYPES } from "./generated/kinds.js";
+import type { KindRules } from "./kind-spec.js";
 import { splitCommand } from "./shellwords.js";
 import type { Json, ResourceType } from "./types.js";
 import type { PathSegment } from "./yaml.js";
 
-export const KINDS: ResourceType[] = ["package", "file", "service", "user", "group", "exec"];
+export const KINDS: readonly ResourceType[] = KIND_TYPES;
 
-export type ContentSpec = { from: "content"; text: string } | { from: "source" | "template"; path: string };
+/** Wanted bytes as the recipe gives them, the attribute that gave them, and the param of their sha256. */
+export type ContentSpec = (
+  | { from: "content"; text: string }
+  | { from: "source" | "template"; path: string }
+) & {
+  key: string;
+  param: string;
+};
 
 export interface Declared {
   id: string;
@@ -37,94 +48,106 @@ export function normalize(
 ): Declared | undefined {
   const type = kindOf(raw, fail);
   if (!type) return undefined;
+  const k = KIND_RULES[type];
   let name = String(raw[type]);
-  // Attributes are read from `raw` itself: every kind but user and group picks its keys by name,
-  // and none of those is the kind key, require or notify. (A copy with keys deleted, for each of
-  // thousands of resources, is slow: deleting turns an object into a dictionary.)
-  const attrs = raw;
+  if (k.name_is_path) name = normalPath(name, type, fail);
   const require = (raw.require as string[] | undefined) ?? [];
   const notify = (raw.notify as string[] | undefined) ?? [];
-  let params: Record<string, Json>;
-  let content: ContentSpec | undefined;
-  switch (type) {
-    case "package":
-      params = { ensure: (attrs.ensure as string) ?? "installed" };
-      break;
-    case "service":
-      params = pick(attrs, ["ensure", "enabled"]);
-      break;
-    case "user":
-    case "group": {
-      const rest: Record<string, Json> = { ...raw };
-      delete rest[type];
-      delete rest.require;
-      delete rest.notify;
-      params = { ensure: "present", ...rest };
-      break;
-    }
-    case "file": {
-      // Nearly every path is already normal: no "..", ".", empty segment or trailing slash.
-      if (!NORMAL_PATH.test(name)) {
-        const normal = posix.normalize(name);
-        if (name.split("/").includes("..")) fail(`path "${name}" must not contain ".."`, [type]);
-        name = normal.length > 1 ? normal.replace(/\/$/, "") : normal;
-      }
-      const sources = (["content", "source", "template"] as const).filter((k) => attrs[k] !== undefined);
-      if (sources.length > 1)
-        fail(`give only one of content, source or template (found ${sources.join(" and ")})`, [sources[1]!]);
-      const ensure = (attrs.ensure as string) ?? (attrs.target !== undefined ? "link" : "file");
-      if (ensure !== "file" && sources.length)
-        fail(`${sources[0]} only applies to ensure: file (this is ensure: ${ensure})`, [sources[0]!]);
-      if (ensure === "link" && attrs.target === undefined) fail(`ensure: link needs a target`, []);
-      if (ensure !== "link" && attrs.target !== undefined)
-        fail(`target only applies to ensure: link`, ["target"]);
-      params = pick(attrs, ["target", "owner", "group", "follow_symlink", "backup", "sensitive"], { ensure });
-      if (typeof attrs.mode === "string") params.mode = attrs.mode.padStart(4, "0");
-      if (attrs.content !== undefined) content = { from: "content", text: String(attrs.content) };
-      else if (attrs.source !== undefined) content = { from: "source", path: String(attrs.source) };
-      else if (attrs.template !== undefined) content = { from: "template", path: String(attrs.template) };
-      break;
-    }
-    case "exec": {
-      const shell = attrs.shell === true;
-      const argv = toArgv(
-        attrs.command ?? name,
-        shell,
-        attrs.command !== undefined ? ["command"] : [type],
-        fail,
-      );
-      params = {
-        argv,
-        timeout: (attrs.timeout as number) ?? 300,
-        ...pick(attrs, ["creates", "refresh_only", "cwd", "env", "user", "sensitive"]),
-      };
-      if (shell) params.shell = true;
-      for (const guard of ["unless", "onlyif"] as const) {
-        if (attrs[guard] !== undefined) params[guard] = toArgv(attrs[guard], shell, [guard], fail);
-      }
-      break;
-    }
-  }
+  // Attributes are read from `raw` itself, by name (a copy with keys deleted, for each of
+  // thousands of resources, is slow: deleting turns an object into a dictionary).
+  const params: Record<string, Json> = {};
+  for (const key of k.copy) if (raw[key] !== undefined) params[key] = raw[key];
+  for (const key of k.modes) if (typeof raw[key] === "string") params[key] = raw[key].padStart(4, "0");
+  if (k.infer)
+    for (const i of k.infer)
+      if (params[i.param] === undefined && raw[i.when_given] !== undefined) params[i.param] = i.value;
+  for (const key in k.defaults) if (params[key] === undefined) params[key] = k.defaults[key]!;
+  if (k.commands) commands(raw, name, k.commands, params, type, fail);
+  const content = k.content ? contentOf(raw, k.content, fail) : undefined;
+  if (k.rules) checkRules(raw, params, k.rules, fail);
   return { id: `${type}:${name}`, type, name, params, content, require, notify, ...at };
 }
 
-const PRIMARY = ["file", "exec", "package", "service"] as const;
-
 /**
- * file, exec, package and service are always kind keys; user and group are kind keys only when
- * none of those is present, because elsewhere they are attributes (a file's group, an exec's user).
+ * The kind a resource names by its key. A kind key that is also an attribute of other kinds
+ * (`user`, `group`) names the kind only when no other kind key is present.
  */
 function kindOf(raw: Record<string, Json>, fail: Fail): ResourceType | undefined {
-  const primary: ResourceType[] = [];
-  for (const k of PRIMARY) if (Object.hasOwn(raw, k)) primary.push(k);
-  if (primary.length === 1) return primary[0];
-  if (primary.length === 0) {
-    if (Object.hasOwn(raw, "user")) return "user";
-    if (Object.hasOwn(raw, "group")) return "group";
+  const found: ResourceType[] = [];
+  let attribute: ResourceType | undefined;
+  let rank = Number.POSITIVE_INFINITY;
+  for (const t of KIND_TYPES) {
+    if (!Object.hasOwn(raw, t)) continue;
+    const r = KIND_RULES[t].attribute_key_rank;
+    if (r === undefined) found.push(t);
+    else if (r < rank) {
+      attribute = t;
+      rank = r;
+    }
   }
-  const found = primary.length ? `it has ${primary.join(" and ")}` : "it has none";
-  fail(`a resource needs exactly one kind key (${KINDS.join(", ")}); ${found}`, [], "TEND_E_RESOURCE_KIND");
+  if (found.length === 1) return found[0];
+  if (found.length === 0 && attribute) return attribute;
+  const what = found.length ? `it has ${found.join(" and ")}` : "it has none";
+  fail(`a resource needs exactly one kind key (${KINDS.join(", ")}); ${what}`, [], "TEND_E_RESOURCE_KIND");
   return undefined;
+}
+
+function normalPath(name: string, type: string, fail: Fail): string {
+  // Nearly every path is already normal: no "..", ".", empty segment or trailing slash.
+  if (NORMAL_PATH.test(name)) return name;
+  const normal = posix.normalize(name);
+  if (name.split("/").includes("..")) fail(`path "${name}" must not contain ".."`, [type]);
+  return normal.length > 1 ? normal.replace(/\/$/, "") : normal;
+}
+
+/** An absolute path that posix.normalize leaves as it is and that has no trailing slash. */
+const NORMAL_PATH = /^(?:\/(?!\.\.?(?:\/|$))[^/]+)+$/;
+
+const CONTENT_FROM = ["content", "source", "template"] as const;
+
+function contentOf(
+  raw: Record<string, Json>,
+  spec: NonNullable<KindRules["content"]>,
+  fail: Fail,
+): ContentSpec | undefined {
+  const given = CONTENT_FROM.filter((from) => spec[from] !== undefined && raw[spec[from]!] !== undefined);
+  if (given.length > 1) {
+    const keys = given.map((from) => spec[from]!);
+    fail(
+      `give only one of ${orList(CONTENT_FROM.flatMap((f) => spec[f] ?? []))} (found ${keys.join(" and ")})`,
+      [keys[1]!],
+    );
+  }
+  const from = given[0];
+  if (!from) return undefined;
+  const key = spec[from]!;
+  const value = String(raw[key]);
+  return from === "content"
+    ? { from, text: value, key, param: spec.param }
+    : { from, path: value, key, param: spec.param };
+}
+
+function commands(
+  raw: Record<string, Json>,
+  name: string,
+  spec: NonNullable<KindRules["commands"]>,
+  params: Record<string, Json>,
+  type: string,
+  fail: Fail,
+): void {
+  const shell = spec.shell !== undefined && raw[spec.shell] === true;
+  if (spec.argv) {
+    const given = raw[spec.argv.from] !== undefined;
+    params[spec.argv.param] = toArgv(
+      given ? raw[spec.argv.from]! : name,
+      shell,
+      [given ? spec.argv.from : type],
+      fail,
+    );
+  }
+  for (const guard of spec.guards ?? [])
+    if (raw[guard] !== undefined) params[guard] = toArgv(raw[guard], shell, [guard], fail);
+  if (shell) params[spec.shell!] = true;
 }
 
 function toArgv(command: Json, shell: boolean, field: PathSegment[], fail: Fail): string[] {
@@ -146,11 +169,33 @@ function toArgv(command: Json, shell: boolean, field: PathSegment[], fail: Fail)
   return split.argv;
 }
 
-/** `keys` of `o` that are defined, added to `out` (a new object by default), in that order. */
-function pick(o: Record<string, Json>, keys: string[], out: Record<string, Json> = {}): Record<string, Json> {
-  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
-  return out;
+function checkRules(
+  raw: Record<string, Json>,
+  params: Record<string, Json>,
+  rules: NonNullable<KindRules["rules"]>,
+  fail: Fail,
+): void {
+  for (const rule of rules) {
+    if ("one_of" in rule) {
+      const given = rule.one_of.filter((key) => raw[key] !== undefined);
+      if (given.length > 1)
+        fail(`give only one of ${orList(rule.one_of)} (found ${given.join(" and ")})`, [given[1]!]);
+    } else if ("only_when" in rule) {
+      const value = params[rule.only_when] ?? raw[rule.only_when];
+      if (raw[rule.key] !== undefined && !rule.is.includes(String(value)))
+        fail(
+          `${rule.key} only applies to ${rule.only_when}: ${orList(rule.is)} (this is ${rule.only_when}: ${String(value)})`,
+          [rule.key],
+        );
+    } else {
+      const value = params[rule.required_when] ?? raw[rule.required_when];
+      if (value === rule.is && raw[rule.key] === undefined)
+        fail(`${rule.required_when}: ${rule.is} needs ${rule.key}`, []);
+    }
+  }
 }
 
-/** An absolute path that posix.normalize leaves as it is and that has no trailing slash. */
-const NORMAL_PATH = /^(?:\/(?!\.\.?(?:\/|$))[^/]+)+$/;
+/** "a, b or c". */
+function orList(items: readonly string[]): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(", ")} or ${items.at(-1)}` : (items[0] ?? "");
+}

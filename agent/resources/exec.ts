@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { TendError } from "../../core/errors.js";
+import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change } from "../../core/types.js";
 import { Accounts } from "../sys/accounts.js";
 import { describeExit, lastLines, type RunOptions, type RunResult, run } from "../sys/proc.js";
@@ -24,47 +25,61 @@ export interface ExecParams {
   shell?: boolean;
 }
 
-const argvSchema = { type: "array", items: { type: "string" }, minItems: 1 } as const;
-
-export const schema = {
-  title: "exec",
+export const spec: KindSpec = {
+  type: "exec",
   description:
-    "A command, run when its guards say it is needed or when notified. The name is the command as written.",
-  type: "object",
-  additionalProperties: false,
-  required: ["argv", "timeout"],
-  properties: {
-    argv: {
-      title: "Argument vector",
+    "A command, run when its guards say it is needed or when notified (no shell unless `shell: true`). The name is the command as written.",
+  notes: `Runs argv without a shell unless the recipe said \`shell: true\`. Guards (\`creates\`, \`unless\`,
+\`onlyif\`) decide whether it runs; \`unless\`/\`onlyif\` run in plans too (read-only probes by
+contract). A command runs at most once per run (a notification after it ran does not run it again);
+\`refresh_only\` runs only when notified. On timeout the whole process group gets SIGTERM, then
+SIGKILL 10 s later. The report keeps the last 8 KiB of output. An exec comes after its \`user\` and
+its \`cwd\` when they are managed.`,
+  name: {
+    title: "Name",
+    description: "The command (and the resource's name) unless `command` is given.",
+    type: "string",
+    minLength: 1,
+  },
+  attributes: {
+    command: {
+      $ref: "#/$defs/argvOrString",
+      title: "Command",
       description:
-        'The command, already split into words; with shell: true it is ["/bin/sh", "-c", command].',
-      ...argvSchema,
+        "The command to run when it differs from the name: a string split into words (no shell), or an argv list.",
+    },
+    shell: {
+      title: "Shell",
+      description:
+        "Run the command and its guards with /bin/sh -c (pipes, redirections, variables). Default false.",
+      type: "boolean",
     },
     creates: {
       title: "Creates",
       description: "An absolute path: when it exists, the command is not run.",
       type: "string",
+      pattern: "^/",
     },
     unless: {
+      $ref: "#/$defs/argvOrString",
       title: "Unless",
-      description: "A guard command (argv): when it exits 0, the command is not run.",
-      ...argvSchema,
+      description: "A guard command: when it exits 0, the command is not run.",
     },
     onlyif: {
+      $ref: "#/$defs/argvOrString",
       title: "Only if",
-      description: "A guard command (argv): the command runs only when it exits 0.",
-      ...argvSchema,
+      description: "A guard command: the command runs only when it exits 0.",
     },
     refresh_only: {
       title: "Refresh only",
-      description: "Run only when a resource that notifies this one changed.",
+      description: "Run only when a resource that notifies this one changed. Default false.",
       type: "boolean",
-      default: false,
     },
     cwd: {
       title: "Working directory",
       description: "The directory the command runs in (default /).",
       type: "string",
+      pattern: "^/",
     },
     env: {
       title: "Environment",
@@ -80,26 +95,25 @@ export const schema = {
     },
     timeout: {
       title: "Timeout",
-      description:
-        "Seconds before the command's whole process group gets SIGTERM, then SIGKILL 10 s later (0: no limit).",
+      description: "Seconds before the command's whole process group gets SIGTERM, then SIGKILL 10 s later.",
       type: "number",
-      minimum: 0,
+      exclusiveMinimum: 0,
       default: 300,
     },
     sensitive: {
       title: "Sensitive",
-      description: "Never show the command's output; an error keeps only its first line.",
+      description:
+        "Never show the command's output: it is left out of plans, output, reports and the dashboard, and an error keeps only its first line (default false).",
       type: "boolean",
-      default: false,
-    },
-    shell: {
-      title: "Shell",
-      description: "The command was written for /bin/sh (argv is already the shell invocation).",
-      type: "boolean",
-      default: false,
     },
   },
-} as const;
+  required: ["timeout"],
+  commands: { argv: { param: "argv", from: "command" }, guards: ["unless", "onlyif"], shell: "shell" },
+  edges: [
+    { after: "user", param: "user" },
+    { after: "file", param: "cwd" },
+  ],
+};
 
 /** Output kept in the report: the last 8 KiB. */
 const OUTPUT_LIMIT = 8 * 1024;
@@ -204,4 +218,4 @@ async function refresh(r: CatalogResource, ctx: KindContext): Promise<ApplyResul
   return execute(r, p, ctx);
 }
 
-export const exec: Kind = { type: "exec", schema, check, apply, refresh };
+export const exec: Kind = { type: "exec", spec, check, apply, refresh };

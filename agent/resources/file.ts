@@ -7,6 +7,7 @@
 import { promises as fsp, lstatSync, type Stats, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { TendError } from "../../core/errors.js";
+import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change } from "../../core/types.js";
 import { BackupStore } from "../backup-store.js";
 import { Accounts } from "../sys/accounts.js";
@@ -20,7 +21,7 @@ import {
 } from "../sys/atomic-write.js";
 import { contentDiff, differingContent, modeString, parseMode, readFlags } from "./file-content.js";
 import { metaChanges, setMeta, wantedIds } from "./file-meta.js";
-import type { CheckResult, Kind, KindContext } from "./kind.js";
+import { type CheckResult, ensure, type Kind, type KindContext, mode, ownership, pathName } from "./kind.js";
 
 export interface FileParams {
   ensure: "file" | "directory" | "link" | "absent";
@@ -50,62 +51,81 @@ export function hidden(p: FileParams, liveMode: number | null): string | null {
   return null;
 }
 
-export const schema = {
-  title: "file",
+export const spec: KindSpec = {
+  type: "file",
   description: "A regular file, a directory, a symlink, or nothing at an absolute path (the resource name).",
-  type: "object",
-  additionalProperties: false,
-  required: ["ensure"],
-  properties: {
-    ensure: {
-      title: "Ensure",
+  notes: `Writes atomically (a 0600 temp file in the same directory, fsync, owner and mode set, rename,
+directory fsync) and keeps replaced or removed content in \`STATE_DIR/backups\`
+(\`tend backup list [PATH]\`, \`tend backup restore PATH [--at ID]\`). A symlink where a file or
+directory should be is refused unless \`follow_symlink: true\`; tend replaces neither a directory with
+a file nor the reverse, and removes only empty directories. A file replaced keeps its owner and mode
+unless the resource names them. The check is one \`lstat\`; content is read only when the sizes
+match, and compared byte for byte. Text changes are shown as a unified diff. A file comes after its
+nearest managed parent directory and its owner and group.`,
+  name: pathName("The absolute path."),
+  name_is_path: true,
+  attributes: {
+    ensure: ensure(
+      ["file", "directory", "link", "absent"],
+      "What must be at the path: a regular `file` (the default; `link` when a `target` is given), a `directory`, a symlink (`link`), or nothing (`absent`).",
+    ),
+    content: { title: "Content", description: "The file's exact content.", type: "string" },
+    source: {
+      title: "Source",
       description:
-        "What must be at the path: a regular `file`, a `directory`, a symlink (`link`), or nothing (`absent`).",
-      enum: ["file", "directory", "link", "absent"],
-    },
-    content_sha256: {
-      title: "Content",
-      description:
-        "sha256 of the wanted content (from `content`, `source` or `template`). Without it, only existence, mode and owner of a file are managed.",
-      type: "string",
-      pattern: "^[0-9a-f]{64}$",
-    },
-    target: {
-      title: "Link target",
-      description: "What the symlink points to (ensure: link).",
+        "A file of the recipe, relative to its folder (e.g. files/sshd.conf), copied byte for byte.",
       type: "string",
       minLength: 1,
     },
-    mode: {
-      title: "Mode",
-      description:
-        'Permission bits as an octal string, e.g. "0644". New files default to 0644, new directories to 0755.',
+    template: {
+      title: "Template",
+      description: "A Liquid template in the recipe's templates/ folder, rendered with vars, facts and node.",
       type: "string",
-      pattern: "^0?[0-7]{3,4}$",
+      minLength: 1,
     },
-    owner: { title: "Owner", description: "Owning user, a name or a uid.", type: "string", minLength: 1 },
-    group: { title: "Group", description: "Owning group, a name or a gid.", type: "string", minLength: 1 },
+    target: {
+      title: "Link target",
+      description: "Where the symlink points (ensure: link).",
+      type: "string",
+      minLength: 1,
+    },
+    mode: mode('Permission bits, e.g. "0644". New files default to 0644, new directories to 0755.'),
+    ...ownership,
     follow_symlink: {
       title: "Follow symlink",
       description:
         "Manage the file a symlink at the path points to. Default false: a symlink where a file or directory should be is refused.",
       type: "boolean",
-      default: false,
     },
     backup: {
       title: "Backup",
-      description: "Keep replaced or removed content in the local backup store (`tend backup list`).",
+      description:
+        "Keep replaced or removed content in the local backup store (`tend backup list`). Default true.",
       type: "boolean",
-      default: true,
     },
     sensitive: {
       title: "Sensitive",
       description:
-        "Never show the content (no diff). Default: true when the wanted mode or the live file's mode is not readable by others.",
+        'Never show this file\'s content: no diff in plans, output, reports or the dashboard (a content change is still named, by sha256). Default: true when the wanted mode, or the mode of the file found on the box, is not readable by others (e.g. "0600", "0640"); set false to see such a file\'s diffs.',
       type: "boolean",
     },
   },
-} as const;
+  required: ["ensure"],
+  infer: [{ param: "ensure", when_given: "target", value: "link" }],
+  content: { param: "content_sha256", content: "content", source: "source", template: "template" },
+  rules: [
+    { key: "content", only_when: "ensure", is: ["file"] },
+    { key: "source", only_when: "ensure", is: ["file"] },
+    { key: "template", only_when: "ensure", is: ["file"] },
+    { key: "target", only_when: "ensure", is: ["link"] },
+    { key: "target", required_when: "ensure", is: "link" },
+  ],
+  edges: [
+    { after: "file", ancestor: "name" },
+    { after: "user", param: "owner" },
+    { after: "group", param: "group" },
+  ],
+};
 
 /**
  * Per run: the account database (read once, re-read on a miss), the backup store, and the
@@ -317,4 +337,4 @@ async function settle(prefetched: unknown): Promise<void> {
   await syncDirs((prefetched as Prefetched).syncLater);
 }
 
-export const file: Kind = { type: "file", schema, prefetch, check, apply, settle };
+export const file: Kind = { type: "file", spec, prefetch, check, apply, settle };

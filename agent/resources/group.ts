@@ -1,8 +1,10 @@
 /** `group`: a local group, read from /etc/group, changed with groupadd/groupmod/groupdel. */
+
+import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change } from "../../core/types.js";
 import { Accounts } from "../sys/accounts.js";
 import { runTool } from "../sys/proc.js";
-import type { CheckResult, Kind, KindContext } from "./kind.js";
+import { type CheckResult, ensure, type Kind, type KindContext } from "./kind.js";
 
 export interface GroupParams {
   ensure: "present" | "absent";
@@ -10,28 +12,30 @@ export interface GroupParams {
   system?: boolean;
 }
 
-export const schema = {
-  title: "group",
-  description: "A local group (/etc/group). The name is the group name.",
-  type: "object",
-  additionalProperties: false,
-  required: ["ensure"],
-  properties: {
-    ensure: {
-      title: "Ensure",
-      description: "`present` (created when missing) or `absent` (deleted).",
-      enum: ["present", "absent"],
-      default: "present",
-    },
+export const spec: KindSpec = {
+  type: "group",
+  description:
+    "A local group (/etc/group), changed with groupadd/groupmod/groupdel. The name is the group name.",
+  attribute_key_rank: 2,
+  name: {
+    title: "Name",
+    description: "The group name.",
+    type: "string",
+    pattern: "^[a-z_][a-z0-9_-]*\\$?$",
+    "x-hint": 'a group name such as "admins"',
+  },
+  attributes: {
+    ensure: ensure(["present", "absent"], "`present` (created when missing) or `absent` (deleted)."),
     gid: { title: "GID", description: "The numeric group id.", type: "integer", minimum: 0 },
     system: {
       title: "System group",
-      description: "Create it as a system group (a gid from the system range); used only when creating.",
+      description:
+        "Create it as a system group (a gid from the system range); used only when creating. Default false.",
       type: "boolean",
-      default: false,
     },
   },
-} as const;
+  required: ["ensure"],
+};
 
 async function check(r: CatalogResource, _ctx: KindContext): Promise<CheckResult> {
   const p = r.params as unknown as GroupParams;
@@ -61,4 +65,4 @@ async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): P
   if (p.gid !== undefined) await runTool(["groupmod", "--gid", String(p.gid), "--", r.name], opts);
 }
 
-export const group: Kind = { type: "group", schema, check, apply };
+export const group: Kind = { type: "group", spec, check, apply };

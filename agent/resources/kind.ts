@@ -1,8 +1,11 @@
 /**
  * The resource-kind contract. The engine (agent/engine.ts) knows no kind; each kind is one module
- * in this folder exporting a `Kind`. A kind reads live state in `check` (pure reads), changes it in
- * `apply`, and may batch its reads in `prefetch` and react to notifications in `refresh`.
+ * in this folder exporting a `Kind`: its spec (attributes, normalisation and automatic edges, as
+ * data: core/kind-spec.ts) and its behaviour. A kind reads live state in `check` (pure reads),
+ * changes it in `apply`, and may batch its reads in `prefetch` and react to notifications in
+ * `refresh`. Also here: the schema pieces kinds share (ensure, owner/group/mode, a path name).
  */
+import type { KindSpec, Schema } from "../../core/kind-spec.js";
 import type { CatalogResource, Change, Facts, Json, ResourceType } from "../../core/types.js";
 
 export interface CheckResult {
@@ -37,8 +40,8 @@ export interface KindContext {
 
 export interface Kind {
   type: ResourceType;
-  /** JSON Schema of `params` for this kind in a compiled catalog. */
-  schema: object;
+  /** What the kind accepts in a recipe and how it is normalised and ordered (data; `npm run gen` reads it). */
+  spec: KindSpec;
   prefetch?(resources: CatalogResource[], ctx: Omit<KindContext, "prefetched">): Promise<unknown>;
   check(resource: CatalogResource, ctx: KindContext): Promise<CheckResult>;
   apply(resource: CatalogResource, changes: Change[], ctx: KindContext): Promise<ApplyResult | undefined>;
@@ -50,4 +53,52 @@ export interface Kind {
   settle?(prefetched: unknown, ctx: Omit<KindContext, "prefetched">): Promise<void>;
   /** Called when a resource this one listens to changed (service restart, refresh_only exec). */
   refresh?(resource: CatalogResource, ctx: KindContext): Promise<ApplyResult | undefined>;
+}
+
+/** `ensure` with these values; the first is the default unless `default` says otherwise (null: none). */
+export function ensure(
+  values: readonly string[],
+  description: string,
+  dflt: string | null = values[0]!,
+): Schema {
+  return {
+    title: "Ensure",
+    description,
+    enum: values,
+    ...(dflt === null ? {} : { default: dflt }),
+  };
+}
+
+/** A user or a group, by name or numeric id. */
+export function principal(title: string, description: string): Schema {
+  return { title, description, type: ["string", "integer"] };
+}
+
+/** The owner and group of a file-like resource. */
+export const ownership = {
+  owner: principal("Owner", "The owning user, by name or uid. Unset: left as found (root for a new file)."),
+  group: principal("Group", "The owning group, by name or gid. Unset: left as found (root for a new file)."),
+} as const;
+
+/**
+ * Permission bits as a quoted octal string (schemas' `$defs/mode`, whose hint explains the quotes);
+ * the compiler pads it to four digits ("644" → "0644").
+ */
+export function mode(description: string): Schema {
+  return {
+    $ref: "#/$defs/mode",
+    title: "Mode",
+    description,
+  };
+}
+
+/** An absolute path as a resource's name. */
+export function pathName(description: string): Schema {
+  return {
+    title: "Path",
+    description,
+    type: "string",
+    pattern: "^/",
+    "x-hint": 'an absolute path such as "/etc/motd"',
+  };
 }

@@ -10,6 +10,7 @@
  * package resources, each installs on its own (declaration order is a promise).
  */
 import { TendError } from "../../core/errors.js";
+import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change } from "../../core/types.js";
 import {
   aptGet,
@@ -25,13 +26,24 @@ export interface PackageParams {
   ensure: string;
 }
 
-export const schema = {
-  title: "package",
-  description: "A Debian package, managed with apt. The name is the package name.",
-  type: "object",
-  additionalProperties: false,
-  required: ["ensure"],
-  properties: {
+export const spec: KindSpec = {
+  type: "package",
+  description: "A Debian package, managed with apt.",
+  notes: `Reads every package of the catalog with one \`dpkg-query\`. Installs never prompt
+(\`DEBIAN_FRONTEND=noninteractive\`, \`--force-confold\`); package resources next to each other in the
+run order go in one \`apt-get install\` when the engine hands the kind's \`prefetch\` the whole run
+order (see writing-a-kind.md). It waits for the dpkg lock up to 120 s (\`TEND_DPKG_LOCK_TIMEOUT\`
+seconds overrides), then fails naming the holder's pid; it never deletes lock files. An interrupted
+dpkg (\`dpkg --audit\`) fails the install with what dpkg reports; tend does not run
+\`dpkg --configure -a\` on its own. \`absent\` removes (keeps conffiles).`,
+  name: {
+    title: "Package name",
+    description: "The package's name, as apt knows it.",
+    type: "string",
+    pattern: "^[a-z0-9][a-z0-9+.-]+$",
+    "x-hint": 'a Debian package name such as "nginx"',
+  },
+  attributes: {
     ensure: {
       title: "Ensure",
       description:
@@ -41,7 +53,8 @@ export const schema = {
       default: "installed",
     },
   },
-} as const;
+  required: ["ensure"],
+};
 
 /** Default wait for the dpkg lock; `ctx.run["package.lock_timeout_s"]` or TEND_DPKG_LOCK_TIMEOUT override. */
 export const DEFAULT_LOCK_TIMEOUT_S = 120;
@@ -166,7 +179,7 @@ function batchFor(r: CatalogResource, state: PackageState): CatalogResource[] {
   return batch;
 }
 
-const spec = (r: CatalogResource) => {
+const installSpec = (r: CatalogResource) => {
   const e = ensureOf(r);
   return e === "installed" || e === "latest" ? r.name : `${r.name}=${e}`;
 };
@@ -193,12 +206,12 @@ async function apply(r: CatalogResource, _changes: Change[], ctx: KindContext): 
   const allowDowngrade =
     ensureOf(r) !== "installed" && ensureOf(r) !== "latest" ? ["--allow-downgrades"] : [];
   try {
-    await aptGet(["install", ...allowDowngrade, "--", ...batch.map(spec)], timeout, ctx.signal);
+    await aptGet(["install", ...allowDowngrade, "--", ...batch.map(installSpec)], timeout, ctx.signal);
   } catch (err) {
     if (batch.length === 1) throw err;
     ctx.log(`${r.id}: batched install of ${batch.length} packages failed; installing it alone`);
     batch.splice(1);
-    await aptGet(["install", ...allowDowngrade, "--", spec(r)], timeout, ctx.signal);
+    await aptGet(["install", ...allowDowngrade, "--", installSpec(r)], timeout, ctx.signal);
   }
   await state.refresh(
     batch.map((q) => q.name),
@@ -210,4 +223,4 @@ async function apply(r: CatalogResource, _changes: Change[], ctx: KindContext): 
   }
 }
 
-export const pkg: Kind = { type: "package", schema, prefetch, check, apply };
+export const pkg: Kind = { type: "package", spec, prefetch, check, apply };

@@ -6,6 +6,7 @@
  * with its last journal lines in the error.
  */
 import { TendError } from "../../core/errors.js";
+import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change } from "../../core/types.js";
 import {
   isActive,
@@ -16,32 +17,47 @@ import {
   type UnitState,
   unitName,
 } from "../sys/systemd.js";
-import type { ApplyResult, CheckResult, Kind, KindContext } from "./kind.js";
+import { type ApplyResult, type CheckResult, ensure, type Kind, type KindContext } from "./kind.js";
 
 export interface ServiceParams {
   ensure?: "running" | "stopped";
   enabled?: boolean;
 }
 
-export const schema = {
-  title: "service",
+export const spec: KindSpec = {
+  type: "service",
   description: 'A systemd unit. The name is the unit name; ".service" is added when it has no unit suffix.',
-  type: "object",
-  additionalProperties: false,
-  properties: {
-    ensure: {
-      title: "Ensure",
-      description:
-        "`running` (started, and verified to stay up) or `stopped`. Unset: the state is not managed.",
-      enum: ["running", "stopped"],
-    },
+  notes: `Runs \`systemctl daemon-reload\` before a start or restart when the unit needs it (a resource
+wrote a unit file in this run, or \`NeedDaemonReload=yes\`): once per run in the usual case. A
+started unit must stay active for 3 s, or the resource fails with the unit's last journal lines. A
+notification restarts a unit that should run (or runs, when \`ensure\` is unset). A service comes
+after the file resource of its unit file, when one is declared.`,
+  name: {
+    title: "Unit",
+    description: "The unit name; .service is added when no suffix is given.",
+    type: "string",
+    pattern: "^[A-Za-z0-9@:._\\\\-]+$",
+    "x-hint": 'a unit name such as "nginx" or "nginx.service"',
+  },
+  attributes: {
+    ensure: ensure(
+      ["running", "stopped"],
+      "`running` (started, and verified to stay up) or `stopped`. Unset: the state is not managed.",
+      null,
+    ),
     enabled: {
       title: "Enabled",
       description: "Whether the unit starts at boot (systemctl enable / disable). Unset: not managed.",
       type: "boolean",
     },
   },
-} as const;
+  edges: [
+    {
+      after: "file",
+      names: ["/etc/systemd/system/{unit}", "/lib/systemd/system/{unit}", "/usr/lib/systemd/system/{unit}"],
+    },
+  ],
+};
 
 /** How long a started unit must stay active to count as running; `ctx.run["service.settle_ms"]` overrides. */
 export const DEFAULT_SETTLE_MS = 3000;
@@ -131,4 +147,4 @@ async function refresh(r: CatalogResource, ctx: KindContext): Promise<ApplyResul
   return undefined;
 }
 
-export const service: Kind = { type: "service", schema, check, apply, refresh };
+export const service: Kind = { type: "service", spec, check, apply, refresh };

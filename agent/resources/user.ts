@@ -3,10 +3,11 @@
  * userdel. `groups` is a minimum: the listed supplementary groups are added, others are left alone.
  */
 import { TendError } from "../../core/errors.js";
+import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change } from "../../core/types.js";
 import { Accounts } from "../sys/accounts.js";
 import { runTool } from "../sys/proc.js";
-import type { CheckResult, Kind, KindContext } from "./kind.js";
+import { type CheckResult, ensure, type Kind, type KindContext } from "./kind.js";
 
 export interface UserParams {
   ensure: "present" | "absent";
@@ -20,19 +21,22 @@ export interface UserParams {
   comment?: string;
 }
 
-export const schema = {
-  title: "user",
-  description: "A local user account (/etc/passwd). The name is the login.",
-  type: "object",
-  additionalProperties: false,
-  required: ["ensure"],
-  properties: {
-    ensure: {
-      title: "Ensure",
-      description: "`present` (created when missing) or `absent` (deleted).",
-      enum: ["present", "absent"],
-      default: "present",
-    },
+export const spec: KindSpec = {
+  type: "user",
+  description:
+    "A local user account (/etc/passwd), changed with useradd/usermod/userdel. The name is the login.",
+  notes: `\`groups\` is a minimum: the listed supplementary groups are added, others are left alone.
+\`system\` applies only when creating.`,
+  attribute_key_rank: 1,
+  name: {
+    title: "Login",
+    description: "The login name.",
+    type: "string",
+    pattern: "^[a-z_][a-z0-9_-]*\\$?$",
+    "x-hint": 'a login name such as "deploy"',
+  },
+  attributes: {
+    ensure: ensure(["present", "absent"], "`present` (created when missing) or `absent` (deleted)."),
     uid: { title: "UID", description: "The numeric user id.", type: "integer", minimum: 0 },
     gid: {
       title: "Primary group",
@@ -46,20 +50,24 @@ export const schema = {
       type: "array",
       items: { type: "string" },
     },
-    home: { title: "Home directory", description: "The home directory path.", type: "string" },
+    home: { title: "Home directory", description: "The home directory path.", type: "string", pattern: "^/" },
     manage_home: {
       title: "Manage home",
       description:
-        "Create the home directory with the user (and move it when `home` changes); remove it when the user is removed.",
+        "Create the home directory with the user (and move it when `home` changes); remove it when the user is removed. Default false.",
       type: "boolean",
-      default: false,
     },
-    shell: { title: "Login shell", description: "The login shell, e.g. /bin/bash.", type: "string" },
+    shell: {
+      title: "Login shell",
+      description: "The login shell, e.g. /bin/bash.",
+      type: "string",
+      pattern: "^/",
+    },
     system: {
       title: "System account",
-      description: "Create it as a system account (a uid from the system range); used only when creating.",
+      description:
+        "Create it as a system account (a uid from the system range); used only when creating. Default false.",
       type: "boolean",
-      default: false,
     },
     comment: {
       title: "Comment",
@@ -67,7 +75,12 @@ export const schema = {
       type: "string",
     },
   },
-} as const;
+  required: ["ensure"],
+  edges: [
+    { after: "group", param: "gid" },
+    { after: "group", param: "groups" },
+  ],
+};
 
 function primaryGid(r: CatalogResource, p: UserParams, accounts: Accounts): number | undefined {
   if (p.gid === undefined) return undefined;
@@ -148,4 +161,4 @@ async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): P
   await runTool([...argv, "--", r.name], opts);
 }
 
-export const user: Kind = { type: "user", schema, check, apply };
+export const user: Kind = { type: "user", spec, check, apply };

@@ -90,7 +90,12 @@ export function probeKind(type: ResourceType, dir: string, events: string[]): Ki
   const path = (r: CatalogResource) => join(dir, r.name);
   return {
     type,
-    schema: {},
+    spec: {
+      type,
+      description: "A test kind that keeps a file holding params.content.",
+      name: {},
+      attributes: {},
+    },
     async prefetch(all) {
       const resources = all.filter((r) => r.type === type);
       events.push(`prefetch ${type} ${resources.map((r) => r.id).join(",")}`);
