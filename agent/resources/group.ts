@@ -4,7 +4,7 @@ import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change } from "../../core/types.js";
 import { Accounts } from "../sys/accounts.js";
 import { runTool } from "../sys/proc.js";
-import { type CheckResult, ensure, type Kind, type KindContext } from "./kind.js";
+import { accountName, type CheckResult, type Kind, type KindContext, presence } from "./kind.js";
 
 export interface GroupParams {
   ensure: "present" | "absent";
@@ -17,15 +17,9 @@ export const spec: KindSpec = {
   description:
     "A local group (/etc/group), changed with groupadd/groupmod/groupdel. The name is the group name.",
   attribute_key_rank: 2,
-  name: {
-    title: "Name",
-    description: "The group name.",
-    type: "string",
-    pattern: "^[a-z_][a-z0-9_-]*\\$?$",
-    "x-hint": 'a group name such as "admins"',
-  },
+  name: accountName("Group name", "The group name.", "admins"),
   attributes: {
-    ensure: ensure(["present", "absent"], "`present` (created when missing) or `absent` (deleted)."),
+    ensure: presence,
     gid: { title: "GID", description: "The numeric group id.", type: "integer", minimum: 0 },
     system: {
       title: "System group",

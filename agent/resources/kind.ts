@@ -69,6 +69,23 @@ export function ensure(
   };
 }
 
+/** `present` (the default) or `absent`. */
+export const presence = ensure(
+  ["present", "absent"],
+  "`present` (created when missing) or `absent` (deleted).",
+);
+
+/** A login or group name, as useradd and groupadd accept it. */
+export function accountName(title: string, description: string, example: string): Schema {
+  return {
+    title,
+    description,
+    type: "string",
+    pattern: "^[a-z_][a-z0-9_-]*\\$?$",
+    "x-hint": `a ${title.toLowerCase()} such as "${example}"`,
+  };
+}
+
 /** A user or a group, by name or numeric id. */
 export function principal(title: string, description: string): Schema {
   return { title, description, type: ["string", "integer"] };

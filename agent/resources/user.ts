@@ -7,7 +7,7 @@ import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change } from "../../core/types.js";
 import { Accounts } from "../sys/accounts.js";
 import { runTool } from "../sys/proc.js";
-import { type CheckResult, ensure, type Kind, type KindContext } from "./kind.js";
+import { accountName, type CheckResult, type Kind, type KindContext, presence } from "./kind.js";
 
 export interface UserParams {
   ensure: "present" | "absent";
@@ -28,15 +28,9 @@ export const spec: KindSpec = {
   notes: `\`groups\` is a minimum: the listed supplementary groups are added, others are left alone.
 \`system\` applies only when creating.`,
   attribute_key_rank: 1,
-  name: {
-    title: "Login",
-    description: "The login name.",
-    type: "string",
-    pattern: "^[a-z_][a-z0-9_-]*\\$?$",
-    "x-hint": 'a login name such as "deploy"',
-  },
+  name: accountName("Login", "The login name.", "deploy"),
   attributes: {
-    ensure: ensure(["present", "absent"], "`present` (created when missing) or `absent` (deleted)."),
+    ensure: presence,
     uid: { title: "UID", description: "The numeric user id.", type: "integer", minimum: 0 },
     gid: {
       title: "Primary group",
