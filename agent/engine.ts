@@ -17,10 +17,10 @@ import type {
 } from "../core/types.js";
 import { type Budget, budget } from "./engine/budget.js";
 import { buildGraph } from "./engine/graph.js";
-import { NotifyJournal } from "./journal.js";
 import { errorText, runStatus, summarize } from "./report.js";
 import type { Kind, KindContext } from "./resources/kind.js";
-import { loadEnforced, sameEnforced, saveEnforced, shortDigest } from "./state.js";
+import { loadEnforced, sameEnforced, saveEnforced, shortDigest } from "./store/enforced-digests.js";
+import { NotifyJournal } from "./store/notify-journal.js";
 
 export interface EngineOptions {
   /** The resource kinds, by type (agent/resources/index.ts in production; tests pass their own). */

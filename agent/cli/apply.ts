@@ -115,7 +115,7 @@ async function compile(
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new TendError("TEND_E_NOT_FOUND", `no recipe folder at ${dir}`);
   }
-  const { compileCached } = await import("../compile-cache.js");
+  const { compileCached } = await import("../store/compile-cache.js");
   return compileCached(dir, node, facts, stateDir, { log: (m) => process.stderr.write(`${m}\n`) });
 }
 

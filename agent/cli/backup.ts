@@ -7,7 +7,7 @@ import { lstatSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { TendError } from "../../core/errors.js";
-import { type BackupRecord, BackupStore } from "../backup-store.js";
+import { type BackupRecord, BackupStore } from "../store/file-backups.js";
 import { atomicWrite } from "../sys/atomic-write.js";
 
 const USAGE = `usage: tend backup list [PATH] [--state-dir DIR] [--json]

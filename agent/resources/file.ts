@@ -8,7 +8,7 @@ import { promises as fsp, lstatSync, type Stats, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { TendError } from "../../core/errors.js";
 import type { CatalogResource, Change } from "../../core/types.js";
-import { BackupStore } from "../backup-store.js";
+import { BackupStore } from "../store/file-backups.js";
 import { Accounts } from "../sys/accounts.js";
 import {
   atomicSymlink,

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { type EngineOptions, runCatalog } from "../../agent/engine.js";
-import { JOURNAL_FILE } from "../../agent/journal.js";
+import { JOURNAL_FILE } from "../../agent/store/notify-journal.js";
 import type { Catalog, CatalogResource } from "../../core/types.js";
 import { catalog, testFacts as facts, probeKind, resource } from "../helpers/catalog.js";
 

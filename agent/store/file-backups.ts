@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { constants, promises as fsp, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { atomicWrite, fsyncDir } from "./sys/atomic-write.js";
+import { atomicWrite, fsyncDir } from "../sys/atomic-write.js";
 
 export interface BackupRecord {
   /** The content's sha256, shortened: what `tend backup restore --at` takes. */

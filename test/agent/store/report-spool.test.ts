@@ -4,11 +4,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { splayMs } from "../../agent/daemon.js";
-import { HttpClient, retryAfterMs } from "../../agent/http.js";
-import { backoffMs, Spool } from "../../agent/spool.js";
-import type { Report } from "../../core/types.js";
-import { makeReport } from "../helpers/server-report.js";
+import { splayMs } from "../../../agent/daemon.js";
+import { HttpClient, retryAfterMs } from "../../../agent/http.js";
+import { backoffMs, Spool } from "../../../agent/store/report-spool.js";
+import type { Report } from "../../../core/types.js";
+import { makeReport } from "../../helpers/server-report.js";
 
 const tmp = (t: { teardown(fn: () => void): void }) => {
   const dir = mkdtempSync(join(tmpdir(), "tend-spool-"));

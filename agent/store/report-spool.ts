@@ -7,12 +7,12 @@
  */
 import { mkdir, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { Report } from "../core/types.js";
-import { writePrivate } from "./client/identity.js";
-import { HttpStatusError, UnreachableError } from "./http.js";
-import { SPOOL_ENTRY, spoolDir } from "./spool-names.js";
+import type { Report } from "../../core/types.js";
+import { writePrivate } from "../client/identity.js";
+import { HttpStatusError, UnreachableError } from "../http.js";
+import { SPOOL_ENTRY, spoolDir } from "./report-spool-names.js";
 
-export { backoffMs } from "./spool-names.js";
+export { backoffMs } from "./report-spool-names.js";
 
 export interface SpoolLimits {
   maxReports: number;

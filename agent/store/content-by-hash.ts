@@ -1,5 +1,5 @@
 /**
- * The content store of masterless runs: the file contents of the cached catalog (agent/compile-cache.ts),
+ * The content store of masterless runs: the file contents of the cached catalog (agent/store/compile-cache.ts),
  * kept out of the cache file so that a run from the cache holds only the contents it actually needs (a
  * write or a diff), not every file's bytes. `STATE_DIR/content/ab/abcdef…`, named by sha256, 0600 in
  * 0700 directories.

@@ -18,10 +18,10 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import t from "tap";
-import { CACHE_FILE, compileCached } from "../../agent/compile-cache.js";
-import { compileDir } from "../../agent/compile-local.js";
-import { CONTENT_DIR } from "../../agent/content-store.js";
-import { testFacts as facts, tendArgv } from "../helpers/catalog.js";
+import { compileDir } from "../../../agent/compile-local.js";
+import { CACHE_FILE, compileCached } from "../../../agent/store/compile-cache.js";
+import { CONTENT_DIR } from "../../../agent/store/content-by-hash.js";
+import { testFacts as facts, tendArgv } from "../../helpers/catalog.js";
 
 function setup(t: { teardown(fn: () => void): void }) {
   const root = mkdtempSync(join(tmpdir(), "tend-compile-cache-"));

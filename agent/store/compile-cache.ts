@@ -25,12 +25,12 @@ import { closeSync, openSync, readdirSync, readSync, realpathSync, statSync } fr
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { canonicalJson } from "../core/canonical.js";
-import type { RepoEntry, RepoSource } from "../core/repo.js";
-import type { Catalog, CatalogFile, Facts } from "../core/types.js";
-import { ContentStore } from "./content-store.js";
-import { fsRepo } from "./repo-fs.js";
-import { atomicWrite } from "./sys/atomic-write.js";
+import { canonicalJson } from "../../core/canonical.js";
+import type { RepoEntry, RepoSource } from "../../core/repo.js";
+import type { Catalog, CatalogFile, Facts } from "../../core/types.js";
+import { fsRepo } from "../repo-fs.js";
+import { atomicWrite } from "../sys/atomic-write.js";
+import { ContentStore } from "./content-by-hash.js";
 
 export const CACHE_FILE = "compile-cache.json";
 const FORMAT = 2;
@@ -199,8 +199,8 @@ export async function compileCached(
   const store = new ContentStore(stateDir);
   const compile = async (): Promise<{ catalog: Catalog; reads: Reads }> => {
     const [{ compileOrThrow }, { assertRepoDir }] = await Promise.all([
-      import("../core/compile.js"),
-      import("./compile-local.js"),
+      import("../../core/compile.js"),
+      import("../compile-local.js"),
     ]);
     assertRepoDir(dir);
     const { repo, reads } = recording(fsRepo(dir));
@@ -324,6 +324,6 @@ async function load(path: string, key: string, root: string): Promise<Catalog | 
   const h = header as Partial<CacheHeader> | null;
   if (!fresh || !h || h.resources !== resources.length) return null;
   const catalog = { ...h.catalog, resources, files: {} };
-  const { isValid } = await import("../core/schema.js");
+  const { isValid } = await import("../../core/schema.js");
   return isValid("catalog", catalog) ? (catalog as Catalog) : null;
 }

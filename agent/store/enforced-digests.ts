@@ -10,6 +10,7 @@
  */
 import { constants, promises as fsp } from "node:fs";
 import { join } from "node:path";
+import { fsyncDir } from "../sys/atomic-write.js";
 
 export const STATE_FILE = "state.json";
 const DIGEST_CHARS = 32;
@@ -66,14 +67,5 @@ export async function saveEnforced(stateDir: string, enforced: Enforced): Promis
     await h.close();
   }
   await fsp.rename(temp, path);
-  await syncDir(stateDir);
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  const h = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
+  await fsyncDir(stateDir);
 }

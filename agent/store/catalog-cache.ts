@@ -6,10 +6,10 @@
  */
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { TendError } from "../core/errors.js";
-import { sha256 } from "../core/hash.js";
-import { writePrivate } from "./client/identity.js";
-import { type Envelope, verifyEnvelope } from "./client/verify.js";
+import { TendError } from "../../core/errors.js";
+import { sha256 } from "../../core/hash.js";
+import { writePrivate } from "../client/identity.js";
+import { type Envelope, verifyEnvelope } from "../client/verify.js";
 
 export const CACHE_FILE = "catalog.json";
 

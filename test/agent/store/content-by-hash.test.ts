@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { ContentStore } from "../../agent/content-store.js";
+import { ContentStore } from "../../../agent/store/content-by-hash.js";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 

@@ -12,7 +12,7 @@
 import { constants, promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { syncDir } from "./state.js";
+import { fsyncDir } from "../sys/atomic-write.js";
 
 export const JOURNAL_FILE = "notify.journal";
 
@@ -78,7 +78,7 @@ export class NotifyJournal {
     if (!this.handle) {
       const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
       this.handle = await fsp.open(this.path, flags, 0o600);
-      await syncDir(this.stateDir); // the file's own name must survive a crash too
+      await fsyncDir(this.stateDir); // the file's own name must survive a crash too
     }
     await this.handle.write(entries.map((e) => `${JSON.stringify(e)}\n`).join(""));
     await this.handle.sync();
@@ -100,7 +100,7 @@ export class NotifyJournal {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
         return;
       }
-      await syncDir(this.stateDir);
+      await fsyncDir(this.stateDir);
       return;
     }
     const lines: string[] = [];
@@ -119,7 +119,7 @@ export class NotifyJournal {
       await h.close();
     }
     await fsp.rename(temp, this.path);
-    await syncDir(this.stateDir);
+    await fsyncDir(this.stateDir);
   }
 
   /** Release the file handle without compacting (a run that stops early). */
