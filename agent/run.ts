@@ -212,7 +212,7 @@ export async function agentRun(config: AgentConfig, o: RunOptions = {}): Promise
     log(`tend: ${report.error}`);
   } else {
     const [{ runCatalog }, { kinds }] = await Promise.all([
-      import("./engine.js"),
+      import("./engine/index.js"),
       import("./resources/index.js"),
     ]);
     // Fetched by hash: streamed into state_dir/files/ and checked there, then read back (checked again).

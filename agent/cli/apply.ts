@@ -129,7 +129,7 @@ async function converge(args: ApplyArgs): Promise<number> {
   const catalog = compiled.catalog;
 
   const [{ runCatalog }, { kinds }, output, { exitCode }] = await Promise.all([
-    import("../engine.js"),
+    import("../engine/index.js"),
     import("../resources/index.js"),
     import("../output.js"),
     import("../report.js"),

@@ -6,10 +6,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { type EngineOptions, runCatalog } from "../../agent/engine.js";
-import { JOURNAL_FILE } from "../../agent/store/notify-journal.js";
-import type { Catalog, CatalogResource } from "../../core/types.js";
-import { catalog, testFacts as facts, probeKind, resource } from "../helpers/catalog.js";
+import { type EngineOptions, runCatalog } from "../../../agent/engine/index.js";
+import { JOURNAL_FILE } from "../../../agent/store/notify-journal.js";
+import type { Catalog, CatalogResource } from "../../../core/types.js";
+import { catalog, testFacts as facts, probeKind, resource } from "../../helpers/catalog.js";
 
 function setup(tt: { teardown(fn: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), "tend-notify-"));
@@ -196,7 +196,7 @@ t.test("the dependant's outcome for each target outcome matches the documented t
     rows,
     truthTable.map(([o, r, n]) => `| ${o} | ${r} | ${n} |`),
   );
-  const doc = readFileSync(new URL("../../docs/engine.md", import.meta.url), "utf8");
+  const doc = readFileSync(new URL("../../../docs/engine.md", import.meta.url), "utf8");
   const table = /<!-- truth-table -->\n([\s\S]*?)\n<!-- \/truth-table -->/.exec(doc)?.[1] ?? "";
   t.same(table.split("\n").slice(2), rows, "docs/engine.md shows this table");
 });

@@ -7,10 +7,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { type EngineOptions, runCatalog } from "../../agent/engine.js";
-import { exitCode } from "../../agent/report.js";
-import type { Catalog } from "../../core/types.js";
-import { catalog, testFacts as facts, probeKind, resource } from "../helpers/catalog.js";
+import { type EngineOptions, runCatalog } from "../../../agent/engine/index.js";
+import { exitCode } from "../../../agent/report.js";
+import type { Catalog } from "../../../core/types.js";
+import { catalog, testFacts as facts, probeKind, resource } from "../../helpers/catalog.js";
 
 function setup(tt: { teardown(fn: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), "tend-engine-"));

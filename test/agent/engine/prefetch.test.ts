@@ -9,11 +9,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { runCatalog } from "../../agent/engine.js";
-import type { Kind } from "../../agent/resources/kind.js";
-import { pkg } from "../../agent/resources/package.js";
-import type { CatalogResource } from "../../core/types.js";
-import { catalog, testFacts as facts, probeKind, resource } from "../helpers/catalog.js";
+import { runCatalog } from "../../../agent/engine/index.js";
+import type { Kind } from "../../../agent/resources/kind.js";
+import { pkg } from "../../../agent/resources/package.js";
+import type { CatalogResource } from "../../../core/types.js";
+import { catalog, testFacts as facts, probeKind, resource } from "../../helpers/catalog.js";
 
 t.test("prefetch gets every resource of the catalog, in run order, once per kind", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "tend-prefetch-"));
