@@ -1,7 +1,7 @@
 /**
  * The engine with small in-test kinds that manage real files in a temp folder, so every property
  * here (order, failure isolation, verification, budgets, notify, noop, drift) is about the engine
- * alone. The real file and exec kinds go through the engine in cli-apply*.test.ts.
+ * alone. The real file and exec kinds go through the engine in test/cli/commands/apply*.test.ts.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -3,9 +3,9 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { main } from "../../../agent/cli/backup.js";
 import { file } from "../../../agent/resources/file.js";
 import { BackupStore } from "../../../agent/store/file-backups.js";
+import { main } from "../../../cli/commands/backup.js";
 import { Contents, context, resource } from "../../helpers/kind-harness.js";
 
 const root = mkdtempSync(join(tmpdir(), "tend-backup-"));

@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { TendError } from "../../core/errors.js";
 import type { Catalog, Facts, Report } from "../../core/types.js";
-import { RunStop } from "./stop.js";
+import { RunStop } from "../run-stop.js";
 
 const USAGE = `usage: tend apply [DIR] [--node NAME] [--noop] [--json] [--state-dir DIR] [--wait SECONDS] [--debug]
        tend plan  [DIR] [--node NAME] [--json] [--state-dir DIR] [--debug]
@@ -115,12 +115,12 @@ async function compile(
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new TendError("TEND_E_NOT_FOUND", `no recipe folder at ${dir}`);
   }
-  const { compileCached } = await import("../store/compile-cache.js");
+  const { compileCached } = await import("../../agent/store/compile-cache.js");
   return compileCached(dir, node, facts, stateDir, { log: (m) => process.stderr.write(`${m}\n`) });
 }
 
 async function converge(args: ApplyArgs): Promise<number> {
-  const { gatherFacts } = await import("../facts/index.js");
+  const { gatherFacts } = await import("../../agent/facts/index.js");
   const facts = await gatherFacts();
   const node = args.node ?? facts.hostname;
   const compiled: Awaited<ReturnType<typeof compile>> = args.catalog
@@ -129,10 +129,10 @@ async function converge(args: ApplyArgs): Promise<number> {
   const catalog = compiled.catalog;
 
   const [{ runCatalog }, { kinds }, output, { exitCode }] = await Promise.all([
-    import("../engine/index.js"),
-    import("../resources/index.js"),
-    import("../output.js"),
-    import("../report.js"),
+    import("../../agent/engine/index.js"),
+    import("../../agent/resources/index.js"),
+    import("../../agent/output.js"),
+    import("../../agent/report.js"),
   ]);
 
   let lock: { release(): Promise<void> } | null = null;
@@ -141,7 +141,7 @@ async function converge(args: ApplyArgs): Promise<number> {
     // cannot write state_dir.
     const [{ mkdir }, { acquireLock }] = await Promise.all([
       import("node:fs/promises"),
-      import("../lock.js"),
+      import("../../agent/lock.js"),
     ]);
     await mkdir(args.stateDir, { recursive: true, mode: 0o700 });
     lock = await acquireLock(args.stateDir, { waitMs: args.waitMs });

@@ -6,9 +6,9 @@
 import { lstatSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { type BackupRecord, BackupStore } from "../../agent/store/file-backups.js";
+import { atomicWrite } from "../../agent/sys/atomic-write.js";
 import { TendError } from "../../core/errors.js";
-import { type BackupRecord, BackupStore } from "../store/file-backups.js";
-import { atomicWrite } from "../sys/atomic-write.js";
 
 const USAGE = `usage: tend backup list [PATH] [--state-dir DIR] [--json]
        tend backup restore PATH [--at ID] [--state-dir DIR]

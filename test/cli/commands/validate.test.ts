@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { tend } from "../helpers/cli.js";
+import { tend } from "../../helpers/cli.js";
 
 t.test("the example repository is valid: a one-line summary, exit 0", async (t) => {
   const r = tend(["validate", "recipes"]);

@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import type { Catalog, CatalogResource, Report } from "../../core/types.js";
-import { catalog, resource, sha256, tendArgv } from "../helpers/catalog.js";
+import type { Catalog, CatalogResource, Report } from "../../../core/types.js";
+import { catalog, resource, sha256, tendArgv } from "../../helpers/catalog.js";
 
 function workdir(tt: { teardown(fn: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), "tend-cli-"));

@@ -1,8 +1,8 @@
 /** `tend facts [--json]`: print this box's facts, as `key: value` lines or as JSON. */
 import { parseArgs } from "node:util";
+import { gatherFacts } from "../../agent/facts/index.js";
 import { TendError } from "../../core/errors.js";
 import type { Facts, Json } from "../../core/types.js";
-import { gatherFacts } from "../facts/index.js";
 
 export const usage = `usage: tend facts [--json]
 

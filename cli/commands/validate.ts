@@ -1,9 +1,9 @@
 /** `tend validate [DIR] [--json]`: check a recipe repository; every error at once, located. */
 import { parseArgs } from "node:util";
-import { assertRepoDir } from "../agent/compile-local.js";
-import { fsRepo } from "../agent/repo-fs.js";
-import { formatProblem, TendError } from "../core/errors.js";
-import { validateRepo } from "../core/validate.js";
+import { assertRepoDir } from "../../agent/compile-local.js";
+import { fsRepo } from "../../agent/repo-fs.js";
+import { formatProblem, TendError } from "../../core/errors.js";
+import { validateRepo } from "../../core/validate.js";
 
 const HELP = `usage: tend validate [DIR] [--json]
 

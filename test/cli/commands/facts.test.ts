@@ -3,12 +3,12 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import t from "tap";
-import { factLines } from "../../agent/cli/facts.js";
-import { gatherFacts } from "../../agent/facts/index.js";
-import { run } from "../../cli/tend.js";
-import type { Facts } from "../../core/types.js";
+import { gatherFacts } from "../../../agent/facts/index.js";
+import { factLines } from "../../../cli/commands/facts.js";
+import { run } from "../../../cli/tend.js";
+import type { Facts } from "../../../core/types.js";
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
 /** Runs `tend ARGV` in this process with stdout and stderr captured; nothing else may write meanwhile. */
 async function tend(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -16,8 +16,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import type { Catalog } from "../../core/types.js";
-import { catalog, resource, sha256, tendArgv } from "../helpers/catalog.js";
+import type { Catalog } from "../../../core/types.js";
+import { catalog, resource, sha256, tendArgv } from "../../helpers/catalog.js";
 
 const FILES = 2000;
 const DIRS = 20;

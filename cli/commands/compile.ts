@@ -1,10 +1,10 @@
 /** `tend compile [DIR] [--node NAME] [--facts FILE]`: print the catalog a node would get (JSON). */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { compileDir } from "../agent/compile-local.js";
-import { TendError } from "../core/errors.js";
-import { schemaProblems } from "../core/schema.js";
-import type { Facts } from "../core/types.js";
+import { compileDir } from "../../agent/compile-local.js";
+import { TendError } from "../../core/errors.js";
+import { schemaProblems } from "../../core/schema.js";
+import type { Facts } from "../../core/types.js";
 
 const HELP = `usage: tend compile [DIR] [--node NAME] [--facts FILE]
 
@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new TendError("TEND_E_SCHEMA", `${values.facts} does not hold valid facts`, problems);
     facts = data as Facts;
   } else {
-    facts = await (await import("../agent/facts/index.js")).gatherFacts();
+    facts = await (await import("../../agent/facts/index.js")).gatherFacts();
   }
   const node = values.node ?? facts.hostname;
   const catalog = compileDir(positionals[0] ?? ".", node, facts);
