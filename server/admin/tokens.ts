@@ -3,7 +3,7 @@ import { TendError } from "../../core/errors.js";
 import { loadConfig, parseDuration } from "../config.js";
 import { hashSecret, newSecret } from "../identity.js";
 import { openStorage } from "../storage/open.js";
-import { tokenId } from "../storage/sql.js";
+import { tokenId } from "../storage/sql/tokens.js";
 import { help, parse, usage, withStorage } from "./args.js";
 
 export async function tokenCreate(argv: string[]): Promise<number> {
