@@ -14,7 +14,7 @@
  * The file (`compile-cache.json`, 0600; JSON lines: a header, then a line per resource, read a line
  * at a time) is replaced atomically; a torn, corrupt or foreign one is ignored (the catalog must pass
  * the catalog schema, and the header counts the resource lines) and rebuilt. It holds no file content: the
- * contents go to the content store (agent/content-store.ts, `STATE_DIR/content/`), named by sha256
+ * contents go to the content store (agent/store/content-by-hash.ts, `STATE_DIR/content/`), named by sha256
  * and hash-checked on read, and a run from the cache reads a blob only when a kind needs the bytes
  * (a write or a diff) through the engine's `fetchContent`. A missing or tampered blob is never used:
  * the recipes are compiled again (the same answers, so the same catalog) and the content taken from
