@@ -14,7 +14,7 @@ import type { Catalog, Facts, Report, ResourceReport } from "../core/types.js";
 import { NodeApi } from "./client/api.js";
 import { ensureStateDir, type Identity, requireIdentity } from "./client/identity.js";
 import { type Envelope, verifyEnvelope } from "./client/verify.js";
-import type { AgentConfig } from "./config.js";
+import { type AgentConfig, scheduleIntervalS } from "./config.js";
 import { type HttpOptions, HttpStatusError, UnreachableError } from "./http.js";
 import { errorText, summarize } from "./report.js";
 import { CatalogCache } from "./store/catalog-cache.js";
@@ -171,6 +171,16 @@ function staleReport(catalog: Catalog, ageS: number, maxS: number, noop: boolean
   };
 }
 
+/**
+ * The report says how often this agent runs (its schedule's shortest gap), so the server can tell
+ * a node that stopped reporting (stale) from one that runs rarely.
+ */
+function withInterval(report: Report, config: AgentConfig): Report {
+  const s = scheduleIntervalS(config.schedule);
+  if (s > 0) report.interval_s = s;
+  return report;
+}
+
 /** One run against the server. The caller holds the run lock (unless noop). */
 export async function agentRun(config: AgentConfig, o: RunOptions = {}): Promise<RunResult> {
   const now = o.now ?? Date.now;
@@ -199,7 +209,7 @@ export async function agentRun(config: AgentConfig, o: RunOptions = {}): Promise
     chosen = await chooseCatalog(api, id, cache, facts, now());
   } catch (err) {
     if (!isTendError(err) || !REFUSALS.has(err.code)) throw err;
-    const report = refusedReport(id.node, err, noop, startedAt, now());
+    const report = withInterval(refusedReport(id.node, err, noop, startedAt, now()), config);
     await spool.add(report);
     const flush = await spool.flush((r) => api.report(r));
     throw new CatalogRefusedError(err, report, flush);
@@ -240,7 +250,7 @@ export async function agentRun(config: AgentConfig, o: RunOptions = {}): Promise
     });
     if (!noop && chosen.source === "server") await cache.markApplied(chosen.envelope.serial);
   }
-  await spool.add(report);
+  await spool.add(withInterval(report, config));
   const flush = await spool.flush((r) => api.report(r));
   if (flush.error) log(`tend: ${flush.left} report(s) kept in the spool: ${flush.error}`);
   return { report, notice: chosen.notice, flush };

@@ -75,6 +75,8 @@ export const codes = {
     "The server is unreachable and the cached catalog is older than max_cached_age: nothing is applied.",
   TEND_E_SERVER_REVOKE:
     "`tend server token revoke` or `tend server node revoke` named no known token or node (or an id prefix matching several tokens).",
+  TEND_E_ALERT_SINK:
+    "An alert sink refused a test event or did not answer (`tend server alerts test`); the message says what it answered.",
 } as const;
 
 export type ErrorCode = keyof typeof codes;

@@ -100,6 +100,8 @@ export interface Report {
     unknown?: number;
   };
   dropped_reports?: number;
+  /** Seconds between two scheduled runs of the agent (its cron schedule's shortest gap). */
+  interval_s?: number;
   error?: string | null;
   resources: ResourceReport[];
 }

@@ -4,6 +4,8 @@
  * each area's routes.
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { AlertService, type AlertServiceOptions } from "./alerts/service.js";
+import type { Sink } from "./alerts/sinks.js";
 import { CatalogService } from "./catalogs.js";
 import type { CompilerFns } from "./compiler.js";
 import type { ServerConfig } from "./config.js";
@@ -17,6 +19,7 @@ import { guardPlugin } from "./plugins/guard.js";
 import { Metrics, metricsPlugin } from "./plugins/metrics.js";
 import { adminRoutes } from "./routes/admin.js";
 import { agentBundleRoutes } from "./routes/agent-bundle.js";
+import { alertRoutes } from "./routes/alerts.js";
 import { catalogRoutes } from "./routes/catalog.js";
 import { enrollRoutes } from "./routes/enroll.js";
 import { healthRoutes, type RouteRecord, recordRoutes } from "./routes/health.js";
@@ -36,6 +39,16 @@ export interface AppOptions {
   /** PEM certificate and key: serve HTTPS (TLS 1.2+). */
   https?: { cert: Buffer; key: Buffer } | null;
   now?: () => number;
+  /** Alert sinks with their secrets read (alerts/sinks.ts `loadSinks`); none by default. */
+  sinks?: Sink[];
+  /** Delivery worker timings (tests shorten them). */
+  alertWorker?: AlertServiceOptions["worker"];
+}
+
+/** The listen address as a URL, the default `public_url`. */
+export function listenUrl(config: ServerConfig): string {
+  const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
+  return `${config.tls ? "https" : "http"}://${host}:${config.listen.port}`;
 }
 
 export interface App {
@@ -61,15 +74,28 @@ export async function buildApp(o: AppOptions): Promise<App> {
   const app = Fastify(options) as unknown as FastifyInstance;
   const metrics = new Metrics();
   const now = o.now ?? Date.now;
-  const deps: Deps = {
+  const deps = {
     config: o.config,
     storage: o.storage,
     key: o.key,
     gate: o.gate ?? null,
     catalogs: new CatalogService(o.compiler, o.key, o.config.inlineFileBytes, metrics),
     metrics,
+    publicUrl: o.config.publicUrl ?? listenUrl(o.config),
     now,
-  };
+  } as Deps;
+  deps.alerts = new AlertService({
+    storage: o.storage,
+    sinks: o.sinks ?? [],
+    alerts: o.config.alerts,
+    defaultIntervalMs: o.config.agentIntervalMs,
+    keepDays: o.config.keepDays,
+    server: () => deps.publicUrl,
+    now,
+    log: app.log,
+    onOutcome: (sink, outcome, n) => metrics.alertDelivery(sink, outcome, n),
+    worker: o.alertWorker,
+  });
   const routes = recordRoutes(app);
   app.removeContentTypeParser("text/plain");
   app.addSchema(errorSchema);
@@ -82,6 +108,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   catalogRoutes(app, deps);
   reportRoutes(app, deps);
   adminRoutes(app, deps);
+  alertRoutes(app, deps);
   agentBundleRoutes(app, o.key);
   uiRoutes(app, deps);
   await hookRoutes(app, deps);

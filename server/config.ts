@@ -9,6 +9,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { TendError } from "../core/errors.js";
 import { schemaProblems } from "../core/schema.js";
 import { type ParsedYaml, parseYaml } from "../core/yaml.js";
+import { type AlertsConfig, resolveAlerts } from "./alerts/config.js";
 
 export interface ServerConfig {
   listen: { host: string; port: number };
@@ -16,6 +17,8 @@ export interface ServerConfig {
   database: string;
   databaseSchema: string;
   behindTlsProxy: boolean;
+  /** `public_url` without a trailing slash; null: the listen address (known once listening). */
+  publicUrl: string | null;
   tls: { cert: string; key: string } | null;
   recipes: {
     repo: string;
@@ -28,6 +31,7 @@ export interface ServerConfig {
   /** How often agents run; the dashboard calls a node stale after two intervals without a report. */
   agentIntervalMs: number;
   limits: { bodyBytes: number; maxInFlight: number; enrollBurst: number; enrollPerMinute: number };
+  alerts: AlertsConfig;
   inlineFileBytes: number;
   logLevel: string;
 }
@@ -116,6 +120,7 @@ function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfi
     database: String(raw.database ?? "sqlite"),
     databaseSchema: String(raw.database_schema ?? "public"),
     behindTlsProxy: raw.behind_tls_proxy === true,
+    publicUrl: raw.public_url ? String(raw.public_url).replace(/\/+$/, "") : null,
     tls: tls ? { cert: abs(tls.cert), key: abs(tls.key) } : null,
     recipes: r
       ? {
@@ -137,6 +142,7 @@ function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfi
       enrollBurst: limits.enroll_burst ?? 10,
       enrollPerMinute: limits.enroll_per_minute ?? 30,
     },
+    alerts: resolveAlerts(raw.alerts as Record<string, unknown> | undefined, abs, parseDuration),
     inlineFileBytes: Number(
       (raw.catalog as { inline_file_bytes?: number } | undefined)?.inline_file_bytes ?? 65536,
     ),

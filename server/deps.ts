@@ -1,4 +1,5 @@
 /** What the routes are given: built once in app.ts. */
+import type { AlertService } from "./alerts/service.js";
 import type { CatalogService } from "./catalogs.js";
 import type { ServerConfig } from "./config.js";
 import type { GitGate } from "./git/gate.js";
@@ -13,5 +14,8 @@ export interface Deps {
   gate: GitGate | null;
   catalogs: CatalogService;
   metrics: Metrics;
+  alerts: AlertService;
+  /** The address people reach the server at (`public_url`, else the listen address). */
+  publicUrl: string;
   now: () => number;
 }

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { TendError } from "../core/errors.js";
 import { help, parse } from "./admin/args.js";
 import { adminCommand } from "./admin/index.js";
+import { loadSinks, secretFileProblems } from "./alerts/sinks.js";
 import { buildApp } from "./app.js";
 import { coreCompiler } from "./compiler.js";
 import { loadConfig, type ServerConfig } from "./config.js";
@@ -58,6 +59,7 @@ export function permissionProblems(config: ServerConfig, configFile: string | un
     // one never is (it says which repository the fleet runs).
     check(configFile, "the configuration file", true, secret ? 0o077 : 0o022);
   }
+  problems.push(...secretFileProblems(config.alerts));
   return problems;
 }
 
@@ -84,6 +86,7 @@ async function serve(argv: string[]): Promise<number> {
     );
   }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const sinks = loadSinks(config.alerts);
   const storage = await openStorage(config);
   const key = loadSigningKey(config.dataDir);
   const compiler = await coreCompiler();
@@ -91,7 +94,7 @@ async function serve(argv: string[]): Promise<number> {
     ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }
     : null;
   const logger = { level: config.logLevel, stream: process.stderr };
-  const built = await buildApp({ config, storage, key, compiler, logger, https });
+  const built = await buildApp({ config, storage, key, compiler, logger, https, sinks });
   const { app } = built;
   let gate: GitGate | null = null;
   if (config.recipes) {
@@ -107,6 +110,8 @@ async function serve(argv: string[]): Promise<number> {
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   process.stdout.write(`tend server: listening on ${address}\n`);
   process.stdout.write(keyLine(key));
+  if (!config.publicUrl) built.deps.publicUrl = address;
+  await built.deps.alerts.start();
   const timers: NodeJS.Timeout[] = [];
   if (gate && config.recipes && config.recipes.pollMs > 0) {
     const g = gate;
@@ -127,6 +132,7 @@ async function serve(argv: string[]): Promise<number> {
   return new Promise((resolve) => {
     const stop = async () => {
       for (const t of timers) clearInterval(t);
+      await built.deps.alerts.stop();
       await app.close();
       await storage.close();
       resolve(0);

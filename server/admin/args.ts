@@ -12,7 +12,8 @@ export const usage = `usage: tend server [--config FILE]
        tend server token revoke ID|TOKEN [--config FILE]
        tend server token revoke --all-expired [--config FILE]
        tend server node revoke NAME [--config FILE]
-       tend server key [--pem] [--config FILE]      the signing key's fingerprint, to pin on agents`;
+       tend server key [--pem] [--config FILE]      the signing key's fingerprint, to pin on agents
+       tend server alerts test SINK [--config FILE]  send a test event to an alert sink`;
 
 export type Values = Record<string, string | boolean | undefined>;
 

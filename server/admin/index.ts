@@ -1,8 +1,9 @@
 /**
- * The admin sub-commands of `tend server` (tokens, node revocation, the signing key): each opens
+ * The admin sub-commands of `tend server` (tokens, node revocation, the signing key, alert tests): each opens
  * what it needs, does one thing and exits; `tend server` alone serves (server/main.ts).
  */
 import { TendError } from "../../core/errors.js";
+import { alertsTest } from "./alerts.js";
 import { usage } from "./args.js";
 import { keyCommand } from "./key.js";
 import { nodeRevoke } from "./nodes.js";
@@ -21,5 +22,9 @@ export async function adminCommand(argv: string[]): Promise<number | null> {
     throw new TendError("TEND_E_USAGE", usage);
   }
   if (argv[0] === "key") return keyCommand(argv.slice(1));
+  if (argv[0] === "alerts") {
+    if (argv[1] === "test") return alertsTest(argv.slice(2));
+    throw new TendError("TEND_E_USAGE", usage);
+  }
   return null;
 }

@@ -11,6 +11,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Problem } from "../../core/errors.js";
 import { isValid } from "../../core/schema.js";
 import type { Facts } from "../../core/types.js";
+import { recipesSubject, refusedCommitInput } from "../alerts/detect.js";
 import type { CompilerFns } from "../compiler.js";
 import type { Storage } from "../storage/types.js";
 import type { GitMirror } from "./mirror.js";
@@ -95,6 +96,7 @@ export class GitGate {
       summary,
     });
     if (valid) await this.storage.setLiveCommit(sha);
+    await this.alert(sha, valid, summary, verdict.blocking);
     this.log.info(
       { commit: sha, valid, problems: verdict.blocking.length, failingNodes: failing },
       valid ? "commit promoted" : "commit refused",
@@ -103,6 +105,23 @@ export class GitGate {
       this.log.warn(
         { commit: sha, nodes: verdict.failingNodes.slice(0, 20), count: failing },
         "nodes whose facts do not compile on the live commit do not compile on this one either; they do not block it",
+      );
+    }
+  }
+
+  /** The refused-commit condition: raised by a refused commit, resolved when a valid one lands. */
+  private async alert(sha: string, valid: boolean, summary: string, problems: Problem[]): Promise<void> {
+    const alerts = this.storage.alerts;
+    const now = Date.now();
+    try {
+      if (valid) await alerts.clear("refused-commit", recipesSubject, now);
+      else
+        await alerts.raise("refused-commit", recipesSubject, refusedCommitInput(sha, summary, problems), now);
+    } catch (err) {
+      // The verdict stands; the sweeper raises or clears the condition from it later.
+      this.log.warn(
+        { commit: sha, err: (err as Error).message },
+        "could not record the refused-commit alert",
       );
     }
   }

@@ -11,6 +11,7 @@ export class Metrics {
   private readonly requests = new Map<string, number>();
   private readonly reports = new Map<string, number>();
   private readonly duplicates = new Map<string, number>();
+  private readonly alertDeliveries = new Map<string, number>();
   private readonly compileBuckets = buckets.map(() => 0);
   private compileSum = 0;
   private compileCount = 0;
@@ -28,6 +29,12 @@ export class Metrics {
   /** Two overlapping runs of one node: two machines share its credential (TRUST I1). */
   duplicateIdentity(node: string): void {
     this.duplicates.set(node, (this.duplicates.get(node) ?? 0) + 1);
+  }
+
+  /** Alert events by sink and outcome: sent, retry (a failed attempt), failed (for good), coalesced (into a storm). */
+  alertDelivery(sink: string, outcome: string, n: number): void {
+    const key = `sink="${sink}",outcome="${outcome}"`;
+    this.alertDeliveries.set(key, (this.alertDeliveries.get(key) ?? 0) + n);
   }
 
   compiled(seconds: number): void {
@@ -62,6 +69,11 @@ export class Metrics {
     );
     out.push("# TYPE tend_duplicate_identity_total counter");
     for (const [k, v] of this.duplicates) out.push(`tend_duplicate_identity_total{node="${k}"} ${v}`);
+    out.push(
+      "# HELP tend_alert_deliveries_total Alert events by sink and outcome (sent, retry, failed, coalesced).",
+    );
+    out.push("# TYPE tend_alert_deliveries_total counter");
+    for (const [k, v] of this.alertDeliveries) out.push(`tend_alert_deliveries_total{${k}} ${v}`);
     // /metrics needs no credential, so what it reads from storage is computed at most every
     // STORAGE_GAUGES_MS, however often it is scraped (TRUST E4: O(1) work before authentication).
     const now = Date.now();
@@ -70,6 +82,8 @@ export class Metrics {
         at: now,
         nodes: await storage.nodesByStatus(),
         drifted: (await storage.drift()).length,
+        outbox: await storage.alerts.outboxDepth(),
+        conditions: await storage.alerts.conditionCounts(),
       };
     }
     out.push("# HELP tend_nodes Nodes by the status of their latest report.");
@@ -78,10 +92,26 @@ export class Metrics {
     out.push("# HELP tend_drifted_resources Resources drifted in nodes' latest reports.");
     out.push("# TYPE tend_drifted_resources gauge");
     out.push(`tend_drifted_resources ${this.storageGauges.drifted}`);
+    out.push("# HELP tend_alert_outbox_pending Alert events waiting for delivery, by sink.");
+    out.push("# TYPE tend_alert_outbox_pending gauge");
+    for (const [k, v] of Object.entries(this.storageGauges.outbox))
+      out.push(`tend_alert_outbox_pending{sink="${k}"} ${v}`);
+    out.push("# HELP tend_alert_conditions_open Open alert conditions (including those clearing), by kind.");
+    out.push("# TYPE tend_alert_conditions_open gauge");
+    for (const [k, v] of Object.entries(this.storageGauges.conditions))
+      out.push(`tend_alert_conditions_open{kind="${k}"} ${v}`);
     return `${out.join("\n")}\n`;
   }
 
-  private storageGauges: { at: number; nodes: Record<string, number>; drifted: number } | undefined;
+  private storageGauges:
+    | {
+        at: number;
+        nodes: Record<string, number>;
+        drifted: number;
+        outbox: Record<string, number>;
+        conditions: Record<string, number>;
+      }
+    | undefined;
 }
 
 const STORAGE_GAUGES_MS = 15_000;

@@ -10,6 +10,7 @@ import { hashSecret } from "../identity.js";
 import type { StaleCut } from "../storage/ui-types.js";
 import { type Html, html } from "../ui/html.js";
 import { layout, type PageOptions, pageParam } from "../ui/layout.js";
+import { alertsPage } from "../ui/pages/alerts.js";
 import { commitsPage } from "../ui/pages/commits.js";
 import { driftPage } from "../ui/pages/drift.js";
 import { fleetPage, fleetParams } from "../ui/pages/fleet.js";
@@ -171,6 +172,11 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
     ui.get("/ui/commits", { config: session, schema: page }, async (req, reply) => {
       const body = await commitsPage(d.storage, staleCut(), d.now());
       return send(reply, { title: "Commits", session: req.uiSession, nav: "commits" }, body);
+    });
+
+    ui.get("/ui/alerts", { config: session, schema: page }, async (req, reply) => {
+      const body = await alertsPage(d.storage, d.alerts.sinks, d.now());
+      return send(reply, { title: "Alerts", session: req.uiSession, nav: "alerts" }, body);
     });
   });
 }

@@ -29,10 +29,18 @@ export interface PendingReport {
   receivedAt: number;
   body: string;
   kept: Report["resources"];
+  /** The report conditions it wants open (`wantedKinds`): equal to the node's, it settles them. */
+  want: string;
+}
+
+/** A stored report that became its node's latest without settling its conditions needs settling. */
+export interface GroupOutcome {
+  outcome: SaveReportOutcome;
+  unsettled: boolean;
 }
 
 interface Waiting extends PendingReport {
-  resolve: (outcome: SaveReportOutcome) => void;
+  resolve: (outcome: GroupOutcome) => void;
   reject: (err: unknown) => void;
 }
 
@@ -47,23 +55,27 @@ const maxGroupBytes = 4 * 1024 * 1024;
 const maxInFlight = 4;
 
 /**
- * Every report of the group in the arrays $1–$8 (one element per report, in node order), its body
- * in a parameter of its own ($16 on: the bodies are the bulk of the bytes, and an array literal
- * would have to escape every quote in them, here and again in PostgreSQL), and every kept resource
- * in $9–$14 (tagged with its report's id). Inserted reports get their resource rows and move their
- * node's latest-report pointer (the newest `started_at` of the group per node, the later arrival on
- * a tie), all in this one statement. One text per group size, each prepared once per connection.
+ * Every report of the group in the arrays $1–$8 and $15–$16 (one element per report, in node
+ * order), its body in a parameter of its own ($17 on: the bodies are the bulk of the bytes, and an
+ * array literal would have to escape every quote in them, here and again in PostgreSQL), and every
+ * kept resource in $9–$14 (tagged with its report's id). Inserted reports get their resource rows
+ * and move their node's latest-report pointer (the newest `started_at` of the group per node, the
+ * later arrival on a tie), all in this one statement. A report whose wanted conditions ($15) equal
+ * the node's open ones (`nodes.alerts`) settles them in the same UPDATE (`alert_report`); the others
+ * come back `unsettled`, for the alert code. One text per group size, each prepared once per
+ * connection.
  */
 const groupSqlBySize = new Map<number, string>();
 
 function groupSql(n: number): string {
   let sql = groupSqlBySize.get(n);
   if (sql) return sql;
-  const bodies = Array.from({ length: n }, (_, i) => `(${i + 1}, $${i + 15}::text)`).join(", ");
+  const bodies = Array.from({ length: n }, (_, i) => `(${i + 1}, $${i + 17}::text)`).join(", ");
   sql = `WITH r AS (
     SELECT m.*, b.body FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-      $6::text[], $7::float8[], $8::bigint[])
-      WITH ORDINALITY AS m(id, node, commit_sha, mode, status, started_at, duration_ms, received_at, ord)
+      $6::text[], $7::float8[], $8::bigint[], $15::text[], $16::int[])
+      WITH ORDINALITY AS m(id, node, commit_sha, mode, status, started_at, duration_ms, received_at,
+        want, interval_s, ord)
     JOIN (VALUES ${bodies}) AS b(ord, body) ON b.ord = m.ord),
   ins AS (
     INSERT INTO reports (id, node, commit_sha, mode, status, started_at, duration_ms, received_at, body)
@@ -78,14 +90,20 @@ function groupSql(n: number): string {
     JOIN ins ON ins.id = x.report_id JOIN r ON r.id = x.report_id
     ON CONFLICT (report_id, resource) DO NOTHING),
   latest AS (
-    SELECT DISTINCT ON (r.node) r.id, r.node, r.started_at, r.status, r.commit_sha
+    SELECT DISTINCT ON (r.node) r.id, r.node, r.started_at, r.status, r.commit_sha, r.received_at,
+      r.want, r.interval_s
     FROM r JOIN ins ON ins.id = r.id ORDER BY r.node, r.started_at DESC, r.ord DESC),
   upd AS (
     UPDATE nodes SET last_report_id = latest.id, last_report_at = latest.started_at,
-      last_status = latest.status, last_commit = latest.commit_sha
+      last_status = latest.status, last_commit = latest.commit_sha, last_received = latest.received_at,
+      report_interval_s = COALESCE(latest.interval_s, nodes.report_interval_s),
+      alert_report = CASE WHEN COALESCE(nodes.alerts, '') = latest.want THEN latest.id
+        ELSE nodes.alert_report END
     FROM latest WHERE nodes.name = latest.node
-      AND (nodes.last_report_at IS NULL OR nodes.last_report_at <= latest.started_at))
-  SELECT id FROM ins`;
+      AND (nodes.last_report_at IS NULL OR nodes.last_report_at <= latest.started_at)
+    RETURNING nodes.last_report_id, nodes.alert_report)
+  SELECT ins.id, (upd.last_report_id IS NOT NULL AND upd.alert_report IS DISTINCT FROM upd.last_report_id)
+    AS unsettled FROM ins LEFT JOIN upd ON upd.last_report_id = ins.id`;
   groupSqlBySize.set(n, sql);
   return sql;
 }
@@ -99,8 +117,8 @@ export class PostgresReportGroups {
 
   constructor(private readonly query: Query) {}
 
-  save(p: PendingReport): Promise<SaveReportOutcome> {
-    return new Promise<SaveReportOutcome>((resolve, reject) => {
+  save(p: PendingReport): Promise<GroupOutcome> {
+    return new Promise<GroupOutcome>((resolve, reject) => {
       this.waiting.push({ ...p, resolve, reject });
       this.schedule();
     });
@@ -151,7 +169,7 @@ export class PostgresReportGroups {
   }
 
   private async run(group: Waiting[]): Promise<void> {
-    let outcomes: SaveReportOutcome[];
+    let outcomes: GroupOutcome[];
     try {
       outcomes = await this.store(group);
     } catch (err) {
@@ -163,18 +181,18 @@ export class PostgresReportGroups {
       await Promise.all(
         group.map((w) =>
           this.store([w]).then(
-            ([outcome]) => w.resolve(outcome as SaveReportOutcome),
+            ([outcome]) => w.resolve(outcome as GroupOutcome),
             (e: unknown) => w.reject(e),
           ),
         ),
       );
       return;
     }
-    for (const [i, w] of group.entries()) w.resolve(outcomes[i] as SaveReportOutcome);
+    for (const [i, w] of group.entries()) w.resolve(outcomes[i] as GroupOutcome);
   }
 
   /** Stores `group` (distinct ids) in one statement; the outcome of each, in order. */
-  private async store(group: Waiting[]): Promise<SaveReportOutcome[]> {
+  private async store(group: Waiting[]): Promise<GroupOutcome[]> {
     const rows = [...group].sort((a, b) =>
       a.report.node < b.report.node ? -1 : a.report.node > b.report.node ? 1 : 0,
     );
@@ -199,9 +217,12 @@ export class PostgresReportGroups {
       rows.map((w) => w.report.duration_ms),
       rows.map((w) => w.receivedAt),
       ...res,
+      rows.map((w) => w.want),
+      rows.map((w) => w.report.interval_s ?? null),
       ...rows.map((w) => w.body),
     ]);
     const stored = new Set(inserted.map((r) => String(r.id)));
+    const unsettled = new Set(inserted.filter((r) => r.unsettled === true).map((r) => String(r.id)));
     const missed = group.filter((w) => !stored.has(w.report.id)).map((w) => w.report.id);
     const owner = new Map<string, string>();
     if (missed.length > 0) {
@@ -210,8 +231,9 @@ export class PostgresReportGroups {
       for (const r of prior) owner.set(String(r.id), String(r.node));
     }
     return group.map((w) => {
-      if (stored.has(w.report.id)) return "stored";
-      return owner.get(w.report.id) === w.report.node ? "duplicate" : "conflict";
+      if (stored.has(w.report.id)) return { outcome: "stored", unsettled: unsettled.has(w.report.id) };
+      const outcome = owner.get(w.report.id) === w.report.node ? "duplicate" : "conflict";
+      return { outcome, unsettled: false };
     });
   }
 }

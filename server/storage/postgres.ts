@@ -21,7 +21,7 @@ function wrap(err: unknown): unknown {
   return isConnectionError(err) ? new StorageUnavailable(err) : err;
 }
 
-const lockKeys: Record<string, number> = { ingest: 74201, migrate: 74200 };
+const lockKeys: Record<string, number> = { ingest: 74201, migrate: 74200, "alert-sweep": 74202 };
 
 const statementNames = new Map<string, string>();
 

@@ -3,7 +3,10 @@
  * knows how each column comes back. PostgreSQL returns BIGINT and COUNT(*) as strings and SQLite
  * returns numbers, and booleans are 0/1 integers in both, hence the conversions.
  */
+import type { ConditionRow } from "../alerts/conditions.js";
+import type { StoredEvent } from "../alerts/kinds.js";
 import type { DuplicateIdentity } from "../duplicates.js";
+import type { OutboxRow, SinkState, StormRow } from "./alert-types.js";
 import type { Row } from "./driver.js";
 import type {
   CommitRecord,
@@ -150,4 +153,65 @@ export function sessionRecord(r: Row): SessionRecord {
 
 export function duplicateAlert(r: Row): { alert: DuplicateIdentity; enrolled: number } {
   return { alert: json(r.value) as DuplicateIdentity, enrolled: num(r.enrolled_at) };
+}
+
+export function conditionRow(r: Row): ConditionRow {
+  return {
+    kind: String(r.kind),
+    subject: String(r.subject),
+    node: strOrNull(r.node),
+    state: r.state === "open" || r.state === "clearing" ? r.state : "closed",
+    seq: num(r.seq),
+    opened_at: num(r.opened_at),
+    changed_at: num(r.changed_at),
+    clear_at: numOrNull(r.clear_at),
+    flaps: num(r.flaps),
+    summary: String(r.summary),
+    details: json(r.details) as ConditionRow["details"],
+  };
+}
+
+export function outboxRow(r: Row): OutboxRow {
+  return {
+    id: String(r.id),
+    sink: String(r.sink),
+    kind: String(r.kind),
+    subject: String(r.subject),
+    seq: num(r.seq),
+    action: String(r.action) as OutboxRow["action"],
+    created_at: num(r.created_at),
+    event: json(r.event) as StoredEvent,
+    state: String(r.state) as OutboxRow["state"],
+    attempts: num(r.attempts),
+    next_at: num(r.next_at),
+    done_at: numOrNull(r.done_at),
+    last_status: numOrNull(r.last_status),
+    last_error: strOrNull(r.last_error),
+    storm: strOrNull(r.storm),
+  };
+}
+
+export function sinkState(r: Row): SinkState {
+  return {
+    name: String(r.name),
+    owner: strOrNull(r.owner),
+    owner_until: num(r.owner_until),
+    paused_until: num(r.paused_until),
+    failures: num(r.failures),
+    last_ok_at: numOrNull(r.last_ok_at),
+    last_error: strOrNull(r.last_error),
+    last_error_at: numOrNull(r.last_error_at),
+  };
+}
+
+export function stormRow(r: Row): StormRow {
+  return {
+    id: String(r.id),
+    sink: String(r.sink),
+    kind: String(r.kind),
+    opened_at: num(r.opened_at),
+    until_at: num(r.until_at),
+    members: num(r.members),
+    resolved: num(r.resolved),
+  };
 }

@@ -5,10 +5,13 @@
  * one turn and stores reports in groups, SQLite does neither (its driver groups transactions).
  */
 import type { Facts, Report } from "../../core/types.js";
+import { wantedKinds } from "../alerts/detect.js";
 import type { DuplicateIdentity } from "../duplicates.js";
+import { SqlAlertStorage } from "./alerts.js";
 import { BatchedLookup } from "./batched-lookup.js";
 import { type Driver, schemaStatements } from "./driver.js";
 import { PostgresReportGroups } from "./pg-reports.js";
+import { alertSchemaStatements } from "./sql/alert-conditions.js";
 import * as catalogs from "./sql/catalogs.js";
 import * as commits from "./sql/commits.js";
 import * as nodes from "./sql/nodes.js";
@@ -31,6 +34,7 @@ import { SqlUiStorage, uiSchemaStatements } from "./ui.js";
 export class SqlStorage implements Storage {
   readonly kind: "sqlite" | "postgres";
   readonly ui: SqlUiStorage;
+  readonly alerts: SqlAlertStorage;
   /** PostgreSQL: reports stored in groups, one statement per group (see pg-reports.ts). */
   readonly reportGroups: PostgresReportGroups | undefined;
   private readonly credentialLookup: BatchedLookup<NodeIdentity> | undefined;
@@ -38,6 +42,7 @@ export class SqlStorage implements Storage {
   constructor(private readonly db: Driver) {
     this.kind = db.kind;
     this.ui = new SqlUiStorage(db);
+    this.alerts = new SqlAlertStorage(db);
     // SQLite groups in its driver (several transactions under one COMMIT).
     this.reportGroups = db.kind === "postgres" ? new PostgresReportGroups(db.query) : undefined;
     // PostgreSQL: the credential lookups of one turn in one query (a round trip each otherwise).
@@ -48,7 +53,7 @@ export class SqlStorage implements Storage {
   }
 
   init(): Promise<void> {
-    return this.db.migrate([...schemaStatements, ...uiSchemaStatements]);
+    return this.db.migrate([...schemaStatements, ...uiSchemaStatements, ...alertSchemaStatements]);
   }
 
   close(): Promise<void> {
@@ -141,11 +146,22 @@ export class SqlStorage implements Storage {
     return catalogs.nodeFile(this.db, node, sha);
   }
 
-  saveReport(report: Report, receivedAt: number, body?: string): Promise<SaveReportOutcome> {
+  async saveReport(report: Report, receivedAt: number, body?: string): Promise<SaveReportOutcome> {
     const json = body ?? JSON.stringify(report);
     const kept = report.resources.filter(reports.keptResource);
-    if (this.reportGroups) return this.reportGroups.save({ report, receivedAt, body: json, kept });
-    return reports.saveReport(this.db, report, receivedAt, json, kept);
+    if (this.reportGroups) {
+      const want = wantedKinds(report);
+      const saved = await this.reportGroups.save({ report, receivedAt, body: json, kept, want });
+      // Its conditions change: in a transaction of their own, before the report is acknowledged
+      // (should the server stop in between, the sweeper settles it: `alert_report` says it is not).
+      if (saved.unsettled) await this.alerts.settle(report, receivedAt);
+      return saved.outcome;
+    }
+    const saved = await reports.saveReport(this.db, report, receivedAt, json, kept, (q) =>
+      this.alerts.settleIn(q, report, receivedAt),
+    );
+    this.alerts.notify(saved.written);
+    return saved.outcome;
   }
 
   nodeReports(node: string, limit: number): Promise<ReportSummary[]> {

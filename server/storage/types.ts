@@ -6,6 +6,7 @@
 import type { Problem } from "../../core/errors.js";
 import type { Facts, Report } from "../../core/types.js";
 import type { DuplicateIdentity } from "../duplicates.js";
+import type { AlertStorage } from "./alert-types.js";
 import type { UiStorage } from "./ui-types.js";
 
 export type TokenKind = "enroll" | "admin";
@@ -90,6 +91,8 @@ export interface Storage {
   readonly kind: "sqlite" | "postgres";
   /** Sessions and the dashboard's page queries (server/ui/). */
   readonly ui: UiStorage;
+  /** Alert conditions and the outbox of their events (server/alerts/). */
+  readonly alerts: AlertStorage;
   /** Creates or upgrades the tables. */
   init(): Promise<void>;
   close(): Promise<void>;

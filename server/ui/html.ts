@@ -66,4 +66,13 @@ export function ago(when: string | number | null, now: number): string {
   return `${Math.floor(s / 86_400)} d ago`;
 }
 
+/** "45 s", "3 min", "2 h", "5 d": a length of time, at least 0. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86_400)} d`;
+}
+
 export const shortSha = (sha: string | null): string => (sha ? sha.slice(0, 8) : "none");

@@ -8,14 +8,14 @@ export interface PageOptions {
   title: string;
   session: UiSession | null;
   /** Which nav entry is current. */
-  nav?: "fleet" | "drift" | "commits";
+  nav?: "fleet" | "drift" | "commits" | "alerts";
 }
 
 export function layout(o: PageOptions, body: Html): Html {
   const link = (href: string, name: string, key: PageOptions["nav"]) =>
     html`<a href="${href}"${o.nav === key ? html` aria-current="page"` : ""}>${name}</a>`;
   const nav = o.session
-    ? html`<nav>${link("/ui/", "Fleet", "fleet")}${link("/ui/drift", "Drift", "drift")}${link("/ui/commits", "Commits", "commits")}</nav>
+    ? html`<nav>${link("/ui/", "Fleet", "fleet")}${link("/ui/drift", "Drift", "drift")}${link("/ui/commits", "Commits", "commits")}${link("/ui/alerts", "Alerts", "alerts")}</nav>
 <form method="post" action="/ui/logout" class="logout"><input type="hidden" name="_csrf" value="${o.session.csrf}"><button type="submit">Log out</button></form>`
     : "";
   return html`<!doctype html>

@@ -56,6 +56,9 @@ details.unchanged ul{columns:2;margin:6px 0}
 svg.rollout{width:100%;height:14px;display:block;background:#e3e6eb;border-radius:4px}
 .r-ok{fill:var(--ok)}.r-failed{fill:var(--failed)}.r-older{fill:var(--drift)}.r-stale{fill:var(--stale)}
 tr.live td{background:#f1f5ff}.problems{margin:4px 0 0;padding-left:18px;color:#8e1b1b}
+.error-text{color:#8e1b1b}.open-alerts h2{display:flex;gap:10px;align-items:baseline;flex-wrap:wrap}
+.tag.k-failing,.tag.k-refused-commit{color:var(--failed);border-color:var(--failed)}.tag.k-stale{color:var(--stale);border-color:var(--stale)}
+.tag.k-drifted{color:var(--drift);border-color:var(--drift)}
 .login{max-width:420px;margin:60px auto;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:20px 24px}
 .login code{white-space:nowrap}.login label{display:flex;flex-direction:column;gap:4px;margin:12px 0}.login input{width:100%}
 `;

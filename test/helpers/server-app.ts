@@ -5,7 +5,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type App, buildApp } from "../../server/app.js";
+import { loadSinks } from "../../server/alerts/sinks.js";
+import { type App, type AppOptions, buildApp } from "../../server/app.js";
 import { type CompilerFns, coreCompiler } from "../../server/compiler.js";
 import { loadConfig } from "../../server/config.js";
 import { GitGate } from "../../server/git/gate.js";
@@ -40,6 +41,9 @@ export interface TestServerOptions {
   compiler?: CompilerFns;
   /** Reuse this repository (and do not delete it on close). */
   repo?: TestRepo;
+  /** The app's clock (reports' arrival, alert conditions, the sweeper). */
+  now?: () => number;
+  alertWorker?: AppOptions["alertWorker"];
 }
 
 export async function startTestServer(o: TestServerOptions = {}): Promise<TestServer> {
@@ -57,7 +61,15 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   });
   const compiler = o.compiler ?? (await coreCompiler());
   const key = loadSigningKey(dataDir);
-  const built = await buildApp({ config, storage, key, compiler });
+  const built = await buildApp({
+    config,
+    storage,
+    key,
+    compiler,
+    now: o.now,
+    sinks: loadSinks(config.alerts),
+    alertWorker: o.alertWorker,
+  });
   const mirror = new GitMirror(join(dataDir, "recipes.git"), repo.dir, "main");
   const gate = new GitGate(mirror, config.recipes?.path ?? "", storage, compiler, built.app.log);
   built.deps.gate = gate;
@@ -103,6 +115,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
       return res.json().credential as string;
     },
     async close() {
+      await built.deps.alerts.stop();
       await built.app.close();
       await storage.close();
       await ts.cleanup();

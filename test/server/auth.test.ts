@@ -21,6 +21,7 @@ const allowed: Record<string, Caller[]> = {
   "GET /api/v1/reports/:id": ["admin"],
   "GET /api/v1/drift": ["admin"],
   "GET /api/v1/commits": ["admin"],
+  "GET /api/v1/alerts": ["admin"],
   "POST /api/v1/hooks/git": ["admin"],
   "GET /healthz": callers,
   "GET /metrics": callers,
@@ -41,6 +42,7 @@ const allowed: Record<string, Caller[]> = {
   "GET /ui/reports/:id": [],
   "GET /ui/drift": [],
   "GET /ui/commits": [],
+  "GET /ui/alerts": [],
 };
 
 t.test("every route declares its auth and is in the matrix", async (t) => {

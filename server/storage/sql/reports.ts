@@ -3,7 +3,8 @@
  * dashboard queries count, each node's latest report, the drift view over those, and pruning.
  */
 import type { Report } from "../../../core/types.js";
-import type { Driver } from "../driver.js";
+import { wantedKinds } from "../../alerts/detect.js";
+import type { Driver, Query } from "../driver.js";
 import { driftRow, num, reportSummary } from "../rows.js";
 import type { DriftRow, ReportSummary, SaveReportOutcome } from "../types.js";
 
@@ -17,14 +18,20 @@ export function keptResource(r: Report["resources"][number]): boolean {
   return r.drifted || r.status !== "unchanged";
 }
 
-/** One report in one transaction (SQLite; PostgreSQL stores reports in groups, pg-reports.ts). */
+/**
+ * One report in one transaction (SQLite; PostgreSQL stores reports in groups, pg-reports.ts). When
+ * it becomes its node's latest, it settles the node's alert conditions in the same transaction:
+ * in the UPDATE itself when it wants open exactly what is open (`nodes.alerts`, the common case: no
+ * query more), else through `settle` (which writes the condition changes and their outbox rows).
+ */
 export function saveReport(
   db: Driver,
   report: Report,
   receivedAt: number,
   json: string,
   kept: Report["resources"],
-): Promise<SaveReportOutcome> {
+  settle: (q: Query) => Promise<number>,
+): Promise<{ outcome: SaveReportOutcome; written: number }> {
   return db.tx(async (q) => {
     const inserted = await q(
       `INSERT INTO reports (id, node, commit_sha, mode, status, started_at, duration_ms, received_at, body)
@@ -43,7 +50,7 @@ export function saveReport(
     );
     if (inserted.length === 0) {
       const [prior] = await q("SELECT node FROM reports WHERE id = $1", [report.id]);
-      return prior?.node === report.node ? "duplicate" : "conflict";
+      return { outcome: prior?.node === report.node ? "duplicate" : "conflict", written: 0 };
     }
     // One prepared single-row INSERT, run once per kept resource inside the transaction.
     for (const r of kept) {
@@ -53,12 +60,24 @@ export function saveReport(
         [report.id, report.node, r.id, r.type, r.status, r.drifted ? 1 : 0, JSON.stringify(r.changes)],
       );
     }
-    await q(
-      `UPDATE nodes SET last_report_id = $2, last_report_at = $3, last_status = $4, last_commit = $5
-       WHERE name = $1 AND (last_report_at IS NULL OR last_report_at <= $3)`,
-      [report.node, report.id, report.started_at, report.status, report.commit],
+    const [latest] = await q(
+      `UPDATE nodes SET last_report_id = $2, last_report_at = $3, last_status = $4, last_commit = $5,
+       last_received = $6, report_interval_s = COALESCE($7, report_interval_s),
+       alert_report = CASE WHEN COALESCE(alerts, '') = $8 THEN $2 ELSE alert_report END
+       WHERE name = $1 AND (last_report_at IS NULL OR last_report_at <= $3) RETURNING alert_report`,
+      [
+        report.node,
+        report.id,
+        report.started_at,
+        report.status,
+        report.commit,
+        receivedAt,
+        report.interval_s ?? null,
+        wantedKinds(report),
+      ],
     );
-    return "stored";
+    const written = latest && latest.alert_report !== report.id ? await settle(q) : 0;
+    return { outcome: "stored", written };
   });
 }
 

@@ -1,10 +1,12 @@
 /** The fleet at a glance: counts, then every node (filtered, sorted, paginated) with its last runs. */
 
+import type { ConditionRecord } from "../../storage/alert-types.js";
 import type { Storage } from "../../storage/types.js";
 import type { FleetQuery, FleetSort, StaleCut } from "../../storage/ui-types.js";
 import { strip } from "../charts.js";
 import { ago, type Html, html, query, shortSha } from "../html.js";
 import { badge, duplicateAlerts, nodeHref, pageParam, pager } from "../layout.js";
+import { conditionRows } from "./alerts.js";
 
 export const pageSize = 50;
 const sorts: FleetSort[] = ["name", "last_run", "status", "drifted", "commit"];
@@ -34,6 +36,21 @@ export function fleetParams(q: Record<string, unknown>): FleetParams {
   };
 }
 
+/** The open alert conditions, the oldest ten, with a link to the Alerts page. */
+function openAlerts(conditions: ConditionRecord[], counts: Record<string, number>, now: number): Html | "" {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  if (total === 0) return "";
+  const byKind = Object.entries(counts)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(", ");
+  return html`<section class="open-alerts" aria-label="open alerts">
+<h2>${total} open alert${total === 1 ? "" : "s"} <span class="muted">(${byKind})</span> <a href="/ui/alerts">all alerts →</a></h2>
+<table class="alerts-table"><tbody>
+${conditionRows(conditions, now)}
+</tbody></table>
+</section>`;
+}
+
 export async function fleetPage(
   storage: Storage,
   p: FleetParams,
@@ -52,10 +69,12 @@ export async function fleetPage(
     offset: (p.page - 1) * pageSize,
     limit: pageSize,
   };
-  const [counts, { rows, total }, duplicates] = await Promise.all([
+  const [counts, { rows, total }, duplicates, alerts, alertCounts] = await Promise.all([
     storage.ui.fleetCounts(stale, live),
     storage.ui.fleet(fq),
     storage.duplicateIdentities(),
+    storage.alerts.openConditions(10),
+    storage.alerts.conditionCounts(),
   ]);
   const runs = await storage.ui.recentRuns(
     rows.map((r) => r.name),
@@ -73,6 +92,7 @@ export async function fleetPage(
     html`<a class="card ${cls}" href="${href}"><b>${n}</b><span>${label}</span></a>`;
   return html`<h1>Fleet</h1>
 ${duplicateAlerts(duplicates, now)}
+${openAlerts(alerts, alertCounts, now)}
 <section class="cards" aria-label="counts">
 ${card(counts.nodes, "nodes", "/ui/")}
 ${card(counts.failing, "failing", "/ui/?status=failed", counts.failing ? "bad" : "")}
