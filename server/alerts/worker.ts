@@ -238,7 +238,7 @@ export class DeliveryWorker {
     const { baseMs, capMs } = this.o.backoff;
     const exp = Math.min(capMs, baseMs * 2 ** Math.min(held.failures - 1, 30));
     // Full jitter on half the delay: servers and sinks that failed together do not retry together.
-    const delay = r.retryAfterMs ?? exp / 2 + Math.random() * (exp / 2);
+    const delay = Math.round(r.retryAfterMs ?? exp / 2 + Math.random() * (exp / 2));
     this.o.log.warn(
       { sink: sink.name, status: r.status, error, retryInMs: Math.round(delay) },
       "alert delivery failed; will retry",

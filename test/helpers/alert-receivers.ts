@@ -40,6 +40,10 @@ export interface Receiver {
   received: Received[];
   /** Every request, valid or not, answered or not. */
   requests: number;
+  /** When each request arrived. */
+  times: number[];
+  /** While true, every request gets 503 (the service is down). */
+  down: boolean;
   invalid: string[];
   /** Answers for the next requests, taken in order; then success. */
   script: Script[];
@@ -179,6 +183,8 @@ export async function receiver(kind: "pagerduty" | "slack" | "webhook", check: C
     url: "",
     received: [],
     requests: 0,
+    times: [],
+    down: false,
     invalid: [],
     script: [],
     async waitFor(pred, timeoutMs = 30_000) {
@@ -203,7 +209,8 @@ export async function receiver(kind: "pagerduty" | "slack" | "webhook", check: C
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       r.requests++;
-      const step = r.script.shift();
+      r.times.push(Date.now());
+      const step = r.down ? { status: 503 } : r.script.shift();
       if (step?.hang) {
         hung.add(res);
         return;

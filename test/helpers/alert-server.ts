@@ -7,6 +7,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Report } from "../../core/types.js";
+import { hashSecret } from "../../server/identity.js";
+import { randomToken } from "../../server/ui/session.js";
 import { pagerDutyReceiver, type Receiver, slackReceiver, webhookReceiver } from "./alert-receivers.js";
 import { bearer, startTestServer, type TestServer, type TestServerOptions } from "./server-app.js";
 import { makeReport } from "./server-report.js";
@@ -142,4 +144,16 @@ export async function deliverUntil(s: TestServer, done: () => boolean, passes = 
   for (let i = 0; i < passes && !done(); i++) {
     if ((await s.deps.alerts.deliver()) === 0) await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A dashboard session cookie (stored as the login form would store it). */
+export async function sessionCookie(s: TestServer): Promise<string> {
+  const secret = randomToken();
+  const now = s.deps.now();
+  await s.storage.ui.createSession({
+    hash: hashSecret(secret),
+    created_at: now,
+    expires_at: now + 86_400_000,
+  });
+  return `tend_session=${secret}`;
 }
