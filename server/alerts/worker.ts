@@ -52,6 +52,7 @@ export class DeliveryWorker {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private woken = false;
+  private passing: Promise<unknown> = Promise.resolve();
   private readonly o: Required<Omit<WorkerOptions, "onOutcome">> & Pick<WorkerOptions, "onOutcome">;
 
   constructor(o: WorkerOptions) {
@@ -71,11 +72,15 @@ export class DeliveryWorker {
     this.loop = this.run();
   }
 
-  async stop(): Promise<void> {
+  /** Stops, giving its sinks back (`release: false` leaves them to lapse, as a crash would). */
+  async stop(release = true): Promise<void> {
     this.running = false;
     this.wake();
     await this.loop;
-    for (const name of this.held.keys()) await this.o.storage.releaseSink(name, this.owner).catch(() => {});
+    await this.passing;
+    if (release) {
+      for (const name of this.held.keys()) await this.o.storage.releaseSink(name, this.owner).catch(() => {});
+    }
     this.held.clear();
   }
 
@@ -106,8 +111,17 @@ export class DeliveryWorker {
     }
   }
 
-  /** One pass over every sink this server holds or can take; how many events it handled. */
-  async once(): Promise<number> {
+  /**
+   * One pass over every sink this server holds or can take; how many events it handled. Passes
+   * never overlap (the loop's and a caller's would send the same events twice).
+   */
+  once(): Promise<number> {
+    const pass = this.passing.then(() => this.pass());
+    this.passing = pass.catch(() => 0);
+    return pass;
+  }
+
+  private async pass(): Promise<number> {
     let handled = 0;
     for (const sink of this.o.sinks) {
       const held = await this.claim(sink.name);

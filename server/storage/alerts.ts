@@ -21,6 +21,7 @@ import type {
 } from "./alert-types.js";
 import type { Driver, Query } from "./driver.js";
 import { conditionRow, num, numOrNull, strOrNull } from "./rows.js";
+import { SettleGroups } from "./settle-groups.js";
 import * as cond from "./sql/alert-conditions.js";
 import * as outbox from "./sql/alert-outbox.js";
 
@@ -66,10 +67,20 @@ export class SqlAlertStorage implements AlertStorage {
     return cond.settleNode(q, this.pg, this.policy, report.node, report, now);
   }
 
-  /** After the report's statement committed (PostgreSQL groups): settles its node in a transaction. */
-  async settle(report: Report, now: number): Promise<void> {
-    this.written(await this.db.tx((q) => cond.settleNode(q, this.pg, this.policy, report.node, report, now)));
+  /** After the report's statement committed (PostgreSQL groups): settles its node, in groups. */
+  settle(report: Report, now: number): Promise<void> {
+    return this.settleGroups.settle(report, now);
   }
+
+  private readonly settleGroups = new SettleGroups(async (items) => {
+    const n = await this.db.tx(async (q) => {
+      let written = 0;
+      for (const { report, now } of items)
+        written += await cond.settleNode(q, this.pg, this.policy, report.node, report, now);
+      return written;
+    });
+    this.written(n);
+  });
 
   /** Tells the worker about rows written inside a transaction this class did not run. */
   notify(written: number): void {

@@ -192,7 +192,7 @@ export async function receiver(kind: "pagerduty" | "slack" | "webhook", check: C
       while (!pred(r.received)) {
         if (Date.now() > end)
           throw new Error(
-            `${kind} receiver: still waiting after ${timeoutMs} ms (${r.received.length} received)`,
+            `${kind} receiver: still waiting after ${timeoutMs} ms (${r.received.length} received, ${r.requests} requests, invalid: ${r.invalid.slice(0, 3).join("; ")})`,
           );
         await new Promise((x) => setTimeout(x, 20));
       }

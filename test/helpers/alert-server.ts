@@ -24,6 +24,8 @@ export interface AlertRig {
   /** Files holding the sinks' secrets, and the `alerts:` configuration naming them. */
   secretsDir: string;
   alerts: Record<string, unknown>;
+  /** Enrols the nodes one after the other (their credentials kept for `post`). */
+  enroll(nodes: string[]): Promise<void>;
   /** Posts `report` as its node (enrolled on first use); the HTTP status. */
   post(report: Report): Promise<number>;
   close(): Promise<void>;
@@ -87,6 +89,9 @@ export async function alertRig(
     hook,
     secretsDir,
     alerts,
+    async enroll(nodes) {
+      for (const n of nodes) if (!creds.has(n)) creds.set(n, await s.enroll(n));
+    },
     async post(report) {
       let cred = creds.get(report.node);
       if (!cred) {
