@@ -48,6 +48,8 @@ t.test("enrol, run, cache, spool against a real server", async (t) => {
     t.equal(readFileSync(join(env.target, "motd"), "utf8"), "hello from tend\n");
     t.equal(readFileSync(join(env.target, "big.txt"), "utf8"), BIG);
     t.same(flush, { sent: 1, rejected: 0, left: 0 });
+    t.equal(report.interval_s, 1800, "the report says how often the agent runs (the default */30 schedule)");
+    t.match(await env.admin(`/api/v1/reports/${report.id}`), { interval_s: 1800 }, "the server has it");
     t.equal(mode(join(env.stateDir, "catalog.json")), "600");
     const reports = await env.reportsOf();
     t.same(
