@@ -187,6 +187,12 @@ export const KIND_RULES: Readonly<Record<ResourceType, KindRules>> = {
       {
         "after": "group",
         "param": "groups"
+      },
+      {
+        "after": "group",
+        "names": [
+          "{name}"
+        ]
       }
     ]
   }
