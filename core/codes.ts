@@ -40,6 +40,8 @@ export const codes = {
   TEND_E_SERVICE_NOT_FOUND: "A service resource names a systemd unit that does not exist.",
   TEND_E_SERVICE_FAILED:
     "A service did not stay running after it was started (the report carries its last journal lines).",
+  TEND_E_LINE_NO_FILE: "A line resource names a file that does not exist (a file resource can create it).",
+  TEND_E_LINE_TEXT: "A line resource's text holds a newline: a line is one line.",
   TEND_E_BACKUP_NOT_FOUND: "No backup matches the path (and --at ID) given to tend backup.",
   TEND_E_GIT: "The server could not fetch or read the recipe repository with git.",
   TEND_E_BAD_REQUEST:

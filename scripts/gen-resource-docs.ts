@@ -48,7 +48,8 @@ export function renderReference(specs: KindSpec[]): string {
       out.push(`| \`${key}\`${note} | ${typeOf(p)} | ${def} | ${cell(desc)} |`);
     };
     row(s.type, s.name, " (the name)");
-    for (const [key, p] of Object.entries(s.attributes)) row(key, p);
+    for (const [key, p] of Object.entries(s.attributes))
+      row(key, p, s.mandatory?.includes(key) ? " (required)" : "");
     out.push("");
     if (s.notes) out.push(s.notes.trim(), "");
   }

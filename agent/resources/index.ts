@@ -5,8 +5,9 @@ import { exec } from "./exec.js";
 import { file } from "./file.js";
 import { group } from "./group.js";
 import type { Kind } from "./kind.js";
+import { line } from "./line.js";
 import { pkg } from "./package.js";
 import { service } from "./service.js";
 import { user } from "./user.js";
 
-export const kinds: Record<ResourceType, Kind> = { exec, file, group, package: pkg, service, user };
+export const kinds: Record<ResourceType, Kind> = { exec, file, group, line, package: pkg, service, user };
