@@ -42,6 +42,10 @@ export const codes = {
     "A service did not stay running after it was started (the report carries its last journal lines).",
   TEND_E_LINE_NO_FILE: "A line resource names a file that does not exist (a file resource can create it).",
   TEND_E_LINE_TEXT: "A line resource's text holds a newline: a line is one line.",
+  TEND_E_SYSCTL_UNKNOWN: "A sysctl resource names a kernel parameter this kernel does not have.",
+  TEND_E_SYSCTL_READONLY:
+    "A kernel parameter cannot be written on this box (/proc/sys read-only in a container, or not permitted).",
+  TEND_E_SYSCTL_VALUE: "The kernel refused a sysctl resource's value (out of range or malformed).",
   TEND_E_BACKUP_NOT_FOUND: "No backup matches the path (and --at ID) given to tend backup.",
   TEND_E_GIT: "The server could not fetch or read the recipe repository with git.",
   TEND_E_BAD_REQUEST:

@@ -9,6 +9,7 @@ import type { Kind } from "./kind.js";
 import { line } from "./line.js";
 import { pkg } from "./package.js";
 import { service } from "./service.js";
+import { sysctl } from "./sysctl.js";
 import { user } from "./user.js";
 
 export const kinds: Record<ResourceType, Kind> = {
@@ -19,5 +20,6 @@ export const kinds: Record<ResourceType, Kind> = {
   line,
   package: pkg,
   service,
+  sysctl,
   user,
 };
