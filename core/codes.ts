@@ -46,7 +46,8 @@ export const codes = {
   TEND_E_SYSCTL_READONLY:
     "A kernel parameter cannot be written on this box (/proc/sys read-only in a container, or not permitted).",
   TEND_E_SYSCTL_VALUE: "The kernel refused a sysctl resource's value (out of range or malformed).",
-  TEND_E_SSH_KEY: "An authorized_key resource's key is not a usable public key (its base64 part is not of its type).",
+  TEND_E_SSH_KEY:
+    "An authorized_key resource's key is not a usable public key (its base64 part is not of its type).",
   TEND_E_SSH_NO_HOME: "An authorized_key resource's user has no home directory to hold ~/.ssh.",
   TEND_E_BACKUP_NOT_FOUND: "No backup matches the path (and --at ID) given to tend backup.",
   TEND_E_GIT: "The server could not fetch or read the recipe repository with git.",
