@@ -49,6 +49,10 @@ export const codes = {
   TEND_E_SSH_KEY:
     "An authorized_key resource's key is not a usable public key (its base64 part is not of its type).",
   TEND_E_SSH_NO_HOME: "An authorized_key resource's user has no home directory to hold ~/.ssh.",
+  TEND_E_KEY_FINGERPRINT:
+    "An OpenPGP key (an apt_repository's signing key) does not match its fingerprint pin, or is not a public key.",
+  TEND_E_APT_UPDATE:
+    "apt-get update failed for a repository (unreachable, or its signature does not verify).",
   TEND_E_BACKUP_NOT_FOUND: "No backup matches the path (and --at ID) given to tend backup.",
   TEND_E_GIT: "The server could not fetch or read the recipe repository with git.",
   TEND_E_BAD_REQUEST:

@@ -72,6 +72,11 @@ export interface KindSpec {
     content?: string;
     source?: string;
     template?: string;
+    /**
+     * The attribute holding OpenPGP fingerprint pins that the wanted bytes (a public key file) must
+     * match: `tend validate` checks an inline or recipe-file key against them (core/openpgp.ts).
+     */
+    openpgp_fingerprint?: string;
   };
   /**
    * Attributes that are commands: a string split into words like a shell would (without running

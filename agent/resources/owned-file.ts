@@ -82,11 +82,16 @@ export async function ownedChanges(
   return { changes, diff };
 }
 
-/** Writes the file (root's, its mode), keeping what it replaces; makes its directory when missing. */
+/**
+ * Writes the file (root's, its mode) unless it is so already, keeping what it replaces; makes its
+ * directory when missing.
+ */
 export async function writeOwned(ctx: KindContext, w: Owned): Promise<void> {
   await fsp.mkdir(dirname(w.path), { recursive: true, mode: 0o755 });
   const live = readOwned(w.path, w.path);
-  if (live && !live.data.equals(w.data)) await new BackupStore(ctx.stateDir).save(w.path, live.data, live.st);
+  const same = live?.data.equals(w.data);
+  if (same && (live!.st.mode & 0o7777) === w.mode && live!.st.uid === 0 && live!.st.gid === 0) return;
+  if (live && !same) await new BackupStore(ctx.stateDir).save(w.path, live.data, live.st);
   await atomicWrite(w.path, w.data, { mode: w.mode, uid: 0, gid: 0 });
 }
 
