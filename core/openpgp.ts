@@ -126,7 +126,12 @@ export function pinProblem(data: Uint8Array, pins: string | readonly string[]): 
   } catch (err) {
     return `the key is not a usable OpenPGP public key: ${(err as Error).message}`;
   }
-  const want = (typeof pins === "string" ? [pins] : [...pins]).map(normalFingerprint);
+  return pinMismatch(have, pins);
+}
+
+/** pinProblem for fingerprints already computed. */
+export function pinMismatch(have: readonly string[], pins: string | readonly string[]): string | null {
+  const want = normalPins(pins);
   const unpinned = have.filter((f) => !want.includes(f));
   const absent = want.filter((f) => !have.includes(f));
   if (!unpinned.length && !absent.length) return null;
@@ -134,4 +139,9 @@ export function pinProblem(data: Uint8Array, pins: string | readonly string[]): 
   if (absent.length) parts.push(`it does not hold ${absent.join(", ")}`);
   if (unpinned.length) parts.push(`it holds ${unpinned.join(", ")}, which is not pinned`);
   return `the key does not match its fingerprint pin: ${parts.join("; ")}`;
+}
+
+/** Pins as a sorted list of normal fingerprints. */
+export function normalPins(pins: string | readonly string[]): string[] {
+  return (typeof pins === "string" ? [pins] : [...pins]).map(normalFingerprint).sort();
 }

@@ -9,7 +9,7 @@ import { promises as fsp, lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { TendError } from "../../core/errors.js";
 import type { KindSpec, Schema } from "../../core/kind-spec.js";
-import { isArmored, pinProblem, primaryFingerprints } from "../../core/openpgp.js";
+import { isArmored, normalPins, pinMismatch, primaryFingerprints } from "../../core/openpgp.js";
 import type { CatalogResource, Change, Json } from "../../core/types.js";
 import { indexFiles, updateSource } from "../sys/apt-sources.js";
 import { atomicWrite } from "../sys/atomic-write.js";
@@ -140,14 +140,48 @@ export function render(r: CatalogResource, signedBy: string | null): string {
 interface KeyState {
   path: string;
   data: Buffer;
-  fingerprints: string[];
+  /** The key's primary fingerprints (computed when asked: a key verified before needs none). */
+  fingerprints(): string[];
   live: Live | null;
   /** The key under the other extension, left from an earlier key of the other format. */
   stale: { path: string; live: Live } | null;
 }
 
-/** The wanted key: read from the box when it is there already, else fetched; checked against its pins. */
-async function keyState(r: CatalogResource, ctx: KindContext): Promise<KeyState | null> {
+interface Stamp {
+  /** sha256 of the sources file, and of the key, apt fetched the lists with. */
+  sources: string;
+  key: string | null;
+  /** The pins that key was checked against. */
+  pins: string;
+  index: string[];
+}
+
+function readStamp(ctx: KindContext, r: CatalogResource): Stamp | null {
+  try {
+    return JSON.parse(readFileSync(stampPath(ctx.stateDir, r.name), "utf8")) as Stamp;
+  } catch {
+    return null;
+  }
+}
+
+const pinsOf = (p: AptRepositoryParams) => (p.fingerprint ? normalPins(p.fingerprint).join(" ") : "");
+
+function fingerprintsOf(r: CatalogResource, data: Buffer): string[] {
+  try {
+    return primaryFingerprints(data);
+  } catch (err) {
+    throw new TendError(
+      "TEND_E_KEY_FINGERPRINT",
+      `${r.id}: the key is not usable: ${(err as Error).message}.`,
+    );
+  }
+}
+
+/**
+ * The wanted key: read from the box when it is there already, else fetched; checked against its
+ * pins unless this very key was checked against these very pins when it was last fetched with.
+ */
+async function keyState(r: CatalogResource, ctx: KindContext, stamp: Stamp | null): Promise<KeyState | null> {
   const p = paramsOf(r);
   if (!p.key_sha256) return null;
   const found = {
@@ -156,16 +190,12 @@ async function keyState(r: CatalogResource, ctx: KindContext): Promise<KeyState 
   };
   const same = [found.asc, found.gpg].find((l) => l && sha256(l.data) === p.key_sha256);
   const data = same?.data ?? (await ctx.content(p.key_sha256));
-  const why = p.fingerprint ? pinProblem(data, p.fingerprint) : null;
-  if (why) throw new TendError("TEND_E_KEY_FINGERPRINT", `${r.id}: ${why}.`);
-  let fingerprints: string[];
-  try {
-    fingerprints = primaryFingerprints(data);
-  } catch (err) {
-    throw new TendError(
-      "TEND_E_KEY_FINGERPRINT",
-      `${r.id}: the key is not usable: ${(err as Error).message}.`,
-    );
+  let fps: string[] | undefined;
+  const fingerprints = () => (fps ??= fingerprintsOf(r, data));
+  const verified = same && stamp?.key === p.key_sha256 && stamp.pins === pinsOf(p);
+  if (!verified) {
+    const why = p.fingerprint ? pinMismatch(fingerprints(), p.fingerprint) : null;
+    if (why) throw new TendError("TEND_E_KEY_FINGERPRINT", `${r.id}: ${why}.`);
   }
   const ext = isArmored(data) ? "asc" : "gpg";
   const other = ext === "asc" ? "gpg" : "asc";
@@ -173,21 +203,10 @@ async function keyState(r: CatalogResource, ctx: KindContext): Promise<KeyState 
   return { path: keyPath(r.name, ext), data, fingerprints, live: found[ext], stale };
 }
 
-interface Stamp {
-  sources: string;
-  key: string | null;
-  index: string[];
-}
-
 /** Whether apt has the lists of this very file and key (recorded after its last good update). */
-function fetched(ctx: KindContext, r: CatalogResource, sources: string): boolean {
-  let stamp: Stamp;
-  try {
-    stamp = JSON.parse(readFileSync(stampPath(ctx.stateDir, r.name), "utf8")) as Stamp;
-  } catch {
-    return false;
-  }
+function fetched(stamp: Stamp | null, r: CatalogResource, sources: string): boolean {
   return (
+    !!stamp &&
     stamp.sources === sha256(Buffer.from(sources)) &&
     stamp.key === (paramsOf(r).key_sha256 ?? null) &&
     stamp.index.length > 0 &&
@@ -202,7 +221,8 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
     );
     return { changes: there ? [{ property: "ensure", from: "present", to: "absent" }] : [] };
   }
-  const key = await keyState(r, ctx);
+  const stamp = readStamp(ctx, r);
+  const key = await keyState(r, ctx, stamp);
   const changes: Change[] = [];
   if (key) {
     const keyChanges = (await ownedChanges({ path: key.path, data: key.data, mode: 0o644 }, key.live, "key"))
@@ -210,7 +230,7 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
     const fps = (l: Live | null) => (l ? fingerprintsOr(l.data) : "absent");
     for (const c of keyChanges)
       changes.push(
-        c.property === "key" ? { property: "key", from: fps(key.live), to: key.fingerprints.join(" ") } : c,
+        c.property === "key" ? { property: "key", from: fps(key.live), to: key.fingerprints().join(" ") } : c,
       );
     if (key.stale) changes.push({ property: "stale key", from: key.stale.path, to: "absent" });
   }
@@ -222,7 +242,7 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
     "ensure",
   );
   changes.unshift(...file.changes);
-  if (!changes.length && !fetched(ctx, r, text))
+  if (!changes.length && !fetched(stamp, r, text))
     changes.push({ property: "index", from: "not fetched", to: "fetched" });
   return { changes, diff: file.diff };
 }
@@ -250,7 +270,7 @@ async function apply(r: CatalogResource, _changes: Change[], ctx: KindContext): 
     await fsp.rm(stamp, { force: true });
     return;
   }
-  const key = await keyState(r, ctx);
+  const key = await keyState(r, ctx, null);
   if (key) {
     await writeOwned(ctx, { path: key.path, data: key.data, mode: 0o644 });
     if (key.stale) await removeOwned(ctx, r.id, key.stale.path);
@@ -265,7 +285,13 @@ async function apply(r: CatalogResource, _changes: Change[], ctx: KindContext): 
       "TEND_E_APT_UPDATE",
       `${r.id}: apt-get update fetched no package lists for ${path}; check its suites, components and architectures.`,
     );
-  const record: Stamp = { sources: sha256(Buffer.from(text)), key: paramsOf(r).key_sha256 ?? null, index };
+  const p = paramsOf(r);
+  const record: Stamp = {
+    sources: sha256(Buffer.from(text)),
+    key: p.key_sha256 ?? null,
+    pins: pinsOf(p),
+    index,
+  };
   await fsp.mkdir(join(ctx.stateDir, "apt-repository"), { recursive: true, mode: 0o700 });
   await atomicWrite(stamp, Buffer.from(`${JSON.stringify(record)}\n`), { mode: 0o600 });
 }

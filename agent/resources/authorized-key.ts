@@ -155,6 +155,8 @@ interface Place {
   user: PasswdEntry;
   dir: string;
   path: string;
+  /** lstat of ~/.ssh, undefined when there is none. */
+  dirSt: Stats | undefined;
 }
 
 function placeOf(r: CatalogResource, accounts: Accounts): Place {
@@ -162,17 +164,21 @@ function placeOf(r: CatalogResource, accounts: Accounts): Place {
   const user = accounts.user(p.user);
   if (!user)
     throw new TendError("TEND_E_UNKNOWN_OWNER", `${r.id}: user "${p.user}" is not a user on this box.`);
-  const home = lstatSync(user.home, { throwIfNoEntry: false });
-  if (!home?.isDirectory())
+  const dir = `${user.home.replace(/\/$/, "")}/.ssh`;
+  const dirSt = lstatSync(dir, { throwIfNoEntry: false });
+  if (dirSt?.isSymbolicLink())
+    throw new TendError(
+      "TEND_E_FILE_SYMLINK",
+      `${r.id}: ${dir} is a symbolic link; tend does not write keys through a link in a user's home. Remove it.`,
+    );
+  if (dirSt && !dirSt.isDirectory())
+    throw new TendError("TEND_E_FILE_TYPE", `${r.id}: ${dir} is not a directory. Remove it.`);
+  if (!dirSt && !lstatSync(user.home, { throwIfNoEntry: false })?.isDirectory())
     throw new TendError(
       "TEND_E_SSH_NO_HOME",
       `${r.id}: ${p.user}'s home ${user.home} is not a directory; create it (manage_home: true on user:${p.user}).`,
     );
-  const dir = `${user.home.replace(/\/$/, "")}/.ssh`;
-  const path = `${dir}/authorized_keys`;
-  // Refuses a .ssh (or anything on the way) that is a link the user could have planted.
-  checkParents(path, false);
-  return { user, dir, path };
+  return { user, dir, path: `${dir}/authorized_keys`, dirSt };
 }
 
 /** A user without an account or a home has no keys to remove. */
@@ -196,9 +202,8 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
   const want = wantedKey(r);
   if (p.ensure === "absent" && !hasHome(p, pre.accounts)) return { changes: [] };
   const place = placeOf(r, pre.accounts);
-  const dir = lstatSync(place.dir, { throwIfNoEntry: false });
-  if (dir && !dir.isDirectory())
-    throw new TendError("TEND_E_FILE_TYPE", `${r.id}: ${place.dir} is not a directory. Remove it.`);
+  const dir = place.dirSt;
+  // readOwned refuses a link planted anywhere on the way to the file before reading it.
   const live = dir ? readOwned(r.id, place.path) : null;
   const keep = p.exclusive ? (pre.declared.get(p.user) ?? new Set([identity(want)])) : null;
   const edit = editKeys(live?.data.toString("utf8") ?? "", want, p.ensure, keep);
@@ -234,8 +239,9 @@ async function apply(r: CatalogResource, _changes: Change[], ctx: KindContext): 
   const want = wantedKey(r);
   if (p.ensure === "absent" && !hasHome(p, pre.accounts)) return;
   const place = placeOf(r, pre.accounts);
-  const dir = lstatSync(place.dir, { throwIfNoEntry: false });
-  if (!dir) {
+  // Before anything is made or chowned: no link the user planted on the way to it.
+  checkParents(place.path, false);
+  if (!place.dirSt) {
     if (p.ensure === "absent") return;
     await fsp.mkdir(place.dir, { mode: 0o700 });
   }

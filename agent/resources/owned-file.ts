@@ -35,9 +35,10 @@ export interface Live {
 
 /** The file at `path` as it is, or null; a symlink or anything but a regular file is refused. */
 export function readOwned(id: string, path: string): Live | null {
-  checkParents(path, false);
   const lst = lstatSync(path, { throwIfNoEntry: false });
   if (!lst) return null;
+  // Before reading: no user-planted link on the way (nothing is read when there is no file).
+  checkParents(path, false);
   if (lst.isSymbolicLink())
     throw new TendError(
       "TEND_E_FILE_SYMLINK",
