@@ -8,7 +8,7 @@ import { constants, promises as fsp, lstatSync, type Stats } from "node:fs";
 import { TendError } from "../../core/errors.js";
 import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change } from "../../core/types.js";
-import { BackupStore } from "../backup-store.js";
+import { BackupStore } from "../store/file-backups.js";
 import { Accounts, type PasswdEntry } from "../sys/accounts.js";
 import { atomicWrite, checkParents } from "../sys/atomic-write.js";
 import { contentDiff, modeString } from "./file-content.js";

@@ -16,7 +16,7 @@ import {
 import { dirname } from "node:path";
 import { TendError } from "../../core/errors.js";
 import type { Change } from "../../core/types.js";
-import { BackupStore } from "../backup-store.js";
+import { BackupStore } from "../store/file-backups.js";
 import { atomicWrite, checkParents } from "../sys/atomic-write.js";
 import { contentDiff, modeString, readFlags, sha256 } from "./file-content.js";
 import type { CheckResult, KindContext } from "./kind.js";

@@ -6,8 +6,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { BackupStore } from "../../../agent/backup-store.js";
 import { cron, render, SCHEDULE } from "../../../agent/resources/cron.js";
+import { BackupStore } from "../../../agent/store/file-backups.js";
 import { noBoxes } from "../../boxes/lib/index.js";
 import { bootTendBox, boxKind, tendIn } from "../../helpers/box-kind.js";
 import { tend } from "../../helpers/cli.js";

@@ -18,8 +18,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { BackupStore } from "../../../agent/backup-store.js";
 import { editLines, type LineParams, line } from "../../../agent/resources/line.js";
+import { BackupStore } from "../../../agent/store/file-backups.js";
 import { tend } from "../../helpers/cli.js";
 import { context, type KindCase, resource, runCases } from "../../helpers/kind-harness.js";
 
