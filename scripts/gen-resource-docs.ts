@@ -23,8 +23,10 @@ function typeOf(p: Schema): string {
   if (p.$ref === "#/$defs/mode") return 'string (octal mode, quoted: "0644")';
   if (p.$ref === "#/$defs/argvOrString") return "string \\| string[] (a command)";
   if (Array.isArray(p.enum)) return p.enum.map((v) => `\`${JSON.stringify(v)}\``).join(" \\| ");
-  const t = Array.isArray(p.type) ? p.type.join(" \\| ") : String(p.type ?? "any");
-  if (t === "array") return `${String((p.items as Schema | undefined)?.type ?? "any")}[]`;
+  const list = `${String((p.items as Schema | undefined)?.type ?? "any")}[]`;
+  const t = (Array.isArray(p.type) ? p.type : [p.type ?? "any"])
+    .map((x) => (x === "array" ? list : String(x)))
+    .join(" \\| ");
   if (t === "object" && p.additionalProperties) return "map of string";
   return t;
 }
