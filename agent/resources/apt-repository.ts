@@ -5,14 +5,20 @@
  * the file, the key or apt's lists for it are not as wanted; which lists apt fetched is recorded in
  * the state dir, so the no-op check is a few reads and stats and never runs apt.
  */
-import { promises as fsp, lstatSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { lstatSync } from "node:fs";
 import { TendError } from "../../core/errors.js";
 import type { KindSpec, Schema } from "../../core/kind-spec.js";
 import { isArmored, normalPins, pinMismatch, primaryFingerprints } from "../../core/openpgp.js";
 import type { CatalogResource, Change, Json } from "../../core/types.js";
 import { indexFiles, updateSource } from "../sys/apt-sources.js";
-import { atomicWrite } from "../sys/atomic-write.js";
+import {
+  type Fetched,
+  filesUnchanged,
+  forgetFetched,
+  listsThere,
+  readFetched,
+  writeFetched,
+} from "./apt-fetched.js";
 import { sha256 } from "./file-content.js";
 import { type CheckResult, type Kind, type KindContext, presence } from "./kind.js";
 import { type Live, ownedChanges, readOwned, removeOwned, writeOwned } from "./owned-file.js";
@@ -119,7 +125,6 @@ const paramsOf = (r: CatalogResource) => r.params as unknown as AptRepositoryPar
 const list = (v: string | string[] | undefined) => (v === undefined ? [] : typeof v === "string" ? [v] : v);
 export const sourcesPath = (name: string) => `${SOURCES_DIR}/${name}.sources`;
 export const keyPath = (name: string, ext: "asc" | "gpg") => `${KEYRINGS_DIR}/${name}.${ext}`;
-const stampPath = (stateDir: string, name: string) => join(stateDir, "apt-repository", `${name}.json`);
 
 /** The sources file's wanted content (deb822). Pure. */
 export function render(r: CatalogResource, signedBy: string | null): string {
@@ -147,23 +152,6 @@ interface KeyState {
   stale: { path: string; live: Live } | null;
 }
 
-interface Stamp {
-  /** sha256 of the sources file, and of the key, apt fetched the lists with. */
-  sources: string;
-  key: string | null;
-  /** The pins that key was checked against. */
-  pins: string;
-  index: string[];
-}
-
-function readStamp(ctx: KindContext, r: CatalogResource): Stamp | null {
-  try {
-    return JSON.parse(readFileSync(stampPath(ctx.stateDir, r.name), "utf8")) as Stamp;
-  } catch {
-    return null;
-  }
-}
-
 const pinsOf = (p: AptRepositoryParams) => (p.fingerprint ? normalPins(p.fingerprint).join(" ") : "");
 
 function fingerprintsOf(r: CatalogResource, data: Buffer): string[] {
@@ -181,7 +169,7 @@ function fingerprintsOf(r: CatalogResource, data: Buffer): string[] {
  * The wanted key: read from the box when it is there already, else fetched; checked against its
  * pins unless this very key was checked against these very pins when it was last fetched with.
  */
-async function keyState(r: CatalogResource, ctx: KindContext, stamp: Stamp | null): Promise<KeyState | null> {
+async function keyState(r: CatalogResource, ctx: KindContext, rec: Fetched | null): Promise<KeyState | null> {
   const p = paramsOf(r);
   if (!p.key_sha256) return null;
   const found = {
@@ -192,7 +180,7 @@ async function keyState(r: CatalogResource, ctx: KindContext, stamp: Stamp | nul
   const data = same?.data ?? (await ctx.content(p.key_sha256));
   let fps: string[] | undefined;
   const fingerprints = () => (fps ??= fingerprintsOf(r, data));
-  const verified = same && stamp?.key === p.key_sha256 && stamp.pins === pinsOf(p);
+  const verified = same && rec?.key === p.key_sha256 && rec.pins === pinsOf(p);
   if (!verified) {
     const why = p.fingerprint ? pinMismatch(fingerprints(), p.fingerprint) : null;
     if (why) throw new TendError("TEND_E_KEY_FINGERPRINT", `${r.id}: ${why}.`);
@@ -204,14 +192,28 @@ async function keyState(r: CatalogResource, ctx: KindContext, stamp: Stamp | nul
 }
 
 /** Whether apt has the lists of this very file and key (recorded after its last good update). */
-function fetched(stamp: Stamp | null, r: CatalogResource, sources: string): boolean {
+function fetched(rec: Fetched | null, r: CatalogResource, sources: string): boolean {
   return (
-    !!stamp &&
-    stamp.sources === sha256(Buffer.from(sources)) &&
-    stamp.key === (paramsOf(r).key_sha256 ?? null) &&
-    stamp.index.length > 0 &&
-    stamp.index.every((f) => lstatSync(f, { throwIfNoEntry: false })?.isFile())
+    !!rec &&
+    rec.sources === sha256(Buffer.from(sources)) &&
+    rec.key === (paramsOf(r).key_sha256 ?? null) &&
+    listsThere(rec)
   );
+}
+
+/**
+ * The no-op path: the resource is as it was at its last good update, and its files, by their
+ * stat, are as written then; nothing is read but the record (apt-fetched.ts).
+ */
+function unchangedSinceFetch(r: CatalogResource, rec: Fetched): boolean {
+  const p = paramsOf(r);
+  if (rec.key !== (p.key_sha256 ?? null) || rec.pins !== pinsOf(p)) return false;
+  const key = Object.keys(rec.files).find((f) => f.startsWith(`${KEYRINGS_DIR}/`)) ?? null;
+  if (rec.sources !== sha256(Buffer.from(render(r, key)))) return false;
+  if ((key === null) !== (p.key_sha256 === undefined)) return false;
+  const other = key && keyPath(r.name, key.endsWith(".asc") ? "gpg" : "asc");
+  if (other && lstatSync(other, { throwIfNoEntry: false })) return false;
+  return filesUnchanged(rec, [sourcesPath(r.name), ...(key ? [key] : [])]) && listsThere(rec);
 }
 
 async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult> {
@@ -221,8 +223,9 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
     );
     return { changes: there ? [{ property: "ensure", from: "present", to: "absent" }] : [] };
   }
-  const stamp = readStamp(ctx, r);
-  const key = await keyState(r, ctx, stamp);
+  const rec = readFetched(ctx.stateDir, r.name);
+  if (rec && unchangedSinceFetch(r, rec)) return { changes: [] };
+  const key = await keyState(r, ctx, rec);
   const changes: Change[] = [];
   if (key) {
     const keyChanges = (await ownedChanges({ path: key.path, data: key.data, mode: 0o644 }, key.live, "key"))
@@ -242,7 +245,7 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
     "ensure",
   );
   changes.unshift(...file.changes);
-  if (!changes.length && !fetched(stamp, r, text))
+  if (!changes.length && !fetched(rec, r, text))
     changes.push({ property: "index", from: "not fetched", to: "fetched" });
   return { changes, diff: file.diff };
 }
@@ -263,11 +266,10 @@ function lockTimeoutS(run: Record<string, Json>): number {
 }
 
 async function apply(r: CatalogResource, _changes: Change[], ctx: KindContext): Promise<undefined> {
-  const stamp = stampPath(ctx.stateDir, r.name);
   if (paramsOf(r).ensure === "absent") {
     for (const f of [sourcesPath(r.name), keyPath(r.name, "asc"), keyPath(r.name, "gpg")])
       await removeOwned(ctx, r.id, f);
-    await fsp.rm(stamp, { force: true });
+    await forgetFetched(ctx.stateDir, r.name);
     return;
   }
   const key = await keyState(r, ctx, null);
@@ -286,14 +288,8 @@ async function apply(r: CatalogResource, _changes: Change[], ctx: KindContext): 
       `${r.id}: apt-get update fetched no package lists for ${path}; check its suites, components and architectures.`,
     );
   const p = paramsOf(r);
-  const record: Stamp = {
-    sources: sha256(Buffer.from(text)),
-    key: p.key_sha256 ?? null,
-    pins: pinsOf(p),
-    index,
-  };
-  await fsp.mkdir(join(ctx.stateDir, "apt-repository"), { recursive: true, mode: 0o700 });
-  await atomicWrite(stamp, Buffer.from(`${JSON.stringify(record)}\n`), { mode: 0o600 });
+  const record = { sources: sha256(Buffer.from(text)), key: p.key_sha256 ?? null, pins: pinsOf(p), index };
+  await writeFetched(ctx.stateDir, r.name, record, [path, ...(key ? [key.path] : [])]);
 }
 
 export const aptRepository: Kind = { type: "apt_repository", spec, check, apply };

@@ -5,7 +5,7 @@
  * run changes and fetches nothing. On the host: pins and key files checked by `tend validate`, and
  * packages ordered after repositories.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { aptRepository, keyPath, render, sourcesPath } from "../../../agent/resources/apt-repository.js";
@@ -136,6 +136,24 @@ t.test("in a box", { skip: noBoxes }, async (t) => {
       given: () => box.run("rm -f /var/lib/apt/lists/127.0.0.1*"),
       resource: vendor(),
       expect: [{ property: "index", from: "not fetched", to: "fetched" }],
+      watch,
+    },
+    {
+      name: "a sources file edited by hand in place, to the same size, is drift",
+      given: () => {
+        const path = inBox(sourcesPath("tendtest"));
+        writeFileSync(path, readFileSync(path, "utf8").replace("Suites: stable", "Suites: stabla"));
+      },
+      resource: vendor(),
+      expect: [{ property: "sources" }],
+      diff: /-Suites: stabla\n\+Suites: stable/,
+      watch,
+    },
+    {
+      name: "a key file touched but unchanged is in sync",
+      given: () => utimesSync(inBox(keyPath("tendtest", "asc")), new Date(), new Date()),
+      resource: vendor(),
+      expect: [],
       watch,
     },
     {
