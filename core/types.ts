@@ -76,6 +76,11 @@ export interface ResourceReport {
   error: string | null;
   output?: string | null;
   duration_ms: number;
+  /**
+   * Watch mode: repaired more than the fight guard allows in its window, so left alone until the
+   * next scheduled run (something else keeps changing it). Absent otherwise.
+   */
+  contested?: boolean;
 }
 
 export interface Report {
@@ -101,5 +106,13 @@ export interface Report {
   };
   dropped_reports?: number;
   error?: string | null;
+  /**
+   * What started the run: `schedule` (the daemon's timer), `manual` (`tend agent run` by hand),
+   * `watch` (a change the daemon saw: a targeted run of the resources that changed). Older agents
+   * leave it out.
+   */
+  trigger?: "schedule" | "manual" | "watch";
+  /** Watch mode: the resources this node leaves alone as contested when the run ended. Absent when none. */
+  contested?: string[];
   resources: ResourceReport[];
 }
