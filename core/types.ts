@@ -38,6 +38,11 @@ export interface CatalogResource {
   source: string;
   /** sha256 of the canonical desired state (type, name, params): drift versus deploy. */
   digest: string;
+  /**
+   * false: a recipe that declares it says `watch: false`, so the agent's watch mode leaves it to
+   * scheduled runs. Absent otherwise (not part of the digest: it is not desired state).
+   */
+  watch?: false;
 }
 
 /** File content addressed by sha256; `text` for UTF-8, `base64` otherwise, neither when fetched by hash. */
