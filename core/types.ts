@@ -114,9 +114,9 @@ export interface Report {
   /**
    * What started the run: `schedule` (the daemon's timer), `manual` (`tend agent run` by hand),
    * `watch` (a change the daemon saw: a targeted run of the resources that changed). Older agents
-   * leave it out.
+   * leave it out. `push`: the server asked for the run.
    */
-  trigger?: "schedule" | "manual" | "watch";
+  trigger?: "schedule" | "manual" | "watch" | "push";
   /** Watch mode: the resources this node leaves alone as contested when the run ended. Absent when none. */
   contested?: string[];
   resources: ResourceReport[];
