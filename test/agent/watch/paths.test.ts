@@ -48,7 +48,11 @@ t.test("edits, rename-over-write, delete and create, chmod: each is an event on 
     return { [join(d, "app.conf")]: ["file:app.conf"] };
   });
   const conf = join(s.dir, "app.conf");
-  t.same(await s.expect("file:app.conf", () => writeFileSync(conf, "two\n")), ["file:app.conf"], "an edit in place");
+  t.same(
+    await s.expect("file:app.conf", () => writeFileSync(conf, "two\n")),
+    ["file:app.conf"],
+    "an edit in place",
+  );
   await s.expect("file:app.conf", () => {
     writeFileSync(join(s.dir, ".app.conf.swp"), "three\n");
     renameSync(join(s.dir, ".app.conf.swp"), conf);

@@ -28,8 +28,15 @@ t.test("the plan: paths, units and packages as each kind says, minus watch: fals
     "/var/lib/dpkg/status": ["package:nginx", "package:hello"],
     "/etc/nginx/nginx.conf": ["file:/etc/nginx/nginx.conf"],
   });
-  t.same(plan.units, { "nginx.service": ["service:nginx"] }, "a service whose state is not managed is not watched");
-  t.same([...withNotified(plan, ["file:/etc/nginx/nginx.conf"])], ["file:/etc/nginx/nginx.conf", "service:nginx"]);
+  t.same(
+    plan.units,
+    { "nginx.service": ["service:nginx"] },
+    "a service whose state is not managed is not watched",
+  );
+  t.same(
+    [...withNotified(plan, ["file:/etc/nginx/nginx.conf"])],
+    ["file:/etc/nginx/nginx.conf", "service:nginx"],
+  );
 
   const dir = mkdtempSync(join(tmpdir(), "tend-plan-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,8 +51,13 @@ t.test("the fight guard: contested past N repairs within the window, cleared by 
   const limits = { repairs: 5, windowS: 600 };
   const g = FightGuard.empty();
   const t0 = 1_000_000;
-  for (let i = 0; i < 5; i++) t.same(g.record(["file:/a"], t0 + i * 1000, limits), [], `repair ${i + 1} is allowed`);
-  t.same(g.record(["file:/a"], t0 + 5000, limits), ["file:/a"], "the sixth within 10 minutes makes it contested");
+  for (let i = 0; i < 5; i++)
+    t.same(g.record(["file:/a"], t0 + i * 1000, limits), [], `repair ${i + 1} is allowed`);
+  t.same(
+    g.record(["file:/a"], t0 + 5000, limits),
+    ["file:/a"],
+    "the sixth within 10 minutes makes it contested",
+  );
   t.same(g.record(["file:/a"], t0 + 6000, limits), [], "it becomes contested once");
   t.same(g.record(["file:/b"], t0 + 6000, limits), [], "another resource is counted on its own");
   await g.save(dir);
@@ -53,7 +65,8 @@ t.test("the fight guard: contested past N repairs within the window, cleared by 
   t.same(again.contested(), ["file:/a"], "kept on disk for the daemon");
 
   const slow = FightGuard.empty();
-  for (let i = 0; i < 12; i++) t.same(slow.record(["file:/c"], t0 + i * 120_000, limits), [], `repair every 2 min (${i + 1})`);
+  for (let i = 0; i < 12; i++)
+    t.same(slow.record(["file:/c"], t0 + i * 120_000, limits), [], `repair every 2 min (${i + 1})`);
   t.notOk(slow.isContested("file:/c"), "five repairs per 10 minutes at most is no fight");
 
   again.clear();
