@@ -128,7 +128,8 @@ t.test(
       await box.run("apt-get remove -y -q hello >/dev/null 2>&1");
       await until(
         "hello installed again",
-        async () => (await box.exec("dpkg-query -W -f '${Status}' hello")).stdout === "install ok installed",
+        async () =>
+          (await box.exec("dpkg -s hello | grep ^Status:")).stdout.trim() === "Status: install ok installed",
       );
       const r = await repairedBy("package:hello");
       t.equal(r.drifted, true);
