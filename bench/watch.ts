@@ -37,6 +37,7 @@ resources.push(
   "  - service: bench-svc",
   "    ensure: running",
 );
+resources.push("  - file: /srv/bench", "    ensure: directory");
 for (let d = 0; d < 10; d++) resources.push(`  - file: /srv/bench/d${d}`, "    ensure: directory");
 for (let i = 0; i < files; i++)
   resources.push(`  - file: /srv/bench/d${i % 10}/f${i}.conf`, `    content: "managed file ${i}\\n"`);
