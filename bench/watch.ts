@@ -81,7 +81,11 @@ try {
   );
   const pidOf = async (unit: string) => (await box.run(`systemctl show -p MainPID --value ${unit}`)).trim();
   const daemon = await pidOf("tend-agent");
-  const follower = (await box.run(`pgrep -P ${daemon} journalctl`)).trim();
+  const follower = (
+    await box.run(
+      `for c in $(cat /proc/${daemon}/task/*/children); do [ "$(cat /proc/$c/comm)" = journalctl ] && echo $c; done; true`,
+    )
+  ).trim();
   const bare = await pidOf("bench-bare-node");
   const busctl = await pidOf("bench-busctl");
   const watches = (
