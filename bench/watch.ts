@@ -83,7 +83,7 @@ try {
   const daemon = await pidOf("tend-agent");
   const follower = (
     await box.run(
-      `for c in $(cat /proc/${daemon}/task/*/children); do [ "$(cat /proc/$c/comm)" = journalctl ] && echo $c; done; true`,
+      'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = journalctl ] && echo ${p#/proc/}; done; true',
     )
   ).trim();
   const bare = await pidOf("bench-bare-node");
@@ -106,6 +106,8 @@ try {
     return `${mib("VmRSS")} MiB (anonymous ${mib("RssAnon")}, file-backed ${mib("RssFile")})`;
   };
   const cpu = (i: number) => `${(((after[i]! - before[i]!) / 100 / idleS) * 100).toFixed(3)} % of a core`;
+  const idle = [await rss(daemon), await rss(follower), await rss(busctl), await rss(bare)];
+  process.stdout.write(`idle: ${idle.join(" | ")}; cpu ${cpu(0)} ${cpu(1)} ${cpu(2)}\n`);
   const out = (await box.run(["node", "-e", EDITS, String(files), String(edits)])).trim();
   const ms = (JSON.parse(out) as number[]).sort((a, b) => a - b);
   const q = (p: number) => ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)]!.toFixed(0);
@@ -115,10 +117,10 @@ try {
       `watch mode, ${files} managed files in 10 directories + a package + a service; Node.js ${node} in a trixie box`,
       `  ${watches}`,
       `idle ${idleS}s:`,
-      `  daemon (watch: true)       RSS ${await rss(daemon)}  CPU ${cpu(0)}`,
-      `  journalctl follower        RSS ${await rss(follower)}  CPU ${cpu(1)}`,
-      `  busctl monitor (candidate) RSS ${await rss(busctl)}  CPU ${cpu(2)}`,
-      `  bare node                  RSS ${await rss(bare)}`,
+      `  daemon (watch: true)       RSS ${idle[0]}  CPU ${cpu(0)}`,
+      `  journalctl follower        RSS ${idle[1]}  CPU ${cpu(1)}`,
+      `  busctl monitor (candidate) RSS ${idle[2]}  CPU ${cpu(2)}`,
+      `  bare node                  RSS ${idle[3]}`,
       `hand edit → repaired on disk, ${ms.length} edits: p50 ${q(50)} ms, p90 ${q(90)} ms, p99 ${q(99)} ms, max ${q(100)} ms`,
       "",
     ].join("\n"),
