@@ -83,7 +83,7 @@ try {
   const daemon = await pidOf("tend-agent");
   const follower = (
     await box.run(
-      'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = journalctl ] && echo ${p#/proc/}; done; true',
+      'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = journalctl ] && basename $p; done; true',
     )
   ).trim();
   const bare = await pidOf("bench-bare-node");
