@@ -81,11 +81,16 @@ try {
   );
   const pidOf = async (unit: string) => (await box.run(`systemctl show -p MainPID --value ${unit}`)).trim();
   const daemon = await pidOf("tend-agent");
-  const follower = (
-    await box.run(
-      'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = journalctl ] && basename $p; done; true',
-    )
-  ).trim();
+  // The daemon arms its watchers once it has read the plan, just after its restart.
+  let follower = "";
+  for (let i = 0; i < 300 && !follower; i++) {
+    follower = (
+      await box.run(
+        'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = journalctl ] && basename $p; done; true',
+      )
+    ).trim();
+    if (!follower) await new Promise((r) => setTimeout(r, 100));
+  }
   const bare = await pidOf("bench-bare-node");
   const busctl = await pidOf("bench-busctl");
   const watches = (
