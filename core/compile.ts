@@ -110,6 +110,8 @@ export class Compiler {
         notify: d.notify.slice(),
         source: `${d.file}:${d.line ?? 0}`,
         digest: sha256(canonicalJson(desired)),
+        // Only when opted out, so catalogs of recipes that never say `watch` stay as they were.
+        ...(d.watch === false ? { watch: false as const } : {}),
       };
     });
     if (problems.length) return { problems };
@@ -225,6 +227,7 @@ export class Compiler {
         };
         const d = normalize(raw, { recipe: name, file: loaded.file, path, line }, fail);
         if (!d) return;
+        if (loaded.data?.watch === false) d.watch = false;
         const prior = byId.get(d.id);
         if (!prior) {
           byId.set(d.id, d);
@@ -235,6 +238,8 @@ export class Compiler {
         ) {
           prior.require = union(prior.require, d.require);
           prior.notify = union(prior.notify, d.notify);
+          // Any recipe that opts out of watch mode opts the shared resource out.
+          if (d.watch === false) prior.watch = false;
         } else {
           fail(
             `${d.id} is declared twice with different attributes: here and at ${prior.file}:${prior.line ?? "?"}; keep one declaration, or make them identical`,

@@ -15,6 +15,8 @@ export interface RecipeFile {
   include?: string[];
   vars?: Record<string, Json>;
   resources?: Record<string, Json>[];
+  /** false: the agent's watch mode leaves this recipe's resources to scheduled runs. */
+  watch?: boolean;
 }
 
 export interface Loaded<T> {

@@ -38,6 +38,11 @@ export interface CatalogResource {
   source: string;
   /** sha256 of the canonical desired state (type, name, params): drift versus deploy. */
   digest: string;
+  /**
+   * false: a recipe that declares it says `watch: false`, so the agent's watch mode leaves it to
+   * scheduled runs. Absent otherwise (not part of the digest: it is not desired state).
+   */
+  watch?: false;
 }
 
 /** File content addressed by sha256; `text` for UTF-8, `base64` otherwise, neither when fetched by hash. */
@@ -76,6 +81,11 @@ export interface ResourceReport {
   error: string | null;
   output?: string | null;
   duration_ms: number;
+  /**
+   * Watch mode: repaired more than the fight guard allows in its window, so left alone until the
+   * next scheduled run (something else keeps changing it). Absent otherwise.
+   */
+  contested?: boolean;
 }
 
 export interface Report {
@@ -101,5 +111,13 @@ export interface Report {
   };
   dropped_reports?: number;
   error?: string | null;
+  /**
+   * What started the run: `schedule` (the daemon's timer), `manual` (`tend agent run` by hand),
+   * `watch` (a change the daemon saw: a targeted run of the resources that changed). Older agents
+   * leave it out. `push`: the server asked for the run.
+   */
+  trigger?: "schedule" | "manual" | "watch" | "push";
+  /** Watch mode: the resources this node leaves alone as contested when the run ended. Absent when none. */
+  contested?: string[];
   resources: ResourceReport[];
 }

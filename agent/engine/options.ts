@@ -31,6 +31,14 @@ export interface EngineOptions {
    * noop. The engine compacts it at the end of an apply run and closes it after a plan.
    */
   journal?: PendingNotifications;
+  /**
+   * A targeted run (watch mode): converge only these ids and, transitively, the resources they
+   * notify, in catalog order; the report lists only those. The rest keep their recorded state
+   * (enforced digests, pending notifications) untouched. Unset: the whole catalog.
+   */
+  only?: ReadonlySet<string>;
+  /** What started the run, carried in the report (`trigger`). */
+  trigger?: Report["trigger"];
 }
 
 /** The digest of each resource's desired state as last enforced (agent/store/enforced-digests.ts). */

@@ -24,6 +24,7 @@ export function assembleReport(
     catalog_age_s: run.options.catalogAgeS ?? 0,
     summary,
     ...(error ? { error } : {}),
+    ...(run.options.trigger ? { trigger: run.options.trigger } : {}),
     resources: list,
   };
 }

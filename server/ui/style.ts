@@ -28,7 +28,7 @@ td.num,th.num{text-align:right}tr.stale td{background:#fbfaf6}
 .s-unchanged{background:var(--ok)}.s-changed{background:var(--changed)}.s-would-change{background:var(--noop)}
 .s-failed{background:var(--failed)}.s-skipped,.s-unknown,.s-none,.s-stale{background:var(--stale)}.s-live{background:var(--accent)}
 .tag{display:inline-block;padding:0 6px;border-radius:4px;font-size:12px;border:1px solid}
-.tag.drift{color:var(--drift);border-color:var(--drift)}.tag.deploy{color:var(--changed);border-color:var(--changed)}.tag.stale{color:var(--stale);border-color:var(--stale)}
+.tag.drift{color:var(--drift);border-color:var(--drift)}.tag.deploy{color:var(--changed);border-color:var(--changed)}.tag.stale{color:var(--stale);border-color:var(--stale)}.tag.contested{color:var(--failed);border-color:var(--failed)}
 .drift-count{color:var(--drift);font-weight:700}code.live{color:var(--accent);font-weight:600}
 svg.strip rect{fill:#cfd4dc}svg.strip .r-none{fill:#eceef2}svg.strip .r-ok{fill:var(--ok)}svg.strip .r-changed{fill:var(--changed)}svg.strip .r-noop{fill:var(--noop)}
 svg.strip .r-drift{fill:var(--drift)}svg.strip .r-failed{fill:var(--failed)}svg.strip .r-stale{fill:var(--stale)}

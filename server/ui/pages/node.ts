@@ -53,7 +53,7 @@ ${duplicateAlerts(
 <section><h2>Latest report</h2>
 ${
   latest
-    ? html`<p><a href="${reportHref(latest.id)}">${latest.started_at}</a> · ${latest.mode} · ${badge(latest.status)} · ${latest.summary.changed} changed, ${latest.summary.drifted} drifted, ${latest.summary.failed} failed, ${latest.summary.unchanged} unchanged</p>
+    ? html`<p><a href="${reportHref(latest.id)}">${latest.started_at}</a> · ${latest.mode}${latest.trigger === "watch" ? " · watch repair" : ""} · ${badge(latest.status)} · ${latest.summary.changed} changed, ${latest.summary.drifted} drifted, ${latest.summary.failed} failed, ${latest.summary.unchanged} unchanged</p>
 ${resourceList(latest.resources, { collapseUnchanged: true })}`
     : html`<p class="muted">No report yet.</p>`
 }
