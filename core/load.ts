@@ -15,6 +15,7 @@ export interface RecipeFile {
   include?: string[];
   vars?: Record<string, Json>;
   resources?: Record<string, Json>[];
+  checks?: Record<string, Json>[];
 }
 
 export interface Loaded<T> {
