@@ -79,9 +79,7 @@ export function compileChecks(
       if ("code" in rendered) {
         const { at, ...p } = rendered;
         const message =
-          p.code === "TEND_E_CHECK"
-            ? p.message
-            : `${p.message} (rendering check ${d.key} for node ${scope.node})`;
+          p.code === "TEND_E_CHECK" ? p.message : `${p.message} (rendered for node ${scope.node})`;
         problems.push(place(loader, d, [...d.path, ...at], { ...p, message }));
         continue;
       }
