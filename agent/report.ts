@@ -41,9 +41,12 @@ export function summarizeChecks(
   return { checks_total: checks.length, checks_failed: failed, checks_skipped: skipped };
 }
 
-/** Failures of the run: resources failed or skipped, checks failed. */
+/**
+ * Failures of the run: resources failed or skipped, checks failed or skipped (a check is skipped
+ * when a resource it requires failed, or when the run was stopped before it could answer).
+ */
 function failures(s: Report["summary"]): boolean {
-  return s.failed > 0 || s.skipped > 0 || (s.checks_failed ?? 0) > 0;
+  return s.failed > 0 || s.skipped > 0 || (s.checks_failed ?? 0) > 0 || (s.checks_skipped ?? 0) > 0;
 }
 
 export function runStatus(summary: Report["summary"], error?: string | null): Report["status"] {
