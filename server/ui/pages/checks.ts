@@ -3,12 +3,17 @@ import type { CheckReport, Report } from "../../../core/types.js";
 import { type Html, html } from "../html.js";
 import { badge } from "../layout.js";
 
+/** Milliseconds as the resources show them, seconds once a check took that long (retries). */
+function duration(ms: number): string {
+  return ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
 function row(c: CheckReport): Html {
   return html`<tr class="check st-${c.status}"><td><code class="rid">${c.id}</code></td><td>${badge(c.status)}</td><td class="reason">${c.reason}${
     c.excerpt
       ? html`<details><summary>${c.type === "command" ? "output" : "body"}</summary><pre class="output">${c.excerpt}</pre></details>`
       : ""
-  }</td><td class="num">${c.attempts}</td><td class="num">${(c.duration_ms / 1000).toFixed(2)} s</td></tr>`;
+  }</td><td class="num">${c.attempts}</td><td class="num">${duration(c.duration_ms)}</td></tr>`;
 }
 
 /** The checks' table, failed ones first; "" when the report has none (older agents, recipes without checks). */
