@@ -2,6 +2,7 @@
 import t from "tap";
 import { formatCheck, formatReport, formatResource, formatSummary } from "../../agent/output.js";
 import { summarize, summarizeChecks } from "../../agent/report.js";
+import { logLine } from "../../cli/commands/agent-run.js";
 import type { CheckReport, Report, ResourceReport } from "../../core/types.js";
 
 const plain = { color: false };
@@ -171,4 +172,12 @@ t.test("the summary line counts the checks after the resources", async (t) => {
     "~ file:/a\n✓ check a  ok: status 200\n! check b  failed: status 500, wanted 2xx\n1 would change, 1 unchanged; 2 checks: 1 ok, 1 failed in 0.21s\n",
     "a whole plan lists every probe",
   );
+});
+
+t.test("the daemon's log line counts failed checks when the catalog has checks", async (t) => {
+  const plainRun = report([res("file:/a", "unchanged")]);
+  t.notMatch(logLine(plainRun, null, 0), /checks_failed/, "no checks, no field");
+  const checks = [check("a", "failed", "status 500, wanted 2xx"), check("b", "ok", "status 200")];
+  const withChecks = { ...plainRun, summary: { ...plainRun.summary, ...summarizeChecks(checks) }, checks };
+  t.match(logLine(withChecks, null, 0), / skipped=0 checks_failed=1 commit=- /);
 });
