@@ -69,6 +69,11 @@ export function normalize(
   return { id: `${type}:${name}`, type, name, params, content, require, notify, ...at };
 }
 
+/** The kind an authored resource names, or undefined when it names none or several. */
+export function kindKey(raw: Record<string, Json>): ResourceType | undefined {
+  return kindOf(raw, () => {});
+}
+
 /**
  * The kind a resource names by its key. A kind key that is also an attribute of other kinds
  * (`user`, `group`) names the kind only when no other kind key is present.
