@@ -1,7 +1,7 @@
 // Health checks through the compiler: ids, defaults and durations, Liquid rendered per node,
 // `require` (default: the check's own recipe), duplicates merged or refused, and a catalog without
 // checks unchanged. Broken checks (one fixture per class of mistake) are in broken-repos.test.ts.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import t from "tap";
@@ -13,8 +13,14 @@ import type { Catalog } from "../../core/types.js";
 import { validateRepo } from "../../core/validate.js";
 import { sampleFacts } from "../helpers/facts.js";
 
+const made: string[] = [];
+t.teardown(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 function repo(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "tend-checks-"));
+  made.push(dir);
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), text);
