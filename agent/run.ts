@@ -10,7 +10,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ErrorCode } from "../core/codes.js";
 import { isTendError, TendError } from "../core/errors.js";
-import type { Catalog, Facts, Report, ResourceReport } from "../core/types.js";
+import type { Catalog, CheckReport, Facts, Report, ResourceReport } from "../core/types.js";
 import { NodeApi } from "./client/api.js";
 import { ensureStateDir, type Identity, requireIdentity } from "./client/identity.js";
 import { type Envelope, verifyEnvelope } from "./client/verify.js";
@@ -28,6 +28,7 @@ export interface RunOptions {
   /** Progress and warnings for a person (stderr in the CLI). */
   log?: (message: string) => void;
   onResource?: (r: ResourceReport) => void;
+  onCheck?: (c: CheckReport) => void;
   facts?: Facts;
   http?: HttpOptions;
   now?: () => number;
@@ -256,6 +257,7 @@ export async function agentRun(config: AgentConfig, o: RunOptions = {}): Promise
       signal: o.signal,
       log,
       onResource: o.onResource,
+      onCheck: o.onCheck,
       catalogSource: chosen.source,
       catalogAgeS: chosen.ageS,
       fetchContent,

@@ -17,6 +17,7 @@ export interface RecipeFile {
   resources?: Record<string, Json>[];
   /** false: the agent's watch mode leaves this recipe's resources to scheduled runs. */
   watch?: boolean;
+  checks?: Record<string, Json>[];
 }
 
 export interface Loaded<T> {

@@ -1,5 +1,13 @@
 /** What `runCatalog` is given: the kinds, the box's facts, and the stores a run reads and updates. */
-import type { CatalogResource, Facts, Report, ResourceReport, ResourceType } from "../../core/types.js";
+import type {
+  CatalogCheck,
+  CatalogResource,
+  CheckReport,
+  Facts,
+  Report,
+  ResourceReport,
+  ResourceType,
+} from "../../core/types.js";
 import type { Kind } from "../resources/kind.js";
 import type { Enforced } from "../store/enforced-digests.js";
 
@@ -17,6 +25,8 @@ export interface EngineOptions {
   log?: (message: string) => void;
   /** Called whenever a resource's outcome is settled (again, when a late refresh changes it). */
   onResource?: (report: ResourceReport, resource: CatalogResource) => void;
+  /** Called as each health check's outcome is settled, after every resource's. */
+  onCheck?: (report: CheckReport, check: CatalogCheck) => void;
   catalogSource?: Report["catalog_source"];
   catalogAgeS?: number;
   /**

@@ -45,6 +45,12 @@ export async function runCommand(values: Values, configFile: string): Promise<nu
             const text = output.formatResource(r, style);
             if (text) process.stdout.write(text);
           },
+      onCheck: quiet
+        ? undefined
+        : (c) => {
+            const text = output.formatCheck(c, { ...style, showOk: noop });
+            if (text) process.stdout.write(text);
+          },
     });
   } catch (err) {
     // A refused catalog: its failed report went to the server (or the spool); the --json and
@@ -93,6 +99,7 @@ export function logLine(report: Report, notice: string | null, spoolLeft: number
     `drifted=${s.drifted}`,
     `failed=${s.failed}`,
     `skipped=${s.skipped}`,
+    ...(s.checks_total === undefined ? [] : [`checks_failed=${s.checks_failed ?? 0}`]),
     `commit=${report.commit?.slice(0, 12) ?? "-"}`,
     `catalog=${report.catalog_source}`,
     `age=${report.catalog_age_s}s`,

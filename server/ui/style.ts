@@ -26,7 +26,7 @@ th{font-weight:600;color:#3a4352;background:#fafbfc}th a{color:inherit}
 td.num,th.num{text-align:right}tr.stale td{background:#fbfaf6}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:var(--stale)}
 .s-unchanged{background:var(--ok)}.s-changed{background:var(--changed)}.s-would-change{background:var(--noop)}
-.s-failed{background:var(--failed)}.s-skipped,.s-unknown,.s-none,.s-stale{background:var(--stale)}.s-live{background:var(--accent)}
+.s-failed{background:var(--failed)}.s-ok{background:var(--ok)}.s-skipped,.s-unknown,.s-none,.s-stale{background:var(--stale)}.s-live{background:var(--accent)}
 .tag{display:inline-block;padding:0 6px;border-radius:4px;font-size:12px;border:1px solid}
 .tag.drift{color:var(--drift);border-color:var(--drift)}.tag.deploy{color:var(--changed);border-color:var(--changed)}.tag.stale{color:var(--stale);border-color:var(--stale)}.tag.contested{color:var(--failed);border-color:var(--failed)}
 .drift-count{color:var(--drift);font-weight:700}code.live{color:var(--accent);font-weight:600}
@@ -52,6 +52,8 @@ pre.diff .at{color:#6b48b8;background:#f3f0fb}pre.diff .h{color:var(--muted)}
 pre.error,p.error{background:#fdecec;color:#8e1b1b;border:1px solid #f1c0c0;border-radius:4px;padding:6px 10px;white-space:pre-wrap}
 pre.output{background:#151a23;color:#dfe6f2;padding:8px 10px;border-radius:4px;overflow:auto;white-space:pre-wrap}
 details.unchanged ul{columns:2;margin:6px 0}
+table.checks td.reason{word-break:break-word}table.checks tr.st-failed td:first-child{border-left:4px solid var(--failed)}
+table.checks pre.output{margin:6px 0 0;max-height:240px}
 .drift-group h2{display:flex;flex-wrap:wrap;gap:10px;align-items:baseline}.drift-group h2 span{font-size:13px;font-weight:400}.drift-group h2 code{font-size:14px}
 svg.rollout{width:100%;height:14px;display:block;background:#e3e6eb;border-radius:4px}
 .r-ok{fill:var(--ok)}.r-failed{fill:var(--failed)}.r-older{fill:var(--drift)}.r-stale{fill:var(--stale)}

@@ -1,9 +1,10 @@
-/** One node: its facts, its runs over time, its latest report's resources and its older reports. */
+/** One node: its facts, its runs over time, its latest report's checks and resources, and its older reports. */
 import type { Facts, Json } from "../../../core/types.js";
 import type { Storage } from "../../storage/types.js";
 import { runsChart } from "../charts.js";
 import { ago, type Html, html, shortSha } from "../html.js";
 import { badge, duplicateAlerts, pager, reportHref } from "../layout.js";
+import { checkList, checksSummary } from "./checks.js";
 import { resourceList } from "./resources.js";
 
 const reportsPerPage = 25;
@@ -53,7 +54,8 @@ ${duplicateAlerts(
 <section><h2>Latest report</h2>
 ${
   latest
-    ? html`<p><a href="${reportHref(latest.id)}">${latest.started_at}</a> · ${latest.mode}${latest.trigger === "watch" ? " · watch repair" : ""} · ${badge(latest.status)} · ${latest.summary.changed} changed, ${latest.summary.drifted} drifted, ${latest.summary.failed} failed, ${latest.summary.unchanged} unchanged</p>
+    ? html`<p><a href="${reportHref(latest.id)}">${latest.started_at}</a> · ${latest.mode}${latest.trigger === "watch" ? " · watch repair" : ""} · ${badge(latest.status)} · ${latest.summary.changed} changed, ${latest.summary.drifted} drifted, ${latest.summary.failed} failed, ${latest.summary.unchanged} unchanged${checksSummary(latest) ? ` · checks: ${checksSummary(latest)}` : ""}</p>
+${checkList(latest.checks)}
 ${resourceList(latest.resources, { collapseUnchanged: true })}`
     : html`<p class="muted">No report yet.</p>`
 }

@@ -1,7 +1,8 @@
-/** One report in full: every resource with status, duration, changes, diff, error and exec output. */
+/** One report in full: every resource with status, duration, changes, diff, error and exec output; every health check. */
 import type { Report } from "../../../core/types.js";
 import { ago, type Html, html, shortSha } from "../html.js";
 import { badge, nodeHref } from "../layout.js";
+import { checkList, checksSummary } from "./checks.js";
 import { resourceList } from "./resources.js";
 
 /** What started a run, in words; a watch run converged only what changed (and what that notifies). */
@@ -15,6 +16,7 @@ export function triggerText(trigger: NonNullable<Report["trigger"]>): string {
 
 export function reportPage(r: Report, now: number): Html {
   const s = r.summary;
+  const checks = checksSummary(r);
   return html`<h1>Report <code>${r.id}</code></h1>
 <dl class="meta">
 <dt>node</dt><dd><a href="${nodeHref(r.node)}">${r.node}</a></dd>
@@ -27,8 +29,10 @@ ${r.contested?.length ? html`<dt>contested</dt><dd>${r.contested.map((id) => htm
 <dt>commit</dt><dd><code title="${r.commit ?? ""}">${shortSha(r.commit)}</code></dd>
 <dt>catalog</dt><dd>${r.catalog_source}${r.catalog_age_s ? `, ${r.catalog_age_s} s old` : ""}</dd>
 <dt>resources</dt><dd>${s.total} total: ${s.changed} changed, ${s.drifted} drifted, ${s.failed} failed, ${s.skipped} skipped, ${s.unchanged} unchanged${s.unknown ? `, ${s.unknown} unknown` : ""}</dd>
+${checks ? html`<dt>checks</dt><dd>${checks}</dd>` : ""}
 </dl>
 ${r.error ? html`<pre class="error">${r.error}</pre>` : ""}
+${checks ? html`<section id="checks"><h2>Checks</h2>${checkList(r.checks)}</section>` : ""}
 <h2>Resources</h2>
 ${resourceList(r.resources)}`;
 }
