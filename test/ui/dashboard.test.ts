@@ -21,7 +21,7 @@ t.test("a visitor without a session is sent to the login form, and a wrong token
   await b.shot("01-login");
   await page.fill("input[name=token]", "tend_adm_not-a-real-token");
   await b.follow("button[type=submit]");
-  t.match(await page.locator("p.error").textContent(), /not a valid admin token/);
+  t.match(await page.locator("p.error").textContent(), /is not valid/);
   t.match(b.problems, [/status of 401/], "the refusal is a 401 (Chromium logs it)");
   b.problems.length = 0;
 });
