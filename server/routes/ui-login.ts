@@ -45,7 +45,8 @@ export function uiLoginRoutes(ui: FastifyInstance, d: Deps): void {
   const showLogin = (req: FastifyRequest, reply: FastifyReply, problem: string | null, status: number) => {
     const csrf = randomToken();
     setCookie(req, reply, loginCookie, csrf, 3600);
-    return send(reply, { title: "Sign in", session: null }, loginPage(csrf, problem), status);
+    const tokenTried = Boolean((req.body as { token?: string } | undefined)?.token);
+    return send(reply, { title: "Sign in", session: null }, loginPage(csrf, problem, tokenTried), status);
   };
 
   ui.get("/ui/login", { config: { auth: "none" }, schema: page }, async (req, reply) => {

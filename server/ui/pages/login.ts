@@ -4,7 +4,8 @@
  */
 import { type Html, html } from "../html.js";
 
-export function loginPage(csrf: string, problem: string | null): Html {
+/** `tokenOpen`: the last attempt used a token, so its field is shown open. */
+export function loginPage(csrf: string, problem: string | null, tokenOpen = false): Html {
   return html`<section class="login">
 <h1>Sign in</h1>
 ${problem ? html`<p class="error" role="alert">${problem}</p>` : ""}
@@ -12,7 +13,7 @@ ${problem ? html`<p class="error" role="alert">${problem}</p>` : ""}
 <input type="hidden" name="_csrf" value="${csrf}">
 <label>user <input type="text" name="user" autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="63" autofocus></label>
 <label>password <input type="password" name="password" autocomplete="current-password" maxlength="1024"></label>
-<details><summary>or use an admin token</summary>
+<details${tokenOpen ? html` open` : ""}><summary>or use an admin token</summary>
 <p class="muted">For those without an account: a token from <code>tend server token create --admin</code>.</p>
 <label>admin token <input type="password" name="token" autocomplete="off"></label>
 </details>
