@@ -1,156 +1,25 @@
-/**
- * The console's actions as form posts (server/ui/actions.ts draws the buttons). Each post without
- * `confirm=yes` answers with a confirmation page whose form posts it again with it; only then does
- * it act (server/actions/, which records it in the audit log) and show the outcome. The CSRF token
- * is checked before any of this (ui.ts), and the auth plugin checks the role each route names.
- */
-import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { deployCommit, pushUnavailable, recheckCommit, revokeNode, signalNodes } from "../actions/fleet.js";
-import { installLine, selectNodes } from "../actions/select.js";
+import { deployCommit, pushUnavailable, recheckCommit, revokeNode } from "../actions/fleet.js";
+import { installLine } from "../actions/select.js";
 import { createToken } from "../actions/tokens.js";
 import { requestActor } from "../audit.js";
 import { parseDuration } from "../config.js";
 import type { Deps } from "../deps.js";
-import { errorReplies, HttpError } from "../http.js";
-import { type Html, html, query, shortSha } from "../ui/html.js";
+import { HttpError } from "../http.js";
+import { html, shortSha } from "../ui/html.js";
 import { nodeHref } from "../ui/layout.js";
 import { confirmPage, resultPage, secretBlock } from "../ui/pages/confirm.js";
-import { filterFields, fleetParams } from "../ui/pages/fleet.js";
-import { send } from "../ui/respond.js";
+import { admin, confirmed, ensureNode, type Form, operator, page, schema } from "./ui-forms.js";
 
-type Form = Record<string, string | undefined>;
-const field = { type: "string", maxLength: 300 };
-const schema = {
-  body: {
-    type: "object",
-    additionalProperties: false,
-    properties: Object.fromEntries(
-      ["_csrf", "confirm", "status", "drifted", "stale", "q", "uses", "ttl", "selection"].map((k) => [
-        k,
-        field,
-      ]),
-    ),
-  },
-  response: { 200: { type: "string" }, ...errorReplies },
-};
-const operator = { auth: "session" as const, role: "operator" as const };
-const admin = { auth: "session" as const, role: "admin" as const };
 const ttls: Record<string, string> = { "1h": "1 hour", "1d": "1 day", "7d": "7 days" };
-/** Names listed on a confirmation page before "and N more". */
-const listed = 30;
-
-const nodeList = (names: string[]) =>
-  html`<ul class="nodes">${names.slice(0, listed).map((n) => html`<li><a href="${nodeHref(n)}">${n}</a></li>`)}${names.length > listed ? html`<li>and ${names.length - listed} more</li>` : ""}</ul>`;
-/** A short digest of a selection: the confirmation carries it, so a changed selection is confirmed again. */
-const selectionDigest = (names: string[]) =>
-  createHash("sha256").update(names.join("\n")).digest("hex").slice(0, 24);
 
 export function uiActionRoutes(ui: FastifyInstance, d: Deps): void {
-  const confirmed = (body: unknown) => (body as Form | undefined)?.confirm === "yes";
-  const page = (
-    reply: Parameters<typeof send>[0],
-    session: Parameters<typeof send>[1]["session"],
-    title: string,
-    body: Html,
-  ) => send(reply, { title, session }, body);
-  const ensureNode = async (name: string) => {
-    if (!(await d.storage.nodeExists(name)))
-      throw new HttpError(404, "TEND_E_HTTP_NOT_FOUND", "No such node.");
-  };
-
-  for (const noop of [false, true]) {
-    const verb = noop ? "Plan" : "Run";
-    const what = noop ? "plan (a noop run: nothing changes on the box)" : "run (changes are applied)";
-
-    ui.post<{ Params: { name: string }; Body: Form }>(
-      `/ui/nodes/:name/${verb.toLowerCase()}`,
-      { config: operator, schema },
-      async (req, reply) => {
-        const { name } = req.params;
-        await ensureNode(name);
-        if (!d.signals) throw pushUnavailable(`ask ${name} to ${verb.toLowerCase()} now`);
-        const s = req.uiSession;
-        if (!confirmed(req.body)) {
-          return page(
-            reply,
-            s,
-            `${verb} ${name} now?`,
-            confirmPage({
-              title: `${verb} ${name} now?`,
-              body: html`<p>The node is signalled to pull its catalog and ${what} now, instead of at its next scheduled run.</p>`,
-              action: req.url,
-              fields: {},
-              button: `${verb} now`,
-              back: nodeHref(name),
-              csrf: s?.csrf ?? "",
-            }),
-          );
-        }
-        await signalNodes(d, requestActor(req), [name], noop);
-        return page(
-          reply,
-          s,
-          `${verb} requested`,
-          resultPage(
-            `${verb} requested`,
-            html`<p>${name} was signalled to ${verb.toLowerCase()} now; its report appears on its page when it is done.</p>`,
-            { href: nodeHref(name), label: `Back to ${name}` },
-          ),
-        );
-      },
-    );
-
-    ui.post<{ Body: Form }>(
-      `/ui/fleet/${verb.toLowerCase()}`,
-      { config: operator, schema },
-      async (req, reply) => {
-        const p = fleetParams(req.body ?? {});
-        const names = await selectNodes(d, p);
-        const back = `/ui/${query(filterFields(p))}`;
-        if (names.length === 0)
-          throw new HttpError(404, "TEND_E_HTTP_NOT_FOUND", "The filter selects no node.");
-        if (!d.signals) throw pushUnavailable(`ask nodes to ${verb.toLowerCase()} now`);
-        const digest = selectionDigest(names);
-        const s = req.uiSession;
-        const changed = confirmed(req.body) && req.body.selection !== digest;
-        if (!confirmed(req.body) || changed) {
-          return page(
-            reply,
-            s,
-            `${verb} ${names.length} nodes now?`,
-            confirmPage({
-              title: `${verb} ${names.length} node${names.length === 1 ? "" : "s"} now?`,
-              body: html`${changed ? html`<p class="warn">The selection changed since the last page: confirm again.</p>` : ""}<p>These nodes are signalled to pull their catalog and ${what} now:</p>${nodeList(names)}`,
-              action: req.url,
-              fields: { ...filterFields(p), selection: digest },
-              button: `${verb} ${names.length} now`,
-              back,
-              csrf: s?.csrf ?? "",
-            }),
-          );
-        }
-        await signalNodes(d, requestActor(req), names, noop);
-        return page(
-          reply,
-          s,
-          `${verb} requested`,
-          resultPage(
-            `${verb} requested`,
-            html`<p>${names.length} node${names.length === 1 ? " was" : "s were"} signalled to ${verb.toLowerCase()} now.</p>${nodeList(names)}`,
-            { href: back, label: "Back to the fleet" },
-          ),
-        );
-      },
-    );
-  }
-
   ui.post<{ Params: { name: string }; Body: Form }>(
     "/ui/nodes/:name/revoke",
     { config: admin, schema },
     async (req, reply) => {
       const { name } = req.params;
-      await ensureNode(name);
+      await ensureNode(d, name);
       const s = req.uiSession;
       if (!confirmed(req.body)) {
         return page(
@@ -188,7 +57,7 @@ export function uiActionRoutes(ui: FastifyInstance, d: Deps): void {
     { config: admin, schema },
     async (req, reply) => {
       const { name } = req.params;
-      await ensureNode(name);
+      await ensureNode(d, name);
       const s = req.uiSession;
       if (!confirmed(req.body)) {
         return page(

@@ -21,6 +21,7 @@ import { csrfMatches } from "../ui/session.js";
 import { stylesheet } from "../ui/style.js";
 import { uiActionRoutes } from "./ui-actions.js";
 import { uiLoginRoutes } from "./ui-login.js";
+import { uiRunRoutes } from "./ui-run-actions.js";
 
 const page = { response: { 200: { type: "string" }, ...errorReplies } };
 const titles: Record<number, string> = {
@@ -80,6 +81,7 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
 
     uiLoginRoutes(ui, d);
     uiActionRoutes(ui, d);
+    uiRunRoutes(ui, d);
 
     ui.get("/ui/", { config: viewer, schema: page }, async (req, reply) => {
       const params = fleetParams(req.query as Record<string, unknown>);
