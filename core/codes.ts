@@ -91,6 +91,12 @@ export const codes = {
     "The server is unreachable and the cached catalog is older than max_cached_age: nothing is applied.",
   TEND_E_SERVER_REVOKE:
     "`tend server token revoke` or `tend server node revoke` named no known token or node (or an id prefix matching several tokens).",
+  TEND_E_USER_EXISTS:
+    "`tend server user add` (or `PUT /api/v1/users/NAME`) named a user that exists (HTTP 409).",
+  TEND_E_PUSH_UNAVAILABLE:
+    "Run now, plan now or deploy needs the push channel, which this server does not have (HTTP 503).",
+  TEND_E_BUSY: "Another server is judging a commit; retry the re-check in a moment (HTTP 409).",
+  TEND_E_COMMIT_REFUSED: "The git gate refused the commit, so it cannot be deployed (HTTP 409).",
 } as const;
 
 export type ErrorCode = keyof typeof codes;

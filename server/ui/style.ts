@@ -59,5 +59,15 @@ svg.rollout{width:100%;height:14px;display:block;background:#e3e6eb;border-radiu
 .r-ok{fill:var(--ok)}.r-failed{fill:var(--failed)}.r-older{fill:var(--drift)}.r-stale{fill:var(--stale)}
 tr.live td{background:#f1f5ff}.problems{margin:4px 0 0;padding-left:18px;color:#8e1b1b}
 .login{max-width:420px;margin:60px auto;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:20px 24px}
+.who{color:#d7def0;font-size:13px}.who .role{display:inline-block;padding:0 6px;margin-left:4px;border:1px solid #56607a;border-radius:8px;font-size:11px}
+.actions{display:flex;flex-wrap:wrap;align-items:center;gap:8px;margin:8px 0 12px}form.action{display:inline;margin:0}
+.row-actions{display:flex;gap:6px}.row-actions button{padding:2px 8px;font-size:12px}
+button.danger{background:var(--failed);border-color:var(--failed)}button[disabled]{background:#c9ced6;border-color:#c9ced6;cursor:not-allowed}
+.confirm,.result{max-width:760px;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 20px}
+form.confirm{display:flex;align-items:center;gap:16px;flex-wrap:wrap;margin-top:12px;padding:0;border:0}
+p.warn{background:#fff6e6;color:#7a4a00;border:1px solid #f0d39a;border-radius:4px;padding:6px 10px}
+code.secret,pre.install{display:block;white-space:pre-wrap;word-break:break-all;background:#151a23;color:#dfe6f2;padding:8px 10px;border-radius:4px;user-select:all;margin:0}
+ul.nodes{columns:3;margin:6px 0}table.audit td{font-size:13px}
+input[type=text],input[type=number]{padding:4px 6px;border:1px solid #c9ced6;border-radius:4px}
 .login code{white-space:nowrap}.login label{display:flex;flex-direction:column;gap:4px;margin:12px 0}.login input{width:100%}
 `;

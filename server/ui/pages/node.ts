@@ -1,6 +1,7 @@
 /** One node: its facts, its runs over time, its latest report's checks and resources, and its older reports. */
 import type { Facts, Json } from "../../../core/types.js";
 import type { Storage } from "../../storage/types.js";
+import { type ActionContext, nodeActions } from "../actions.js";
 import { runsChart } from "../charts.js";
 import { ago, type Html, html, shortSha } from "../html.js";
 import { badge, duplicateAlerts, pager, reportHref } from "../layout.js";
@@ -33,6 +34,7 @@ export async function nodePage(
   name: string,
   page: number,
   now: number,
+  ctx?: ActionContext,
 ): Promise<Html | null> {
   const info = await storage.ui.nodeInfo(name);
   if (!info) return null;
@@ -48,6 +50,7 @@ ${duplicateAlerts(
   duplicates.filter((d) => d.node === name),
   now,
 )}
+${ctx ? nodeActions(ctx, info.name) : ""}
 <p class="muted">enrolled ${ago(info.enrolled_at, now)} · last seen ${ago(info.last_seen, now)} · commit <code>${shortSha(info.last_commit)}</code> · ${info.reports} report${info.reports === 1 ? "" : "s"}</p>
 <section><h2>Facts</h2>${factsSummary(info.facts)}</section>
 <section><h2>Runs over time</h2>${chartRuns.length ? runsChart(chartRuns) : html`<p class="muted">No runs yet.</p>`}</section>
