@@ -70,9 +70,7 @@ t.teardown(() => b.close());
 const { page } = b;
 
 t.test("the node page shows the latest report's checks, failed first", async (t) => {
-  await page.goto(`${base}/ui/login`);
-  await page.fill("input[name=token]", admin);
-  await b.follow("button[type=submit]");
+  await b.loginWithToken(base, admin);
   await page.goto(`${base}/ui/nodes/web-1`);
   const rows = page.locator("section", { hasText: "Latest report" }).locator("table.checks tbody tr");
   t.equal(await rows.count(), 3);
