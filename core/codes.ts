@@ -37,6 +37,10 @@ export const codes = {
   TEND_E_COMMAND_FAILED: "A system command that a resource kind ran (apt-get, useradd, systemctl...) failed.",
   TEND_E_EXEC_FAILED: "An exec resource's command exited non-zero.",
   TEND_E_EXEC_TIMEOUT: "An exec resource's command ran past its timeout; its process group was killed.",
+  TEND_E_GIT_PATH:
+    "A git resource's path holds something other than a git checkout (a file, or a directory with files).",
+  TEND_E_GIT_REVISION: "A git resource's revision is no branch or tag of its repository.",
+  TEND_E_GIT_DIRTY: "A git checkout has local modifications and its resource does not say force: true.",
   TEND_E_SERVICE_NOT_FOUND: "A service resource names a systemd unit that does not exist.",
   TEND_E_SERVICE_FAILED:
     "A service did not stay running after it was started (the report carries its last journal lines).",

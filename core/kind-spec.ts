@@ -58,6 +58,8 @@ export interface KindSpec {
    * out (so the recipe may, and the agent can rely on it).
    */
   required?: readonly string[];
+  /** Attributes every recipe must give, for which no default makes sense (a URL, a checksum). */
+  mandatory?: readonly string[];
   /** A param's default that depends on another attribute being given, e.g. a file with a target is a link. */
   infer?: readonly { param: string; when_given: string; value: Json }[];
   /**

@@ -43,7 +43,12 @@ export function renderReference(specs: KindSpec[]): string {
     out.push(`## ${s.type}`, "", s.description, "");
     out.push("| attribute | type | default | description |", "| --- | --- | --- | --- |");
     const row = (key: string, p: Schema, note = "") => {
-      const def = p.default === undefined ? "" : `\`${JSON.stringify(p.default)}\``;
+      const def =
+        p.default !== undefined
+          ? `\`${JSON.stringify(p.default)}\``
+          : s.mandatory?.includes(key)
+            ? "required"
+            : "";
       const desc = `**${String(p.title ?? key)}.** ${String(p.description ?? "")}`;
       out.push(`| \`${key}\`${note} | ${typeOf(p)} | ${def} | ${cell(desc)} |`);
     };

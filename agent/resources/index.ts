@@ -3,10 +3,19 @@
 import type { ResourceType } from "../../core/types.js";
 import { exec } from "./exec.js";
 import { file } from "./file.js";
+import { gitKind } from "./git.js";
 import { group } from "./group.js";
 import type { Kind } from "./kind.js";
 import { pkg } from "./package.js";
 import { service } from "./service.js";
 import { user } from "./user.js";
 
-export const kinds: Record<ResourceType, Kind> = { exec, file, group, package: pkg, service, user };
+export const kinds: Record<ResourceType, Kind> = {
+  exec,
+  file,
+  git: gitKind,
+  group,
+  package: pkg,
+  service,
+  user,
+};
