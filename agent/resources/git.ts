@@ -5,9 +5,9 @@
  * A branch costs one `git ls-remote` per repository and run, shared by every checkout of it; a
  * commit sha, or a tag already fetched, costs no network at all.
  */
-import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, renameSync } from "node:fs";
 import { lchown } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { TendError } from "../../core/errors.js";
 import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change } from "../../core/types.js";
@@ -15,7 +15,6 @@ import { Accounts } from "../sys/accounts.js";
 import { checkParents, fsyncDir, tempName } from "../sys/atomic-write.js";
 import {
   checkoutCommit,
-  chownTree,
   type GitTarget,
   type GitUser,
   git,
@@ -24,6 +23,7 @@ import {
   settleIndex,
 } from "../sys/git.js";
 import { gitDirOf, originUrl, readHead, readIndex, readRef, statDiffers } from "../sys/git-repo.js";
+import { chownTree, removeTree, sweepStale } from "../sys/tree.js";
 import { wantedIds } from "./file-meta.js";
 import { type CheckResult, type Kind, type KindContext, ownership, pathName } from "./kind.js";
 
@@ -264,7 +264,8 @@ async function clone(p: GitParams, r: CatalogResource, ctx: KindContext): Promis
     renameSync(temp, r.name);
     await fsyncDir(dirname(r.name));
   } catch (err) {
-    rmSync(temp, { recursive: true, force: true });
+    // The temp clone is its owner's: removed without following anything they may have linked.
+    await removeTree(temp);
     throw err;
   }
 }
@@ -307,19 +308,7 @@ async function prefetch(
   ctx: Omit<KindContext, "prefetched">,
 ): Promise<Prefetched> {
   if (!ctx.noop)
-    for (const res of resources) {
-      if (res.type !== "git") continue;
-      const dir = dirname(res.name);
-      if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) continue;
-      const stale = new RegExp(
-        `^\\.${basename(res.name).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.tend-[0-9a-f]{12}\\.tmp$`,
-      );
-      for (const name of readdirSync(dir, { withFileTypes: true }))
-        if (name.isDirectory() && stale.test(name.name)) {
-          rmSync(join(dir, name.name), { recursive: true, force: true });
-          ctx.log(`removed ${join(dir, name.name)}, a clone an interrupted run left`);
-        }
-    }
+    for (const res of resources) if (res.type === "git") await sweepStale(res.name, ctx.log, ctx.signal);
   return { accounts: new Accounts(), remotes: new Map() };
 }
 

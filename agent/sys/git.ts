@@ -1,8 +1,7 @@
 /**
  * git through its command line, as a given user: argv only, a repository URL or revision that
  * starts with "-" never reaches git as an option, nothing prompts (a missing credential fails
- * instead of hanging the run), and the environment cannot point git at another repository. Also
- * `chown -R` for a checkout whose owner changed (coreutils walks without following symlinks).
+ * instead of hanging the run), and the environment cannot point git at another repository.
  */
 import { TendError } from "../../core/errors.js";
 import { readIndex } from "./git-repo.js";
@@ -106,16 +105,6 @@ export async function modifiedPaths(
     if (f[0] === "R" || f[0] === "C") i++; // a rename's source follows as its own field
   }
   return paths;
-}
-
-/** Give a whole tree to uid:gid, symlinks themselves rather than what they point to. */
-export async function chownTree(path: string, uid: number, gid: number, signal?: AbortSignal): Promise<void> {
-  const r = await run(["chown", "-R", "--no-dereference", `${uid}:${gid}`, "--", path], { signal });
-  if (r.code !== 0)
-    throw new TendError(
-      "TEND_E_COMMAND_FAILED",
-      `chown -R ${path} ${describeExit(r)}: ${lastLines(r.output, 5)}`,
-    );
 }
 
 /** Where a checkout must end up: a commit, and the remote ref that leads to it (null: a sha as such). */
