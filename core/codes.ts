@@ -50,6 +50,8 @@ export const codes = {
   TEND_E_ARCHIVE_UNSAFE:
     "An archive holds an entry that would land outside its directory (.., an absolute path, a link out) or a device.",
   TEND_E_ARCHIVE_PATH: "An archive resource's path holds something tend did not put there.",
+  TEND_E_SYSTEMD_UNIT:
+    "A systemd_unit resource cannot converge as given (no content, enabled on a drop-in, a masked unit's symlink).",
   TEND_E_SERVICE_NOT_FOUND: "A service resource names a systemd unit that does not exist.",
   TEND_E_SERVICE_FAILED:
     "A service did not stay running after it was started (the report carries its last journal lines).",

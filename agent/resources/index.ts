@@ -9,6 +9,7 @@ import { group } from "./group.js";
 import type { Kind } from "./kind.js";
 import { pkg } from "./package.js";
 import { service } from "./service.js";
+import { systemdUnit } from "./systemd-unit.js";
 import { user } from "./user.js";
 
 export const kinds: Record<ResourceType, Kind> = {
@@ -19,5 +20,6 @@ export const kinds: Record<ResourceType, Kind> = {
   group,
   package: pkg,
   service,
+  systemd_unit: systemdUnit,
   user,
 };
