@@ -8,8 +8,7 @@ export const codes = {
   TEND_E_NO_NODES: "The repository has no nodes.yaml.",
   TEND_E_RECIPE_MISSING: "A recipe named in nodes.yaml or an include does not exist.",
   TEND_E_INCLUDE_CYCLE: "Recipes include each other in a cycle.",
-  TEND_E_RESOURCE_KIND:
-    "A resource does not name exactly one kind (package, file, service, user, group, exec).",
+  TEND_E_RESOURCE_KIND: "A resource does not name exactly one kind (docs/resources.md lists them).",
   TEND_E_DUPLICATE: "Two recipes declare the same resource id with different attributes.",
   TEND_E_UNKNOWN_REF: "A require or notify names a resource that no recipe of the node declares.",
   TEND_E_DEPENDENCY_CYCLE: "Resources require each other in a cycle.",
