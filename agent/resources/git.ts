@@ -224,9 +224,16 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
     diff =
       text.length > MAX_DIFF ? `${text.slice(0, MAX_DIFF)}\n… (diff cut at ${MAX_DIFF} characters)` : text;
   }
-  changes.push(
-    ...ownerChanges(p, r, ctx, [st!.uid, ...(stats?.uids ?? [])], [st!.gid, ...(stats?.gids ?? [])]),
-  );
+  // The checkout, its tracked files, and what git writes on a fetch (a `sudo git pull` leaves
+  // root's objects there, and the owner's next fetch would fail on them).
+  const own = [
+    st!,
+    ...[gitDir, join(gitDir, "objects"), join(gitDir, "index")].flatMap(
+      (f) => lstatSync(f, { throwIfNoEntry: false }) ?? [],
+    ),
+  ];
+  const uids = [...own.map((s) => s.uid), ...(stats?.uids ?? [])];
+  changes.push(...ownerChanges(p, r, ctx, uids, [...own.map((s) => s.gid), ...(stats?.gids ?? [])]));
   return { changes, diff };
 }
 

@@ -352,3 +352,24 @@ t.test("url and sha256 are required, strip_components only with extract", async 
   t.same(ok.problems, []);
   t.same(ok.catalog?.resources.find((r) => r.type === "archive")?.require, ["file:/opt"]);
 });
+
+t.test("an apply run first removes what a killed run left beside the path", async (t) => {
+  const half = at(".hello.bin.tend-0123456789ab.tmp");
+  const stage = at(".app.tend-0123456789ab.tmp");
+  writeFileSync(half, "half a download");
+  mkdirSync(join(stage, "bin"), { recursive: true });
+  writeFileSync(join(stage, "bin", "tool"), "half an extraction");
+  const rs = [
+    resource("archive", at("hello.bin"), { ...hello, extract: false }),
+    resource("archive", at("app"), { ...v2, extract: true }),
+  ];
+  const logs: string[] = [];
+  await archive.prefetch!(rs, context({ stateDir, noop: true, logs }));
+  t.ok(existsSync(half) && existsSync(stage), "a plan leaves them");
+  await archive.prefetch!(rs, context({ stateDir, logs }));
+  t.notOk(existsSync(half) || existsSync(stage), "an apply run removes them");
+  t.match(logs, [
+    /removed .*\.hello\.bin\.tend-0123456789ab\.tmp/,
+    /removed .*\.app\.tend-0123456789ab\.tmp/,
+  ]);
+});
