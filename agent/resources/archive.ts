@@ -9,7 +9,6 @@ import {
   closeSync,
   constants,
   lstatSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -17,7 +16,7 @@ import {
   renameSync,
   type Stats,
 } from "node:fs";
-import { lchown, open, rm, writeFile } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { TendError } from "../../core/errors.js";
 import type { KindSpec } from "../../core/kind-spec.js";
@@ -25,8 +24,8 @@ import type { CatalogResource, Change } from "../../core/types.js";
 import { Accounts } from "../sys/accounts.js";
 import { checkParents, fsyncDir, tempName } from "../sys/atomic-write.js";
 import { download } from "../sys/download.js";
-import { extractInto } from "../sys/extract.js";
-import { chownTree, removeTree, sweepStale } from "../sys/tree.js";
+import { extractReplacing } from "../sys/extract.js";
+import { chownTree, sweepStale } from "../sys/tree.js";
 import { parseMode } from "./file-content.js";
 import { metaChanges, setMeta, wantedIds } from "./file-meta.js";
 import { type CheckResult, type Kind, type KindContext, mode, ownership, pathName } from "./kind.js";
@@ -240,38 +239,6 @@ async function saveFile(
   renameSync(temp, r.name);
 }
 
-/** An extracted directory: unpacked into a stage beside the path, checked, marked, swapped in. */
-async function extractDir(
-  r: CatalogResource,
-  p: ArchiveParams,
-  temp: string,
-  ids: { uid?: number; gid?: number },
-  ctx: KindContext,
-): Promise<void> {
-  const stage = tempName(r.name);
-  mkdirSync(stage, { mode: 0o700 });
-  try {
-    const strip = p.strip_components ?? 0;
-    await extractInto(temp, stage, { strip, ...ids, signal: ctx.signal });
-    const marker: Marker & { url: string } = {
-      sha256: p.sha256.toLowerCase(),
-      strip_components: strip,
-      url: p.url,
-    };
-    await writeFile(join(stage, MARKER), `${JSON.stringify(marker)}\n`, { mode: 0o644, flag: "wx" });
-    if (ids.uid !== undefined || ids.gid !== undefined) await lchown(stage, ids.uid ?? -1, ids.gid ?? -1);
-    await setMeta({ mode: p.mode ?? "0755" }, stage, {}, false);
-    const old = lstatSync(r.name, { throwIfNoEntry: false }) ? tempName(r.name) : null;
-    if (old) renameSync(r.name, old);
-    renameSync(stage, r.name);
-    // The replaced tree may be a user's: removed without following anything they linked.
-    if (old) await removeTree(old, ctx.signal);
-  } catch (err) {
-    await removeTree(stage, ctx.signal).catch(() => {});
-    throw err;
-  }
-}
-
 async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): Promise<undefined> {
   const p = r.params as unknown as ArchiveParams;
   checkParents(r.name, false);
@@ -281,8 +248,21 @@ async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): P
   if (props.has("sha256") || props.has("strip_components")) {
     const temp = await fetchVerified(r, p, ctx);
     try {
-      if (p.extract) await extractDir(r, p, temp, ids, ctx);
-      else await saveFile(r, p, temp, st, ids);
+      if (p.extract) {
+        const strip = p.strip_components ?? 0;
+        const marker: Marker & { url: string } = {
+          sha256: p.sha256.toLowerCase(),
+          strip_components: strip,
+          url: p.url,
+        };
+        await extractReplacing(r.name, temp, {
+          strip,
+          ...ids,
+          mode: p.mode ? parseMode(p.mode) : 0o755,
+          marker: { name: MARKER, text: `${JSON.stringify(marker)}\n` },
+          signal: ctx.signal,
+        });
+      } else await saveFile(r, p, temp, st, ids);
       await fsyncDir(dirname(r.name));
     } finally {
       await rm(temp, { force: true });

@@ -5,16 +5,16 @@
  * A branch costs one `git ls-remote` per repository and run, shared by every checkout of it; a
  * commit sha, or a tag already fetched, costs no network at all.
  */
-import { lstatSync, mkdirSync, readdirSync, renameSync } from "node:fs";
-import { lchown } from "node:fs/promises";
+import { lstatSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { TendError } from "../../core/errors.js";
 import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change } from "../../core/types.js";
 import { Accounts } from "../sys/accounts.js";
-import { checkParents, fsyncDir, tempName } from "../sys/atomic-write.js";
+import { checkParents } from "../sys/atomic-write.js";
 import {
   checkoutCommit,
+  cloneInto,
   type GitTarget,
   type GitUser,
   git,
@@ -23,7 +23,7 @@ import {
   settleIndex,
 } from "../sys/git.js";
 import { gitDirOf, originUrl, readHead, readIndex, readRef, statDiffers } from "../sys/git-repo.js";
-import { chownTree, removeTree, sweepStale } from "../sys/tree.js";
+import { chownTree, sweepStale } from "../sys/tree.js";
 import { wantedIds } from "./file-meta.js";
 import { type CheckResult, type Kind, type KindContext, ownership, pathName } from "./kind.js";
 
@@ -256,27 +256,6 @@ function ownerChanges(
   return changes;
 }
 
-/** A new checkout: cloned beside the path as its owner, renamed into place once complete. */
-async function clone(p: GitParams, r: CatalogResource, ctx: KindContext): Promise<void> {
-  const as = gitUser(p, r, ctx);
-  const temp = tempName(r.name);
-  mkdirSync(temp, { mode: 0o755 });
-  try {
-    await lchown(temp, as.uid, as.gid);
-    const o = { cwd: temp, as, signal: ctx.signal };
-    await git(["init", "-q"], o);
-    await git(["remote", "add", "origin", p.repository], o);
-    await checkoutCommit(await target(p, null, as, r, ctx), false, o);
-    await settleIndex(join(temp, ".git"), o);
-    renameSync(temp, r.name);
-    await fsyncDir(dirname(r.name));
-  } catch (err) {
-    // The temp clone is its owner's: removed without following anything they may have linked.
-    await removeTree(temp);
-    throw err;
-  }
-}
-
 async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): Promise<undefined> {
   const p = r.params as unknown as GitParams;
   const path = r.name;
@@ -284,7 +263,12 @@ async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): P
   const st = lstatSync(path, { throwIfNoEntry: false });
   const gitDir = st ? gitDirOf(path) : null;
   if (!st || !gitDir) {
-    await clone(p, r, ctx);
+    const as = gitUser(p, r, ctx);
+    await cloneInto(path, p.repository, await target(p, null, as, r, ctx), {
+      cwd: dirname(path),
+      as,
+      signal: ctx.signal,
+    });
     return undefined;
   }
   const props = new Set(changes.map((c) => c.property));

@@ -17,16 +17,23 @@ import {
   readdirSync,
   readlinkSync,
   readSync,
+  renameSync,
   symlinkSync,
 } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import yauzl from "yauzl";
 import { TendError } from "../../core/errors.js";
+import { tempName } from "./atomic-write.js";
 import { runTool } from "./proc.js";
+import { removeTree } from "./tree.js";
 
 export interface ExtractOptions {
+  /** Permission bits of the directory itself (extractReplacing). */
+  mode?: number;
+  /** A file written into the directory once extracted, before it goes live (extractReplacing). */
+  marker?: { name: string; text: string };
   /** Leading path components dropped from every entry (tar's --strip-components). */
   strip: number;
   /** Who gets every extracted entry (root keeps them when unset). */
@@ -47,6 +54,30 @@ function isZip(file: string): boolean {
     );
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * `dir` becomes exactly what `file` holds: unpacked into a stage beside it, checked, chowned,
+ * marked, then swapped in whole (two renames) and the replaced tree removed. On any failure the
+ * stage is removed and `dir` is as it was.
+ */
+export async function extractReplacing(dir: string, file: string, o: ExtractOptions): Promise<void> {
+  const stage = tempName(dir);
+  mkdirSync(stage, { mode: 0o700 });
+  try {
+    await extractInto(file, stage, o);
+    if (o.marker) await writeFile(join(stage, o.marker.name), o.marker.text, { mode: 0o644, flag: "wx" });
+    if (o.uid !== undefined || o.gid !== undefined) lchownSync(stage, o.uid ?? -1, o.gid ?? -1);
+    chmodSync(stage, o.mode ?? 0o755);
+    const old = lstatSync(dir, { throwIfNoEntry: false }) ? tempName(dir) : null;
+    if (old) renameSync(dir, old);
+    renameSync(stage, dir);
+    // The replaced tree may be a user's: removed without following anything they linked.
+    if (old) await removeTree(old, o.signal);
+  } catch (err) {
+    await removeTree(stage, o.signal).catch(() => {});
+    throw err;
   }
 }
 

@@ -3,9 +3,15 @@
  * starts with "-" never reaches git as an option, nothing prompts (a missing credential fails
  * instead of hanging the run), and the environment cannot point git at another repository.
  */
+
+import { mkdirSync, renameSync } from "node:fs";
+import { lchown } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { TendError } from "../../core/errors.js";
+import { fsyncDir, tempName } from "./atomic-write.js";
 import { readIndex } from "./git-repo.js";
 import { describeExit, lastLines, run } from "./proc.js";
+import { removeTree } from "./tree.js";
 
 /** Who git runs as: the owner of the checkout, so every file it writes is theirs. */
 export interface GitUser {
@@ -147,4 +153,32 @@ export async function settleIndex(gitDir: string, o: GitOptions): Promise<void> 
   const wait = Number(index.mtimeNs / 1_000_000n) + 20 - Date.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   await git(["update-index", "-q", "--refresh", "--force-write-index"], o);
+}
+
+/**
+ * A new checkout of `target` at `path`: cloned into a temp directory beside it, owned by `o.as`,
+ * and renamed into place once complete, so a failed clone never leaves half a checkout.
+ */
+export async function cloneInto(
+  path: string,
+  repository: string,
+  target: GitTarget,
+  o: GitOptions,
+): Promise<void> {
+  const temp = tempName(path);
+  mkdirSync(temp, { mode: 0o755 });
+  try {
+    await lchown(temp, o.as.uid, o.as.gid);
+    const here = { ...o, cwd: temp };
+    await git(["init", "-q"], here);
+    await git(["remote", "add", "origin", repository], here);
+    await checkoutCommit(target, false, here);
+    await settleIndex(join(temp, ".git"), here);
+    renameSync(temp, path);
+    await fsyncDir(dirname(path));
+  } catch (err) {
+    // The temp clone is its owner's: removed without following anything they may have linked.
+    await removeTree(temp, o.signal);
+    throw err;
+  }
 }
