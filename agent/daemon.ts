@@ -24,7 +24,7 @@ import { TendError } from "../core/errors.js";
 import { type AgentConfig, loadConfig } from "./config.js";
 import { useLocalClock } from "./cron-clock.js";
 import { errorText } from "./report.js";
-import { backoffMs, spooled } from "./spool-names.js";
+import { backoffMs, spooled } from "./store/report-spool-names.js";
 
 /** This node's fixed delay after each tick, in ms: sha256(node) spread over [0, splay] seconds. */
 export function splayMs(node: string, splayS: number): number {

@@ -3,6 +3,7 @@
  * property changes under it (from → to, short values only), the unified diff under a changed file
  * (red/green on a terminal), then one summary line. File content never appears beyond the diff.
  */
+import { unknownReason } from "../core/outcome.js";
 import type { Change, Json, Report, ResourceReport } from "../core/types.js";
 
 export interface OutputStyle {
@@ -78,10 +79,7 @@ export function formatResource(r: ResourceReport, style: OutputStyle): string {
       break;
     }
     case "unknown": {
-      // What its check found on the box as it is now, before the change it depends on.
-      const found = r.changes.filter((c) => c.property !== "refresh").map((c) => c.property);
-      const now = found.length > 0 ? `; as the box is now: ${found.join(", ")}` : "";
-      lines.push(`${cyan(on, "?")} ${r.id}  unknown (depends on a change above${now})`);
+      lines.push(`${cyan(on, "?")} ${r.id}  unknown (${unknownReason(r)})`);
       break;
     }
     case "failed": {

@@ -11,14 +11,14 @@ import { join } from "node:path";
 import type { ErrorCode } from "../core/codes.js";
 import { isTendError, TendError } from "../core/errors.js";
 import type { Catalog, Facts, Report, ResourceReport } from "../core/types.js";
-import { CatalogCache } from "./cache.js";
 import { NodeApi } from "./client/api.js";
 import { ensureStateDir, type Identity, requireIdentity } from "./client/identity.js";
 import { type Envelope, verifyEnvelope } from "./client/verify.js";
 import type { AgentConfig } from "./config.js";
 import { type HttpOptions, HttpStatusError, UnreachableError } from "./http.js";
 import { errorText, summarize } from "./report.js";
-import { type FlushResult, Spool } from "./spool.js";
+import { CatalogCache } from "./store/catalog-cache.js";
+import { type FlushResult, Spool } from "./store/report-spool.js";
 
 export interface RunOptions {
   noop?: boolean;
@@ -212,7 +212,7 @@ export async function agentRun(config: AgentConfig, o: RunOptions = {}): Promise
     log(`tend: ${report.error}`);
   } else {
     const [{ runCatalog }, { kinds }] = await Promise.all([
-      import("./engine.js"),
+      import("./engine/index.js"),
       import("./resources/index.js"),
     ]);
     // Fetched by hash: streamed into state_dir/files/ and checked there, then read back (checked again).

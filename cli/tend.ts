@@ -2,38 +2,38 @@
  * The `tend` command: dispatches to the module that owns each sub-command, imported lazily so that
  * a run only loads what it needs (start-up cost matters for the no-op run).
  */
-import { printError } from "./output.js";
+import { printError } from "./print-error.js";
 
 type Main = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, { summary: string; load: () => Promise<Main> }> = {
   apply: {
     summary: "converge this box from a recipe folder (masterless)",
-    load: async () => (await import("../agent/cli/apply.js")).applyMain,
+    load: async () => (await import("./commands/apply.js")).applyMain,
   },
   plan: {
     summary: "show what apply would change, with diffs",
-    load: async () => (await import("../agent/cli/apply.js")).planMain,
+    load: async () => (await import("./commands/apply.js")).planMain,
   },
   validate: {
     summary: "check a recipe repository; file:line errors",
-    load: async () => (await import("./validate.js")).main,
+    load: async () => (await import("./commands/validate.js")).main,
   },
   compile: {
     summary: "print the catalog compiled for a node (JSON)",
-    load: async () => (await import("./compile.js")).main,
+    load: async () => (await import("./commands/compile.js")).main,
   },
   facts: {
     summary: "print this box's facts",
-    load: async () => (await import("../agent/cli/facts.js")).main,
+    load: async () => (await import("./commands/facts.js")).main,
   },
   backup: {
     summary: "list or restore file backups",
-    load: async () => (await import("../agent/cli/backup.js")).main,
+    load: async () => (await import("./commands/backup.js")).main,
   },
   agent: {
     summary: "the pull agent: enroll, run, daemon",
-    load: async () => (await import("../agent/cli/agent.js")).main,
+    load: async () => (await import("./commands/agent.js")).main,
   },
   server: {
     summary: "run the tend server; `server token create` makes tokens",

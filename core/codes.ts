@@ -8,7 +8,8 @@ export const codes = {
   TEND_E_NO_NODES: "The repository has no nodes.yaml.",
   TEND_E_RECIPE_MISSING: "A recipe named in nodes.yaml or an include does not exist.",
   TEND_E_INCLUDE_CYCLE: "Recipes include each other in a cycle.",
-  TEND_E_RESOURCE_KIND: "A resource does not name exactly one kind (docs/resources.md lists them).",
+  TEND_E_RESOURCE_KIND:
+    "A resource does not name exactly one kind by its key (docs/resources.md lists the kinds).",
   TEND_E_DUPLICATE: "Two recipes declare the same resource id with different attributes.",
   TEND_E_UNKNOWN_REF: "A require or notify names a resource that no recipe of the node declares.",
   TEND_E_DEPENDENCY_CYCLE: "Resources require each other in a cycle.",
@@ -54,6 +55,19 @@ export const codes = {
   TEND_E_SERVICE_NOT_FOUND: "A service resource names a systemd unit that does not exist.",
   TEND_E_SERVICE_FAILED:
     "A service did not stay running after it was started (the report carries its last journal lines).",
+  TEND_E_LINE_NO_FILE: "A line resource names a file that does not exist (a file resource can create it).",
+  TEND_E_LINE_TEXT: "A line resource's text holds a newline: a line is one line.",
+  TEND_E_SYSCTL_UNKNOWN: "A sysctl resource names a kernel parameter this kernel does not have.",
+  TEND_E_SYSCTL_READONLY:
+    "A kernel parameter cannot be written on this box (/proc/sys read-only in a container, or not permitted).",
+  TEND_E_SYSCTL_VALUE: "The kernel refused a sysctl resource's value (out of range or malformed).",
+  TEND_E_SSH_KEY:
+    "An authorized_key resource's key is not a usable public key (its base64 part is not of its type).",
+  TEND_E_SSH_NO_HOME: "An authorized_key resource's user has no home directory to hold ~/.ssh.",
+  TEND_E_KEY_FINGERPRINT:
+    "An OpenPGP key (an apt_repository's signing key) does not match its fingerprint pin, or is not a public key.",
+  TEND_E_APT_UPDATE:
+    "apt-get update failed for a repository (unreachable, or its signature does not verify).",
   TEND_E_BACKUP_NOT_FOUND: "No backup matches the path (and --at ID) given to tend backup.",
   TEND_E_GIT: "The server could not fetch or read the recipe repository with git.",
   TEND_E_BAD_REQUEST:

@@ -9,6 +9,7 @@ import { posix } from "node:path";
 import type { Problem } from "./errors.js";
 import { KIND_RULES, KIND_TYPES } from "./generated/kinds.js";
 import type { KindRules } from "./kind-spec.js";
+import { closest } from "./schema.js";
 import { splitCommand } from "./shellwords.js";
 import type { Json, ResourceType } from "./types.js";
 import type { PathSegment } from "./yaml.js";
@@ -68,6 +69,11 @@ export function normalize(
   return { id: `${type}:${name}`, type, name, params, content, require, notify, ...at };
 }
 
+/** The kind an authored resource names, or undefined when it names none or several. */
+export function kindKey(raw: Record<string, Json>): ResourceType | undefined {
+  return kindOf(raw, () => {});
+}
+
 /**
  * The kind a resource names by its key. A kind key that is also an attribute of other kinds
  * (`user`, `group`) names the kind only when no other kind key is present.
@@ -87,6 +93,20 @@ function kindOf(raw: Record<string, Json>, fail: Fail): ResourceType | undefined
   }
   if (found.length === 1) return found[0];
   if (found.length === 0 && attribute) return attribute;
+  if (found.length === 0) {
+    // A misspelt kind (`pakage: nginx`) is a key no kind knows: name it and the kind it resembles.
+    for (const key of Object.keys(raw)) {
+      const guess = closest(key, KINDS as string[]);
+      if (guess && key !== "require" && key !== "notify") {
+        fail(
+          `"${key}" is not a kind; did you mean "${guess}"? (a resource needs exactly one kind key: ${KINDS.join(", ")})`,
+          [key],
+          "TEND_E_RESOURCE_KIND",
+        );
+        return undefined;
+      }
+    }
+  }
   const what = found.length ? `it has ${found.join(" and ")}` : "it has none";
   fail(`a resource needs exactly one kind key (${KINDS.join(", ")}); ${what}`, [], "TEND_E_RESOURCE_KIND");
   return undefined;

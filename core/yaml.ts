@@ -8,7 +8,7 @@
  * does not parse (its messages are better) and locating the exact key of a mistake.
  */
 import { load } from "js-yaml";
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser, parseDocument } from "yaml";
 import type { Problem } from "./errors.js";
 
 export type PathSegment = string | number;
@@ -92,6 +92,27 @@ export function parseYaml(text: string, file: string): { parsed?: ParsedYaml; pr
   return { parsed: { value, locate }, problems: [] };
 }
 
+/** Where the quoted scalar that runs up to `end` opens, from the syntax tokens. */
+function unclosedQuoteAt(text: string, end: number): number | undefined {
+  let found: number | undefined;
+  const walk = (o: unknown, depth: number): void => {
+    if (found !== undefined || !o || typeof o !== "object" || depth > 200) return;
+    const t = o as { type?: string; offset?: number; source?: string };
+    if (
+      (t.type === "double-quoted-scalar" || t.type === "single-quoted-scalar") &&
+      typeof t.offset === "number" &&
+      typeof t.source === "string" &&
+      t.offset + t.source.length >= end
+    ) {
+      found = t.offset;
+      return;
+    }
+    for (const v of Object.values(o)) walk(v, depth + 1);
+  };
+  for (const token of new Parser().parse(text)) walk(token, 0);
+  return found;
+}
+
 /** The `yaml` package's full tree: exact positions for every node and key. */
 function parseWithTree(text: string, file: string): { parsed?: ParsedYaml; problems: Problem[] } {
   const lineCounter = new LineCounter();
@@ -101,10 +122,14 @@ function parseWithTree(text: string, file: string): { parsed?: ParsedYaml; probl
       // The first few: a file of 300,000 unclosed "[" has an error for each, and a list that long
       // overflows the stack where it is spread (`problems.push(...list)`).
       problems: doc.errors.slice(0, MAX_ERRORS).map((e) => {
-        const pos = lineCounter.linePos(e.pos[0]);
+        // An unclosed quote is found at the end of the file; the mistake is where it opened.
+        const opened = e.code === "MISSING_CHAR" ? unclosedQuoteAt(text, e.pos[0]) : undefined;
+        const pos = lineCounter.linePos(opened ?? e.pos[0]);
         return {
           code: "TEND_E_YAML" as const,
-          message: `YAML syntax: ${firstLine(e.message)}`,
+          message: opened
+            ? `YAML syntax: this quote is never closed (the string runs to line ${lineCounter.linePos(e.pos[0]).line}); close it or remove it`
+            : `YAML syntax: ${firstLine(e.message)}`,
           file,
           line: pos.line,
           column: pos.col,

@@ -9,7 +9,7 @@ import { dirname } from "node:path";
 import { TendError } from "../../core/errors.js";
 import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change } from "../../core/types.js";
-import { BackupStore } from "../backup-store.js";
+import { BackupStore } from "../store/file-backups.js";
 import { Accounts } from "../sys/accounts.js";
 import {
   atomicSymlink,

@@ -1,5 +1,5 @@
 /**
- * The resource-kind contract. The engine (agent/engine.ts) knows no kind; each kind is one module
+ * The resource-kind contract. The engine (agent/engine/) knows no kind; each kind is one module
  * in this folder exporting a `Kind`: its spec (attributes, normalisation and automatic edges, as
  * data: core/kind-spec.ts) and its behaviour. A kind reads live state in `check` (pure reads),
  * changes it in `apply`, and may batch its reads in `prefetch` and react to notifications in

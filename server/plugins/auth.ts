@@ -17,6 +17,9 @@ export function bearer(req: FastifyRequest): string | null {
 }
 
 const unauthorized = () => new HttpError(401, "TEND_E_UNAUTHORIZED", "A valid credential is required.");
+/** Authenticated, but with the other kind of secret: the honest answer is 403, not 401. */
+const wrongKind = (route: string, use: string) =>
+  new HttpError(403, "TEND_E_FORBIDDEN", `This is ${route} route: ${use}.`);
 
 export async function isAdmin(storage: Storage, req: FastifyRequest, now: number): Promise<boolean> {
   const secret = bearer(req);
@@ -40,16 +43,23 @@ export function authPlugin(app: FastifyInstance, storage: Storage, now: () => nu
         return;
       case "node": {
         const secret = bearer(req);
-        if (!secret?.startsWith("tend_node_")) throw unauthorized();
+        if (!secret?.startsWith("tend_node_")) {
+          if (await isAdmin(storage, req, now())) throw wrongKind("a node", "call it with a node credential");
+          throw unauthorized();
+        }
         const node = await storage.authenticateNode(hashSecret(secret));
         if (!node) throw unauthorized();
         req.node = node.name;
         req.nodeCatalog = { serial: node.catalogSerial, digest: node.catalogDigest };
         return;
       }
-      case "admin":
-        if (!(await isAdmin(storage, req, now()))) throw unauthorized();
-        return;
+      case "admin": {
+        if (await isAdmin(storage, req, now())) return;
+        const secret = bearer(req);
+        if (secret?.startsWith("tend_node_") && (await storage.authenticateNode(hashSecret(secret))))
+          throw wrongKind("an admin", "a node credential cannot call it; use an admin token");
+        throw unauthorized();
+      }
       case "session": {
         // A dashboard page: no session sends the browser to the login form.
         req.uiSession = await readSession(req, storage, now());

@@ -1,6 +1,6 @@
 /**
- * Compressed request bodies (`Content-Encoding: gzip` or `deflate`): decompressed as they stream
- * in, with the body limit applied to the decompressed bytes. A body that inflates past the limit
+ * Compressed request bodies (`Content-Encoding: gzip` or `deflate`; any other coding is refused
+ * with 415 before the body is read): decompressed as they stream in, with the body limit applied to the decompressed bytes. A body that inflates past the limit
  * (a "zip bomb") is cut off at the limit with 413: the decoder is destroyed and the rest of the
  * compressed input is read and dropped without being inflated, so memory and CPU stay bounded.
  * JSON bodies, compressed or not, are also pre-scanned for nesting depth as they stream in.
@@ -18,13 +18,9 @@ const decoders: Record<string, () => Transform> = {
 };
 
 /** The request's content coding, lower-cased; undefined for none or `identity`. */
-export function contentEncoding(req: FastifyRequest): string | undefined {
+function contentEncoding(req: FastifyRequest): string | undefined {
   const value = req.headers["content-encoding"]?.trim().toLowerCase();
   return value === undefined || value === "" || value === "identity" ? undefined : value;
-}
-
-export function isAcceptedEncoding(encoding: string): boolean {
-  return Object.hasOwn(decoders, encoding);
 }
 
 const tooLarge = (limit: number) =>
@@ -106,6 +102,17 @@ function depthLimited(source: Readable): Readable {
 }
 
 export function decompressPlugin(app: FastifyInstance, limit: number): void {
+  // onRequest, as the overload guard's: a coding we cannot decode is refused before the body is read.
+  app.addHook("onRequest", async (req) => {
+    const encoding = contentEncoding(req);
+    if (encoding !== undefined && !Object.hasOwn(decoders, encoding)) {
+      throw new HttpError(
+        415,
+        "TEND_E_MEDIA_TYPE",
+        `Content-Encoding "${encoding.slice(0, 40)}" is not accepted; send gzip, deflate or identity.`,
+      );
+    }
+  });
   app.addHook("preParsing", async (req, _reply, payload) => {
     const encoding = contentEncoding(req);
     const decoder = encoding ? decoders[encoding] : undefined;

@@ -1,11 +1,11 @@
 /**
  * Cheap refusals that come first: overload (503 with a jittered Retry-After rather than slowing
- * everyone down), content codings other than gzip and deflate (415), and JSON nested too deep or with arrays
- * too long (400), checked before any schema validation walks them.
+ * everyone down), and JSON nested too deep or with arrays too long (400), checked before any schema
+ * validation walks them. Content codings are decompress.ts's (registered right after this one, so
+ * its 415 still comes before anything else reads the body).
  */
 import type { FastifyInstance } from "fastify";
 import { HttpError, jitteredRetryAfter } from "../http.js";
-import { contentEncoding, isAcceptedEncoding } from "./decompress.js";
 
 export const maxDepth = 64;
 const maxArray = 100_000;
@@ -32,7 +32,7 @@ export function shapeProblem(value: unknown): string | null {
 
 export function guardPlugin(app: FastifyInstance, maxInFlight: number): { inFlight: () => number } {
   let inFlight = 0;
-  app.addHook("onRequest", async (req, reply) => {
+  app.addHook("onRequest", async (_req, reply) => {
     if (inFlight >= maxInFlight) {
       reply.header("retry-after", String(jitteredRetryAfter(1, 10)));
       throw new HttpError(
@@ -45,14 +45,6 @@ export function guardPlugin(app: FastifyInstance, maxInFlight: number): { inFlig
     reply.raw.once("close", () => {
       inFlight--;
     });
-    const encoding = contentEncoding(req);
-    if (encoding !== undefined && !isAcceptedEncoding(encoding)) {
-      throw new HttpError(
-        415,
-        "TEND_E_MEDIA_TYPE",
-        `Content-Encoding "${encoding.slice(0, 40)}" is not accepted; send gzip, deflate or identity.`,
-      );
-    }
   });
   app.addHook("preValidation", async (req) => {
     const problem = req.body === undefined ? null : shapeProblem(req.body);

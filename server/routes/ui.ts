@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Deps } from "../deps.js";
 import { errorReplies } from "../http.js";
 import { hashSecret } from "../identity.js";
-import type { StaleCut } from "../storage/ui.js";
+import type { StaleCut } from "../storage/ui-types.js";
 import { type Html, html } from "../ui/html.js";
 import { layout, type PageOptions, pageParam } from "../ui/layout.js";
 import { commitsPage } from "../ui/pages/commits.js";

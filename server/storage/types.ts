@@ -1,12 +1,12 @@
 /**
  * The server's state, behind one interface with two implementations (sqlite.ts, postgres.ts) that
- * share their SQL (sql.ts). Times are epoch milliseconds. Every method may throw
+ * share their SQL (sql.ts, sql/, ui.ts). Times are epoch milliseconds. Every method may throw
  * `StorageUnavailable` when the database cannot be reached; the API turns that into 503.
  */
 import type { Problem } from "../../core/errors.js";
 import type { Facts, Report } from "../../core/types.js";
 import type { DuplicateIdentity } from "../duplicates.js";
-import type { UiStorage } from "./ui.js";
+import type { UiStorage } from "./ui-types.js";
 
 export type TokenKind = "enroll" | "admin";
 
@@ -148,7 +148,7 @@ export interface Storage {
    * Stores the report in one transaction, idempotent on its id; settles only after COMMIT.
    * `body`: the report's JSON exactly as received (stored as is for `GET /reports/ID`, saving a
    * re-serialisation); default `JSON.stringify(report)`. Resource rows are kept only for the
-   * resources queries count (see `keptResource` in sql.ts): not for plain unchanged ones.
+   * resources queries count (see `keptResource` in sql/reports.ts): not for plain unchanged ones.
    */
   saveReport(report: Report, receivedAt: number, body?: string): Promise<SaveReportOutcome>;
   nodeReports(node: string, limit: number): Promise<ReportSummary[]>;

@@ -3,8 +3,21 @@
  * the page queries, each bounded by an index or a page size so pages stay fast with 1,000 nodes and
  * 100,000 reports. Portable SQL over the same `Driver` as sql.ts, so both databases have it.
  */
-import type { Facts } from "../../core/types.js";
-import type { Driver, Row } from "./driver.js";
+import type { Driver } from "./driver.js";
+import { driftHistory, fleetRow, nodeInfo, num, runPoint, sessionRecord } from "./rows.js";
+import type {
+  DriftHistory,
+  FleetCounts,
+  FleetQuery,
+  FleetRow,
+  FleetSort,
+  NodeInfo,
+  Rollout,
+  RunPoint,
+  SessionRecord,
+  StaleCut,
+  UiStorage,
+} from "./ui-types.js";
 
 /** Created with the other tables (sql.ts `init`); idempotent. */
 export const uiSchemaStatements = [
@@ -14,105 +27,6 @@ export const uiSchemaStatements = [
   `CREATE INDEX IF NOT EXISTS report_resources_drift_history ON report_resources (resource, node)
     WHERE drifted = 1`,
 ];
-
-export interface SessionRecord {
-  /** sha256 (hex) of the session secret. */
-  hash: string;
-  created_at: number;
-  expires_at: number;
-}
-
-export type FleetSort = "name" | "last_run" | "status" | "drifted" | "commit";
-
-export interface FleetQuery {
-  status?: string;
-  driftedOnly?: boolean;
-  staleOnly?: boolean;
-  /** Case-insensitive substring of the node name. */
-  search?: string;
-  stale: StaleCut;
-  sort: FleetSort;
-  desc: boolean;
-  offset: number;
-  limit: number;
-}
-
-/** A node is stale when its last report started before `iso`, or it never reported and enrolled before `ms`. */
-export interface StaleCut {
-  iso: string;
-  ms: number;
-}
-
-export interface FleetRow {
-  name: string;
-  enrolled_at: number;
-  last_report_id: string | null;
-  last_report_at: string | null;
-  last_status: string | null;
-  last_commit: string | null;
-  drifted: number;
-  stale: boolean;
-}
-
-export interface FleetCounts {
-  nodes: number;
-  failing: number;
-  drifted: number;
-  stale: number;
-  onLive: number;
-}
-
-export interface RunPoint {
-  id: string;
-  node: string;
-  started_at: string;
-  status: string;
-  mode: string;
-  commit: string | null;
-  drifted: number;
-  /** Only from `nodeRuns` (0 in the fleet strip). */
-  changed: number;
-  failed: number;
-}
-
-export interface NodeInfo {
-  name: string;
-  enrolled_at: number;
-  last_seen: number | null;
-  facts: Facts | null;
-  last_report_id: string | null;
-  last_status: string | null;
-  last_commit: string | null;
-  reports: number;
-}
-
-export interface DriftHistory {
-  resource: string;
-  node: string;
-  times: number;
-  first: string;
-}
-
-export type Rollout = Record<"converged" | "failed" | "older" | "stale", number>;
-
-export interface UiStorage {
-  createSession(s: SessionRecord): Promise<void>;
-  /** The session if it exists and has not expired at `now`. */
-  getSession(hash: string, now: number): Promise<SessionRecord | undefined>;
-  deleteSession(hash: string): Promise<void>;
-  fleetCounts(stale: StaleCut, liveCommit: string | null): Promise<FleetCounts>;
-  fleet(q: FleetQuery): Promise<{ rows: FleetRow[]; total: number }>;
-  /** Each node's newest `perNode` runs, newest first. */
-  recentRuns(nodes: string[], perNode: number): Promise<Map<string, RunPoint[]>>;
-  nodeInfo(name: string): Promise<NodeInfo | undefined>;
-  /** A node's runs, newest first, with changed / drifted / failed resource counts. */
-  nodeRuns(node: string, limit: number, offset: number): Promise<RunPoint[]>;
-  driftHistory(resources: string[]): Promise<DriftHistory[]>;
-  rollout(liveCommit: string | null, stale: StaleCut): Promise<Rollout>;
-}
-
-const num = (v: unknown): number => Number(v ?? 0);
-const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 const staleSql = (iso: string, ms: string) =>
   `((n.last_report_at IS NULL AND n.enrolled_at < ${ms}) OR n.last_report_at < ${iso})`;
@@ -143,9 +57,7 @@ export class SqlUiStorage implements UiStorage {
       hash,
       now,
     ]);
-    return r
-      ? { hash: String(r.hash), created_at: num(r.created_at), expires_at: num(r.expires_at) }
-      : undefined;
+    return r ? sessionRecord(r) : undefined;
   }
 
   async deleteSession(hash: string): Promise<void> {
@@ -206,16 +118,7 @@ export class SqlUiStorage implements UiStorage {
     );
     return {
       total: num(count?.total),
-      rows: rows.map((r) => ({
-        name: String(r.name),
-        enrolled_at: num(r.enrolled_at),
-        last_report_id: str(r.last_report_id),
-        last_report_at: str(r.last_report_at),
-        last_status: str(r.last_status),
-        last_commit: str(r.last_commit),
-        drifted: num(r.drifted),
-        stale: num(r.stale) === 1,
-      })),
+      rows: rows.map(fleetRow),
     };
   }
 
@@ -240,17 +143,7 @@ export class SqlUiStorage implements UiStorage {
        FROM nodes n WHERE n.name = $1`,
       [name],
     );
-    if (!r) return undefined;
-    return {
-      name: String(r.name),
-      enrolled_at: num(r.enrolled_at),
-      last_seen: r.last_seen === null || r.last_seen === undefined ? null : num(r.last_seen),
-      facts: r.facts ? (JSON.parse(String(r.facts)) as Facts) : null,
-      last_report_id: str(r.last_report_id),
-      last_status: str(r.last_status),
-      last_commit: str(r.last_commit),
-      reports: num(r.reports),
-    };
+    return r ? nodeInfo(r) : undefined;
   }
 
   async nodeRuns(node: string, limit: number, offset: number): Promise<RunPoint[]> {
@@ -277,12 +170,7 @@ export class SqlUiStorage implements UiStorage {
        WHERE rr.drifted = 1 AND rr.resource IN (${marks}) GROUP BY rr.resource, rr.node`,
       resources,
     );
-    return rows.map((r) => ({
-      resource: String(r.resource),
-      node: String(r.node),
-      times: num(r.times),
-      first: String(r.first),
-    }));
+    return rows.map(driftHistory);
   }
 
   async rollout(liveCommit: string | null, stale: StaleCut): Promise<Rollout> {
@@ -296,18 +184,4 @@ export class SqlUiStorage implements UiStorage {
     for (const r of rows) out[String(r.k) as keyof Rollout] = num(r.n);
     return out;
   }
-}
-
-function runPoint(r: Row): RunPoint {
-  return {
-    id: String(r.id),
-    node: String(r.node),
-    started_at: String(r.started_at),
-    status: String(r.status),
-    mode: String(r.mode),
-    commit: str(r.commit_sha),
-    drifted: num(r.drifted),
-    changed: num(r.changed),
-    failed: num(r.failed),
-  };
 }

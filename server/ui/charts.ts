@@ -2,7 +2,7 @@
  * Inline SVG charts: the fleet's strip of a node's last runs and the node page's runs over time.
  * Numbers and fixed colour classes only; any text shown (titles) goes through `html` escaping.
  */
-import type { RunPoint } from "../storage/ui.js";
+import type { RunPoint } from "../storage/ui-types.js";
 import { type Html, html } from "./html.js";
 
 /** The class a run is coloured by: failed beats drift beats changed. */

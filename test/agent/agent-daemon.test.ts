@@ -85,7 +85,7 @@ t.test("the daemon's module graph holds no run code", async (t) => {
     "and its configuration",
   );
   const runCode =
-    /\/node_modules\/(undici|liquidjs|ajv)\/|\/agent\/(run|http|spool|cache|engine[^/]*)\.ts$|\/agent\/client\//;
+    /\/node_modules\/(undici|liquidjs|ajv)\/|\/agent\/(run|http|store\/report-spool|store\/catalog-cache|engine\/[^/]+)\.ts$|\/agent\/client\//;
   t.same(
     loaded.filter((u) => runCode.test(u)),
     [],

@@ -1,8 +1,8 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { main } from "../../agent/cli/agent.js";
 import { agentRun } from "../../agent/run.js";
+import { main } from "../../cli/commands/agent.js";
 import { agentRecipes, BIG, startAgentEnv, testFacts } from "../helpers/agent-env.js";
 
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);

@@ -76,6 +76,13 @@ const cases: [string, ResourceReport, string][] = [
     "? exec:reload  unknown (depends on a change above; as the box is now: executed)\n",
   ],
   [
+    "unknown whose check fails on the box as it is now says so, as a reason, not a failure",
+    res("service:ssh", "unknown", {
+      error: "service:ssh: systemctl show ssh exited 1: System has not been booted with systemd\nmore",
+    }),
+    "? service:ssh  unknown (depends on a change above; checking it now fails: service:ssh: systemctl show ssh exited 1: System has not been booted with systemd)\n",
+  ],
+  [
     "skipped names the failure behind it",
     res("file:/b", "skipped", { error: "service:nginx failed" }),
     "· file:/b  skipped: service:nginx failed\n",

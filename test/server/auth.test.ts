@@ -58,9 +58,17 @@ t.test("every route declares its auth and is in the matrix", async (t) => {
   t.equal(s.routes.length, Object.keys(allowed).length, "no route in the matrix is missing from the app");
 });
 
+/** A valid secret of the other kind (a node's credential on an admin route, or the reverse). */
+function wrongKind(caller: Caller, allowedCallers: string[]): boolean {
+  const isNode = caller === "node" || caller === "other-node";
+  if (isNode) return allowedCallers.includes("admin");
+  return caller === "admin" && allowedCallers.includes("node");
+}
+
 t.test("the auth matrix", async (t) => {
   const s = await startTestServer();
   t.teardown(() => s.close());
+  const authOf = new Map(s.routes.map((r) => [`${r.method} ${r.url}`, String(r.auth)]));
   const nodeCred = await s.enroll("web-1");
   const otherCred = await s.enroll("web-2");
   const report = makeReport("web-1", s.gate.live?.sha ?? null);
@@ -96,6 +104,12 @@ t.test("the auth matrix", async (t) => {
           [303, "/ui/login"],
           `${caller} is sent to log in on ${key}`,
         );
+      else if (
+        authOf.get(key) !== "webhook" &&
+        path.startsWith("/api/") &&
+        wrongKind(caller, allowed[key] ?? [])
+      )
+        t.equal(res.statusCode, 403, `${caller} is authenticated but not allowed on ${key}: 403`);
       else t.equal(res.statusCode, 401, `${caller} gets 401 on ${key}`);
       t.ok(res.statusCode < 500, `${caller} on ${key}: no 5xx (${res.statusCode} ${res.body.slice(0, 100)})`);
     }

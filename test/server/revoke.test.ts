@@ -1,7 +1,7 @@
 import t from "tap";
 import { request } from "undici";
 import { hashSecret, newSecret } from "../../server/identity.js";
-import { tokenId } from "../../server/storage/sql.js";
+import { tokenId } from "../../server/storage/sql/tokens.js";
 import { bearer, startTestServer } from "../helpers/server-app.js";
 import { facts } from "../helpers/server-git.js";
 import { serverConfigDir, spawnServer, stop, tendServer } from "../helpers/server-process.js";

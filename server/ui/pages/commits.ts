@@ -1,7 +1,7 @@
 /** Every ingested commit, valid or refused (with its file:line errors), and the newest one's rollout. */
 import { formatProblem } from "../../../core/errors.js";
 import type { Storage } from "../../storage/types.js";
-import type { StaleCut } from "../../storage/ui.js";
+import type { StaleCut } from "../../storage/ui-types.js";
 import { ago, type Html, html, shortSha } from "../html.js";
 
 export async function commitsPage(storage: Storage, stale: StaleCut, now: number): Promise<Html> {

@@ -1,7 +1,7 @@
 /** The fleet at a glance: counts, then every node (filtered, sorted, paginated) with its last runs. */
 
 import type { Storage } from "../../storage/types.js";
-import type { FleetQuery, FleetSort, StaleCut } from "../../storage/ui.js";
+import type { FleetQuery, FleetSort, StaleCut } from "../../storage/ui-types.js";
 import { strip } from "../charts.js";
 import { ago, type Html, html, query, shortSha } from "../html.js";
 import { badge, duplicateAlerts, nodeHref, pageParam, pager } from "../layout.js";

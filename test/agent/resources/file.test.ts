@@ -13,8 +13,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { BackupStore } from "../../../agent/backup-store.js";
 import { file } from "../../../agent/resources/file.js";
+import { BackupStore } from "../../../agent/store/file-backups.js";
 import { Contents, context, type KindCase, resource, runCases } from "../../helpers/kind-harness.js";
 
 const root = mkdtempSync(join(tmpdir(), "tend-file-"));

@@ -20,7 +20,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import t from "tap";
-import { runCatalog } from "../../../agent/engine.js";
+import { runCatalog } from "../../../agent/engine/index.js";
 import { fsRepo } from "../../../agent/repo-fs.js";
 import { gitKind } from "../../../agent/resources/git.js";
 import { kinds } from "../../../agent/resources/index.js";

@@ -18,7 +18,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import t from "tap";
-import { runCatalog } from "../../../agent/engine.js";
+import { runCatalog } from "../../../agent/engine/index.js";
 import { fsRepo } from "../../../agent/repo-fs.js";
 import { kinds } from "../../../agent/resources/index.js";
 import { systemdUnit, UNIT_DIR } from "../../../agent/resources/systemd-unit.js";

@@ -1,0 +1,89 @@
+/** `tend agent run`: one pull run under the run lock, printed as a plan, as JSON or as one log line. */
+import type { Report } from "../../core/types.js";
+import { RunStop } from "../run-stop.js";
+import type { Values } from "./agent-options.js";
+
+export async function runCommand(values: Values, configFile: string): Promise<number> {
+  const [{ loadConfig }, { agentRun, CatalogRefusedError }, output, { exitCode, EXIT }] = await Promise.all([
+    import("../../agent/config.js"),
+    import("../../agent/run.js"),
+    import("../../agent/output.js"),
+    import("../../agent/report.js"),
+  ]);
+  const config = await loadConfig(configFile);
+  if (values["state-dir"]) config.stateDir = values["state-dir"];
+  const noop = Boolean(values.noop);
+  let lock: { release(): Promise<void> } | null = null;
+  if (!noop) {
+    const [{ ensureStateDir }, { acquireLock }] = await Promise.all([
+      import("../../agent/client/identity.js"),
+      import("../../agent/lock.js"),
+    ]);
+    await ensureStateDir(config.stateDir);
+    lock = await acquireLock(config.stateDir, { waitMs: Math.round(config.lockWaitS * 1000) });
+  }
+  const stop = new RunStop();
+  const timer = setTimeout(() => stop.abort(), config.runTimeoutS * 1000);
+  timer.unref();
+  // A daemon that stops while its scoped run goes on closes the pipe: the run must not die of it.
+  if (values["log-line"]) process.stdout.on("error", () => {});
+  const style = { color: output.wantsColor(process.stdout) };
+  const quiet = Boolean(values.json) || Boolean(values["log-line"]);
+  let result: Awaited<ReturnType<typeof agentRun>>;
+  try {
+    result = await agentRun(config, {
+      noop,
+      signal: stop.signal,
+      log: (m) => process.stderr.write(`${m}\n`),
+      onResource: quiet
+        ? undefined
+        : (r) => {
+            const text = output.formatResource(r, style);
+            if (text) process.stdout.write(text);
+          },
+    });
+  } catch (err) {
+    // A refused catalog: its failed report went to the server (or the spool); the --json and
+    // --log-line outputs still show it, then the error ends the run (exit 1: nothing applied).
+    if (err instanceof CatalogRefusedError) {
+      if (values.json) process.stdout.write(`${JSON.stringify(err.report, null, 2)}\n`);
+      else if (values["log-line"]) process.stdout.write(logLine(err.report, null, err.flush.left));
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    stop.release();
+    await lock?.release();
+  }
+  const { report, notice, flush } = result;
+  if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else if (values["log-line"]) process.stdout.write(logLine(report, notice, flush.left));
+  else {
+    if (report.catalog_source === "cache") {
+      process.stdout.write(`catalog: cached (${report.catalog_age_s}s old; the server was unreachable)\n`);
+    }
+    process.stdout.write(output.formatSummary(report));
+  }
+  return report.status === "stale" ? EXIT.couldNotStart : exitCode(report);
+}
+
+/** The one line a daemon run leaves in the journal. */
+export function logLine(report: Report, notice: string | null, spoolLeft: number): string {
+  const s = report.summary;
+  const parts = [
+    `run ${report.id}`,
+    `status=${report.status}`,
+    `changed=${s.changed}`,
+    `drifted=${s.drifted}`,
+    `failed=${s.failed}`,
+    `skipped=${s.skipped}`,
+    `commit=${report.commit?.slice(0, 12) ?? "-"}`,
+    `catalog=${report.catalog_source}`,
+    `age=${report.catalog_age_s}s`,
+    `duration=${(report.duration_ms / 1000).toFixed(2)}s`,
+  ];
+  if (spoolLeft > 0) parts.push(`spooled=${spoolLeft}`);
+  if (notice) parts.push(`note="${notice.replace(/"/g, "'")}"`);
+  if (report.error) parts.push(`error="${report.error.split("\n")[0]!.replace(/"/g, "'")}"`);
+  return `${parts.join(" ")}\n`;
+}

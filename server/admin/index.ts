@@ -1,0 +1,25 @@
+/**
+ * The admin sub-commands of `tend server` (tokens, node revocation, the signing key): each opens
+ * what it needs, does one thing and exits; `tend server` alone serves (server/main.ts).
+ */
+import { TendError } from "../../core/errors.js";
+import { usage } from "./args.js";
+import { keyCommand } from "./key.js";
+import { nodeRevoke } from "./nodes.js";
+import { tokenCreate, tokenList, tokenRevoke } from "./tokens.js";
+
+/** The exit code of the admin command `argv` names, or null when it names none (serve). */
+export async function adminCommand(argv: string[]): Promise<number | null> {
+  if (argv[0] === "token") {
+    if (argv[1] === "create") return tokenCreate(argv.slice(2));
+    if (argv[1] === "list") return tokenList(argv.slice(2));
+    if (argv[1] === "revoke") return tokenRevoke(argv.slice(2));
+    throw new TendError("TEND_E_USAGE", usage);
+  }
+  if (argv[0] === "node") {
+    if (argv[1] === "revoke") return nodeRevoke(argv.slice(2));
+    throw new TendError("TEND_E_USAGE", usage);
+  }
+  if (argv[0] === "key") return keyCommand(argv.slice(1));
+  return null;
+}

@@ -1,0 +1,16 @@
+/** `tend server node revoke NAME`: end a node's credential at once (its reports stay). */
+import { TendError } from "../../core/errors.js";
+import { help, parse, usage, withStorage } from "./args.js";
+
+export async function nodeRevoke(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {}, 1);
+  if (values.help) return help();
+  const name = positionals[0];
+  if (name === undefined) throw new TendError("TEND_E_USAGE", `node revoke needs a node name\n${usage}`);
+  const done = await withStorage(values, (s) => s.revokeNode(name, Date.now()));
+  if (!done) throw new TendError("TEND_E_SERVER_REVOKE", `No node named "${name}" is enrolled.`);
+  process.stdout.write(
+    `revoked node ${name}: its credential no longer works; re-enrol it with a --reenroll token\n`,
+  );
+  return 0;
+}

@@ -1,0 +1,153 @@
+/**
+ * Rows as the drivers return them → the domain objects of types.ts and ui.ts: the one place that
+ * knows how each column comes back. PostgreSQL returns BIGINT and COUNT(*) as strings and SQLite
+ * returns numbers, and booleans are 0/1 integers in both, hence the conversions.
+ */
+import type { DuplicateIdentity } from "../duplicates.js";
+import type { Row } from "./driver.js";
+import type {
+  CommitRecord,
+  DriftRow,
+  NodeIdentity,
+  NodeSummary,
+  ReportSummary,
+  RevocationRecord,
+  TokenRecord,
+} from "./types.js";
+import type { DriftHistory, FleetRow, NodeInfo, RunPoint, SessionRecord } from "./ui-types.js";
+
+/** A number; a NULL (an aggregate over no rows) counts as 0. */
+export const num = (v: unknown): number => Number(v ?? 0);
+export const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+export const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const json = (v: unknown): unknown => JSON.parse(String(v));
+
+export function tokenRecord(r: Row): TokenRecord {
+  return {
+    hash: String(r.hash),
+    kind: r.kind === "admin" ? "admin" : "enroll",
+    created_at: num(r.created_at),
+    expires_at: numOrNull(r.expires_at),
+    uses_left: numOrNull(r.uses_left),
+    node_glob: strOrNull(r.node_glob),
+    reenroll: num(r.reenroll) === 1,
+  };
+}
+
+export function revocationRecord(r: Row): RevocationRecord {
+  return { at: num(r.at), kind: r.kind === "node" ? "node" : "token", subject: String(r.subject) };
+}
+
+export function nodeIdentity(r: Row): NodeIdentity {
+  return {
+    name: String(r.name),
+    catalogSerial: num(r.catalog_serial),
+    catalogDigest: strOrNull(r.catalog_digest),
+  };
+}
+
+/** With `drifted`: the count of drifted resources in the node's last report. */
+export function nodeSummary(r: Row): NodeSummary {
+  return {
+    name: String(r.name),
+    enrolled_at: num(r.enrolled_at),
+    last_seen: numOrNull(r.last_seen),
+    last_report_id: strOrNull(r.last_report_id),
+    last_report_at: strOrNull(r.last_report_at),
+    last_status: strOrNull(r.last_status),
+    last_commit: strOrNull(r.last_commit),
+    drifted: num(r.drifted),
+  };
+}
+
+/** As nodeSummary for the fleet page, with `stale` (0/1 in the row). */
+export function fleetRow(r: Row): FleetRow {
+  return {
+    name: String(r.name),
+    enrolled_at: num(r.enrolled_at),
+    last_report_id: strOrNull(r.last_report_id),
+    last_report_at: strOrNull(r.last_report_at),
+    last_status: strOrNull(r.last_status),
+    last_commit: strOrNull(r.last_commit),
+    drifted: num(r.drifted),
+    stale: num(r.stale) === 1,
+  };
+}
+
+/** A node's page: its facts and how many reports it has. */
+export function nodeInfo(r: Row): NodeInfo {
+  return {
+    name: String(r.name),
+    enrolled_at: num(r.enrolled_at),
+    last_seen: numOrNull(r.last_seen),
+    facts: r.facts ? (json(r.facts) as NodeInfo["facts"]) : null,
+    last_report_id: strOrNull(r.last_report_id),
+    last_status: strOrNull(r.last_status),
+    last_commit: strOrNull(r.last_commit),
+    reports: num(r.reports),
+  };
+}
+
+export function reportSummary(r: Row): ReportSummary {
+  return {
+    id: String(r.id),
+    node: String(r.node),
+    commit: strOrNull(r.commit_sha),
+    mode: String(r.mode),
+    status: String(r.status),
+    started_at: String(r.started_at),
+    duration_ms: num(r.duration_ms),
+    received_at: num(r.received_at),
+  };
+}
+
+/** A report's run as the dashboard draws it; the counts default to 0 where the query has none. */
+export function runPoint(r: Row): RunPoint {
+  return {
+    id: String(r.id),
+    node: String(r.node),
+    started_at: String(r.started_at),
+    status: String(r.status),
+    mode: String(r.mode),
+    commit: strOrNull(r.commit_sha),
+    drifted: num(r.drifted),
+    changed: num(r.changed),
+    failed: num(r.failed),
+  };
+}
+
+/** A drifted resource of a node's last report (`id` is the report's). */
+export function driftRow(r: Row): DriftRow {
+  return {
+    node: String(r.node),
+    report_id: String(r.id),
+    commit: strOrNull(r.commit_sha),
+    started_at: String(r.started_at),
+    resource: String(r.resource),
+    type: String(r.type),
+    status: String(r.status),
+    changes: json(r.changes),
+  };
+}
+
+export function driftHistory(r: Row): DriftHistory {
+  return { resource: String(r.resource), node: String(r.node), times: num(r.times), first: String(r.first) };
+}
+
+export function commitRecord(r: Row): CommitRecord {
+  return {
+    sha: String(r.sha),
+    valid: num(r.valid) === 1,
+    problems: json(r.problems) as CommitRecord["problems"],
+    seen_at: num(r.seen_at),
+    summary: String(r.summary),
+  };
+}
+
+export function sessionRecord(r: Row): SessionRecord {
+  return { hash: String(r.hash), created_at: num(r.created_at), expires_at: num(r.expires_at) };
+}
+
+export function duplicateAlert(r: Row): { alert: DuplicateIdentity; enrolled: number } {
+  return { alert: json(r.value) as DuplicateIdentity, enrolled: num(r.enrolled_at) };
+}

@@ -1,0 +1,52 @@
+/**
+ * What the server remembers of the catalogs it served: each node's catalog serial and digest, and
+ * the file contents left out of catalogs, which a node may fetch only from its own last catalog.
+ */
+import type { Driver } from "../driver.js";
+import { num } from "../rows.js";
+
+export async function catalogSerial(
+  db: Driver,
+  node: string,
+  digest: string,
+  known?: { serial: number; digest: string | null },
+): Promise<number> {
+  if (known?.digest === digest) return known.serial;
+  if (!known) {
+    const [cur] = await db.query("SELECT catalog_serial, catalog_digest FROM nodes WHERE name = $1", [node]);
+    if (cur && cur.catalog_digest === digest) return num(cur.catalog_serial);
+  }
+  const [r] = await db.query(
+    `UPDATE nodes SET catalog_serial = catalog_serial + 1, catalog_digest = $2
+     WHERE name = $1 AND (catalog_digest IS NULL OR catalog_digest <> $2) RETURNING catalog_serial`,
+    [node, digest],
+  );
+  if (r) return num(r.catalog_serial);
+  const [again] = await db.query("SELECT catalog_serial FROM nodes WHERE name = $1", [node]);
+  return num(again?.catalog_serial ?? 0);
+}
+
+export function saveCatalogFiles(
+  db: Driver,
+  digest: string,
+  files: { sha: string; data: Buffer }[],
+): Promise<void> {
+  return db.tx(async (q) => {
+    for (const f of files) {
+      await q("INSERT INTO blobs (sha, data) VALUES ($1, $2) ON CONFLICT (sha) DO NOTHING", [f.sha, f.data]);
+      await q(
+        "INSERT INTO catalog_files (digest, sha) VALUES ($1, $2) ON CONFLICT (digest, sha) DO NOTHING",
+        [digest, f.sha],
+      );
+    }
+  });
+}
+
+export async function nodeFile(db: Driver, node: string, sha: string): Promise<Buffer | undefined> {
+  const [r] = await db.query(
+    `SELECT b.data FROM nodes n JOIN catalog_files cf ON cf.digest = n.catalog_digest
+     JOIN blobs b ON b.sha = cf.sha WHERE n.name = $1 AND cf.sha = $2`,
+    [node, sha],
+  );
+  return r ? Buffer.from(r.data as Uint8Array) : undefined;
+}
