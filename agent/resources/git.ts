@@ -228,9 +228,8 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
   // root's objects there, and the owner's next fetch would fail on them).
   const own = [
     st!,
-    ...[gitDir, join(gitDir, "objects"), join(gitDir, "index")].flatMap(
-      (f) => lstatSync(f, { throwIfNoEntry: false }) ?? [],
-    ),
+    ...(index ? [index] : []),
+    ...[gitDir, join(gitDir, "objects")].flatMap((f) => lstatSync(f, { throwIfNoEntry: false }) ?? []),
   ];
   const uids = [...own.map((s) => s.uid), ...(stats?.uids ?? [])];
   changes.push(...ownerChanges(p, r, ctx, uids, [...own.map((s) => s.gid), ...(stats?.gids ?? [])]));

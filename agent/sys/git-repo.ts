@@ -87,8 +87,10 @@ export interface IndexEntry {
   skipWorktree: boolean;
 }
 
-/** The index's entries and the index file's own mtime; null when this reader cannot be sure of them. */
-export function readIndex(gitDir: string): { entries: IndexEntry[]; mtimeNs: bigint } | null {
+/** The index's entries, and the index file's mtime and owner; null when this reader cannot be sure of them. */
+export function readIndex(
+  gitDir: string,
+): { entries: IndexEntry[]; mtimeNs: bigint; uid: number; gid: number } | null {
   let fd: number;
   try {
     fd = openSync(join(gitDir, "index"), "r");
@@ -96,12 +98,12 @@ export function readIndex(gitDir: string): { entries: IndexEntry[]; mtimeNs: big
     return null;
   }
   try {
-    const mtimeNs = fstatSync(fd, { bigint: true }).mtimeNs;
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd, { bigint: true });
+    const size = Number(st.size);
     const buf = Buffer.allocUnsafe(size);
     for (let n = 0; n < size; ) n += readSync(fd, buf, n, size - n, n) || size;
     const entries = parseIndex(buf);
-    return entries ? { entries, mtimeNs } : null;
+    return entries ? { entries, mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid) } : null;
   } finally {
     closeSync(fd);
   }
