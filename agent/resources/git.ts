@@ -39,21 +39,21 @@ export const spec: KindSpec = {
   type: "git",
   description:
     "A git checkout at an absolute path (the resource name): a repository at a branch, a tag or a commit.",
-  notes: `The working tree is kept at the wanted commit with a detached HEAD. A **branch** (or \`HEAD\`, the
-remote's default branch) is followed: each run asks the remote once where it points (\`git ls-remote\`,
-one per repository and run however many checkouts use it) and fetches only when it moved. A **tag**
-is resolved on the remote the first time and then from the checkout's own refs: tags are taken not
-to move (to follow a re-pointed tag, use its commit sha). A **commit sha** (40 hex digits) never
-touches the network once checked out. A local modification of a tracked file is drift: with
-\`force: true\` it is discarded (the plan shows its diff); without, the resource fails and says which
-files differ. Untracked files (build output, logs) are left alone. The check reads \`.git\` and lstats
-the tracked files; git runs only when a file's size or mtime differs from the index. git runs as
-the owner of the checkout (\`owner\`/\`group\`, else whoever owns the directory), so every file it
-writes is theirs and git's safe.directory check never trips on the checkout (a repository given as a
-local path must belong to that user too, or git refuses to read it, rightly); a new checkout is cloned beside the
-path and renamed into place, so a failed clone never leaves half a checkout. A checkout comes after
-its nearest managed parent directory, its owner and group, and \`package: git\`; a change notifies
-like any other (deploy the app, restart its service).`,
+  notes: `The working tree is kept at the wanted commit with a detached HEAD. A **branch** (or \`HEAD\`,
+the remote's default branch) is followed: each run asks the remote once where it points
+(\`git ls-remote\`, one per repository and run however many checkouts use it) and fetches only when
+it moved. A **tag** is resolved on the remote the first time and then from the checkout's own refs:
+tags are taken not to move (to follow a re-pointed tag, use its commit sha). A **commit sha** (40 hex
+digits) never touches the network once checked out. A local modification of a tracked file is drift:
+with \`force: true\` it is discarded (the plan shows its diff); without, the resource fails and says
+which files differ. Untracked files (build output, logs) are left alone; submodules are not checked
+out. The check reads \`.git\` and lstats the tracked files; git runs only when a file's size or mtime
+differs from the index. git runs as the owner of the checkout (\`owner\`/\`group\`, else whoever owns
+the directory), so every file it writes is theirs and git's safe.directory check never trips on the
+checkout (a repository given as a local path must belong to that user too, or git refuses to read
+it, rightly). A new checkout is cloned beside the path and renamed into place: a failed clone never
+leaves half a checkout. A checkout comes after its nearest managed parent directory, its owner and
+group, and \`package: git\`; a change notifies like any other (deploy the app, restart its service).`,
   name: pathName("Where the working tree lives."),
   name_is_path: true,
   attributes: {
