@@ -10,8 +10,9 @@ export const codes = {
   TEND_E_INCLUDE_CYCLE: "Recipes include each other in a cycle.",
   TEND_E_RESOURCE_KIND:
     "A resource does not name exactly one kind by its key (docs/resources.md lists the kinds).",
-  TEND_E_DUPLICATE: "Two recipes declare the same resource id with different attributes.",
-  TEND_E_UNKNOWN_REF: "A require or notify names a resource that no recipe of the node declares.",
+  TEND_E_DUPLICATE: "Two recipes declare the same resource or check id with different attributes.",
+  TEND_E_UNKNOWN_REF:
+    "A require or notify (of a resource or a check) names a resource that no recipe of the node declares.",
   TEND_E_DEPENDENCY_CYCLE: "Resources require each other in a cycle.",
   TEND_E_TEMPLATE_SYNTAX: "A Liquid template does not parse.",
   TEND_E_TEMPLATE_RENDER: "A Liquid template fails to render (an undefined variable or filter).",
@@ -19,6 +20,8 @@ export const codes = {
   TEND_E_SOURCE_MISSING: "A file named by `source:` does not exist.",
   TEND_E_PATH_ESCAPE: "A path leaves the repository (`..`, an absolute path, or a symlink out).",
   TEND_E_EXEC_SHELL: "An exec command uses shell syntax without `shell: true`.",
+  TEND_E_CHECK:
+    "A health check cannot be probed as written: not an http(s) URL, not HOST:PORT, or a command with shell syntax.",
   TEND_E_NODE_NAME: "A node name is not a valid name.",
   TEND_E_VALIDATION: "A repository has errors; each is listed with its file:line.",
   TEND_E_CONFIG: "A configuration file is invalid.",
@@ -103,6 +106,12 @@ export const codes = {
     "The server is unreachable and the cached catalog is older than max_cached_age: nothing is applied.",
   TEND_E_SERVER_REVOKE:
     "`tend server token revoke` or `tend server node revoke` named no known token or node (or an id prefix matching several tokens).",
+  TEND_E_USER_EXISTS:
+    "`tend server user add` (or `PUT /api/v1/users/NAME`) named a user that exists (HTTP 409).",
+  TEND_E_PUSH_UNAVAILABLE:
+    "Run now, plan now or deploy needs the push channel, which this server does not have (HTTP 503).",
+  TEND_E_BUSY: "Another server is judging a commit; retry the re-check in a moment (HTTP 409).",
+  TEND_E_COMMIT_REFUSED: "The git gate refused the commit, so it cannot be deployed (HTTP 409).",
 } as const;
 
 export type ErrorCode = keyof typeof codes;

@@ -38,6 +38,8 @@ export interface Declared {
   /** Path of the resource inside its file (for locating errors). */
   path: PathSegment[];
   line?: number;
+  /** false when a recipe declaring it says `watch: false`. */
+  watch?: false;
 }
 
 export type Fail = (message: string, field: PathSegment[], code?: Problem["code"]) => void;

@@ -161,6 +161,8 @@ export function generateRecipeDoc(all: Record<string, object> = loadSchemas()): 
     "Each item of `resources` names one kind by its key; every kind's attributes are in",
     "[resources.md](resources.md), generated from the same definitions.",
   );
+  const check = defs.check;
+  if (check) lines.push("", "## Checks", "", check.description ?? "", "", ...table(check.properties ?? {}));
   const nodes = schemas.nodes!;
   lines.push("", "## nodes.yaml", "", nodes.description ?? "", "", ...table(nodes.items?.properties ?? {}));
   return `${lines.join("\n")}\n`;

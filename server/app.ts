@@ -18,11 +18,14 @@ import { Metrics, metricsPlugin } from "./plugins/metrics.js";
 import { adminRoutes } from "./routes/admin.js";
 import { agentBundleRoutes } from "./routes/agent-bundle.js";
 import { catalogRoutes } from "./routes/catalog.js";
+import { consoleApiRoutes } from "./routes/console-api.js";
 import { enrollRoutes } from "./routes/enroll.js";
 import { healthRoutes, type RouteRecord, recordRoutes } from "./routes/health.js";
 import { hookRoutes } from "./routes/hooks.js";
 import { reportRoutes } from "./routes/reports.js";
 import { uiRoutes } from "./routes/ui.js";
+import { usersApiRoutes } from "./routes/users-api.js";
+import type { Rollouts, Signals } from "./signals.js";
 import type { SigningKey } from "./signing.js";
 import type { Storage } from "./storage/types.js";
 
@@ -36,6 +39,9 @@ export interface AppOptions {
   /** PEM certificate and key: serve HTTPS (TLS 1.2+). */
   https?: { cert: Buffer; key: Buffer } | null;
   now?: () => number;
+  /** Issue 11's push channel and rollouts, when present (server/signals.ts). */
+  signals?: Signals | null;
+  rollouts?: Rollouts | null;
 }
 
 export interface App {
@@ -69,6 +75,8 @@ export async function buildApp(o: AppOptions): Promise<App> {
     catalogs: new CatalogService(o.compiler, o.key, o.config.inlineFileBytes, metrics),
     metrics,
     now,
+    signals: o.signals ?? null,
+    rollouts: o.rollouts ?? null,
   };
   const routes = recordRoutes(app);
   app.removeContentTypeParser("text/plain");
@@ -82,6 +90,8 @@ export async function buildApp(o: AppOptions): Promise<App> {
   catalogRoutes(app, deps);
   reportRoutes(app, deps);
   adminRoutes(app, deps);
+  consoleApiRoutes(app, deps);
+  usersApiRoutes(app, deps);
   agentBundleRoutes(app, o.key);
   uiRoutes(app, deps);
   await hookRoutes(app, deps);

@@ -3,6 +3,7 @@ import type { CatalogService } from "./catalogs.js";
 import type { ServerConfig } from "./config.js";
 import type { GitGate } from "./git/gate.js";
 import type { Metrics } from "./plugins/metrics.js";
+import type { Rollouts, Signals } from "./signals.js";
 import type { SigningKey } from "./signing.js";
 import type { Storage } from "./storage/types.js";
 
@@ -14,4 +15,8 @@ export interface Deps {
   catalogs: CatalogService;
   metrics: Metrics;
   now: () => number;
+  /** Issue 11's push channel ("run now", "plan now"); null until it is connected (signals.ts). */
+  signals: Signals | null;
+  /** Issue 11's rollouts ("Deploy"); null until they are connected (signals.ts). */
+  rollouts: Rollouts | null;
 }
