@@ -28,7 +28,15 @@ import { extractReplacing } from "../sys/extract.js";
 import { chownTree, sweepStale } from "../sys/tree.js";
 import { parseMode } from "./file-content.js";
 import { metaChanges, setMeta, wantedIds } from "./file-meta.js";
-import { type CheckResult, type Kind, type KindContext, mode, ownership, pathName } from "./kind.js";
+import {
+  type CheckResult,
+  type Kind,
+  type KindContext,
+  mode,
+  ownership,
+  pathName,
+  type WatchSpec,
+} from "./kind.js";
 
 export interface ArchiveParams {
   url: string;
@@ -284,4 +292,9 @@ async function prefetch(
   return { accounts: new Accounts() };
 }
 
-export const archive: Kind = { type: "archive", spec, prefetch, check, apply };
+/** Watch mode: the saved file, or the extracted directory (its marker removed is an event there). */
+function watch(r: CatalogResource): WatchSpec {
+  return { paths: [r.name] };
+}
+
+export const archive: Kind = { type: "archive", spec, prefetch, check, apply, watch };

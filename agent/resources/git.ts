@@ -25,7 +25,14 @@ import {
 import { gitDirOf, originUrl, readHead, readIndex, readRef, statDiffers } from "../sys/git-repo.js";
 import { chownTree, sweepStale } from "../sys/tree.js";
 import { wantedIds } from "./file-meta.js";
-import { type CheckResult, type Kind, type KindContext, ownership, pathName } from "./kind.js";
+import {
+  type CheckResult,
+  type Kind,
+  type KindContext,
+  ownership,
+  pathName,
+  type WatchSpec,
+} from "./kind.js";
 
 export interface GitParams {
   repository: string;
@@ -302,4 +309,12 @@ async function prefetch(
   return { accounts: new Accounts(), remotes: new Map() };
 }
 
-export const gitKind: Kind = { type: "git", spec, prefetch, check, apply };
+/**
+ * Watch mode: the working tree's top and .git (a commit, checkout or reset rewrites HEAD or the
+ * index there); an edit deeper in the tree waits for the next scheduled run.
+ */
+function watch(r: CatalogResource): WatchSpec {
+  return { paths: [r.name, join(r.name, ".git")] };
+}
+
+export const gitKind: Kind = { type: "git", spec, prefetch, check, apply, watch };

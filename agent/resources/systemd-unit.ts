@@ -22,7 +22,7 @@ import {
   systemdBooted,
 } from "../sys/systemd.js";
 import { contentDiff, differingContent } from "./file-content.js";
-import { type CheckResult, ensure, type Kind, type KindContext } from "./kind.js";
+import { type CheckResult, ensure, type Kind, type KindContext, type WatchSpec } from "./kind.js";
 
 export interface UnitParams {
   ensure: "present" | "absent";
@@ -202,4 +202,9 @@ async function settle(_prefetched: unknown, ctx: Omit<KindContext, "prefetched">
   if (ctx.run.daemonReloadNeeded === true && systemdBooted()) await daemonReload(ctx.run, ctx.signal);
 }
 
-export const systemdUnit: Kind = { type: "systemd_unit", spec, prefetch, check, apply, settle };
+/** Watch mode: the unit file or drop-in (its enablement waits for the next scheduled run). */
+function watch(r: CatalogResource): WatchSpec {
+  return { paths: [pathOf(r.name)] };
+}
+
+export const systemdUnit: Kind = { type: "systemd_unit", spec, prefetch, check, apply, settle, watch };

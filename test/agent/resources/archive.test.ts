@@ -373,3 +373,7 @@ t.test("an apply run first removes what a killed run left beside the path", asyn
     /removed .*\.app\.tend-0123456789ab\.tmp/,
   ]);
 });
+
+t.test("watch mode watches the saved file or the extracted directory", async (t) => {
+  t.same(archive.watch!(resource("archive", at("app"), { ...v1, extract: true })), { paths: [at("app")] });
+});

@@ -343,3 +343,7 @@ t.test("automatic edges: after its parent directory, its owner and package git",
   const bad = compile(fsRepo(dir), "n", sampleFacts());
   t.match(bad.problems, [{ message: /"repository" is required/ }], "repository is required");
 });
+
+t.test("watch mode watches the checkout's top and its .git", async (t) => {
+  t.same(gitKind.watch!(git("app", {})), { paths: [co("app"), join(co("app"), ".git")] });
+});

@@ -60,6 +60,15 @@ if (process.env.TEND_IN_BOX !== "1") {
     t.same(c!.resources.find((r) => r.id === "service:app")?.require, ["systemd_unit:app.service"]);
   });
 
+  t.test("watch mode watches the unit file or the drop-in", async (t) => {
+    t.same(
+      systemdUnit.watch!(resource("systemd_unit", "nginx.service.d/limits.conf", { ensure: "present" })),
+      {
+        paths: ["/etc/systemd/system/nginx.service.d/limits.conf"],
+      },
+    );
+  });
+
   t.test("systemd_unit under systemd, in a box", { skip: noBoxes }, async (t) => {
     const checkout = resolve(import.meta.dirname, "../../..");
     const box = await bootBox(t, {
