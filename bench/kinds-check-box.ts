@@ -44,7 +44,14 @@ function workload(): Record<string, CatalogResource[]> {
     sysctl: [],
     authorized_key: [],
     apt_repository: [],
+    archive: [],
+    systemd_unit: [],
   };
+  // Half the archives saved as a file (hashed each check), half extracted (a marker read).
+  const served = process.env.ARCHIVE_URL!;
+  const unit = contents.add(
+    "[Unit]\nDescription=tend bench\n[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n",
+  );
   for (let i = 0; i < n; i++) {
     w.file!.push(
       resource("file", `/srv/bench/file-${i}`, { ensure: "file", content_sha256: sha, mode: "0644" }),
@@ -67,6 +74,22 @@ function workload(): Record<string, CatalogResource[]> {
     );
     w.authorized_key!.push(
       resource("authorized_key", `key-${i}`, { ensure: "present", user: `bench${i}`, key: pub }),
+    );
+    const extract = i % 2 === 1;
+    w.archive!.push(
+      resource("archive", `/srv/bench/archive-${i}`, {
+        url: `${served}/${extract ? "app.tgz" : "blob"}`,
+        sha256: (extract ? process.env.TGZ_SHA : process.env.BLOB_SHA)!,
+        extract,
+      }),
+    );
+    // Half with their enablement managed: one `systemctl is-enabled` for all of them per run.
+    w.systemd_unit!.push(
+      resource("systemd_unit", `tendbench-${i}.service`, {
+        ensure: "present",
+        content_sha256: unit,
+        ...(i % 2 === 1 ? { enabled: true } : {}),
+      }),
     );
   }
   for (let i = 0; i < n; i++) execFileSync("useradd", ["-m", `bench${i}`]);

@@ -3,14 +3,19 @@
  * no kind above twice file's). In a test box (its /etc is the box's): N resources of each kind are
  * converged once, then checked as a no-op run checks them (one prefetch, a check per resource), the
  * median of ROUNDS rounds printed in CPU microseconds (user + system) per resource. apt_repository resources all point
- * at one real signed repository served from 127.0.0.1. In-process timings (no CLI start-up, no
+ * at one real signed repository served from 127.0.0.1, archives at files served from here too. The
+ * CPU of child processes (systemctl, git) is not counted: git, which the box image lacks, is
+ * measured in wall time on the host by bench/kinds-check-git.ts. In-process timings (no CLI start-up, no
  * catalog): the whole-run figure is bench/noop.ts's. Prints, never asserts. Needs root and
  * systemd-nspawn (test/boxes).
  *
  *   npx tsx bench/kinds-check.ts [N=200] [ROUNDS=7] [N_APT=20]
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { Box } from "../test/boxes/lib/index.js";
@@ -22,6 +27,12 @@ const dir = mkdtempSync("/var/tmp/tend-bench-kinds-");
 const repo = await serveAptRepo(dir, { name: "tendtest-hello", version: "1.0" });
 execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "key")]);
 const pub = readFileSync(join(dir, "key.pub"), "utf8").trim();
+// The archives' downloads, served from here (the box shares the host's network).
+const blob = Buffer.alloc(1024, "a");
+const tgz = execFileSync("tar", ["-czf", "-", "-C", repoRoot, "bench"]);
+const files = createServer((req, res) => res.end(req.url === "/app.tgz" ? tgz : blob));
+await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const modules = realpathSync(join(repoRoot, "node_modules"));
 const box = await Box.boot({
   hostname: "bench-kinds",
@@ -48,6 +59,9 @@ try {
         REPO_URL: repo.url,
         REPO_FPR: repo.key.fingerprint,
         BENCH_PUB: pub,
+        ARCHIVE_URL: `http://127.0.0.1:${(files.address() as AddressInfo).port}`,
+        BLOB_SHA: sha(blob),
+        TGZ_SHA: sha(tgz),
       },
     },
   );
@@ -61,5 +75,6 @@ try {
 } finally {
   await box.remove();
   await repo.close();
+  files.close();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -40,6 +40,21 @@ export const codes = {
   TEND_E_COMMAND_FAILED: "A system command that a resource kind ran (apt-get, useradd, systemctl...) failed.",
   TEND_E_EXEC_FAILED: "An exec resource's command exited non-zero.",
   TEND_E_EXEC_TIMEOUT: "An exec resource's command ran past its timeout; its process group was killed.",
+  TEND_E_GIT_PATH:
+    "A git resource's path holds something other than a git checkout (a file, or a directory with files).",
+  TEND_E_GIT_REVISION: "A git resource's revision is no branch or tag of its repository.",
+  TEND_E_GIT_DIRTY: "A git checkout has local modifications and its resource does not say force: true.",
+  TEND_E_ARCHIVE_CHECKSUM:
+    "A downloaded archive's sha256 is not the one its resource names; nothing was changed.",
+  TEND_E_ARCHIVE_DOWNLOAD:
+    "An archive could not be downloaded (unreachable, an HTTP error, a body cut off, too large).",
+  TEND_E_ARCHIVE_FORMAT:
+    "An archive to extract is neither a tar file (as the box's tar reads them) nor a zip file.",
+  TEND_E_ARCHIVE_UNSAFE:
+    "An archive holds an entry that would land outside its directory (.., an absolute path, a link out) or a device.",
+  TEND_E_ARCHIVE_PATH: "An archive resource's path holds something tend did not put there.",
+  TEND_E_SYSTEMD_UNIT:
+    "A systemd_unit resource cannot converge as given (no content, enabled on a drop-in, a masked unit's symlink).",
   TEND_E_SERVICE_NOT_FOUND: "A service resource names a systemd unit that does not exist.",
   TEND_E_SERVICE_FAILED:
     "A service did not stay running after it was started (the report carries its last journal lines).",

@@ -17,7 +17,8 @@ export type Schema = Readonly<Record<string, unknown>>;
  * - `param`: those named by this resource's param (a string, or a list of strings);
  * - `ancestor`: the nearest managed ancestor directory of the path in `name` (`"name"`) or a param;
  * - `names`: those with one of these names, where `{name}` is this resource's name, `{unit}` the
- *   name with ".service" added when it has no unit suffix, `{stem}` the name without ".service";
+ *   name with ".service" added when it has no unit suffix (for a drop-in name `UNIT.d/FILE.conf`,
+ *   the unit it extends), `{stem}` that unit without ".service";
  * - none of those: every resource of that kind.
  */
 export type EdgeSpec = ({ after: string; before?: never } | { before: string; after?: never }) & {

@@ -2,28 +2,34 @@
 // The registry of resource kinds: the engine looks a resource's kind up here by its type.
 import type { ResourceType } from "../../core/types.js";
 import { aptRepository } from "./apt-repository.js";
+import { archive } from "./archive.js";
 import { authorizedKey } from "./authorized-key.js";
 import { cron } from "./cron.js";
 import { exec } from "./exec.js";
 import { file } from "./file.js";
+import { gitKind } from "./git.js";
 import { group } from "./group.js";
 import type { Kind } from "./kind.js";
 import { line } from "./line.js";
 import { pkg } from "./package.js";
 import { service } from "./service.js";
 import { sysctl } from "./sysctl.js";
+import { systemdUnit } from "./systemd-unit.js";
 import { user } from "./user.js";
 
 export const kinds: Record<ResourceType, Kind> = {
   apt_repository: aptRepository,
+  archive,
   authorized_key: authorizedKey,
   cron,
   exec,
   file,
+  git: gitKind,
   group,
   line,
   package: pkg,
   service,
   sysctl,
+  systemd_unit: systemdUnit,
   user,
 };
