@@ -22,6 +22,10 @@ export interface AgentConfig {
   runTimeoutS: number;
   spoolMaxReports: number;
   spoolMaxBytes: number;
+  /** Watch mode (agent/watch/): repair changes to the catalog's resources at once. */
+  watch: boolean;
+  /** The fight guard: more than `repairs` watch repairs of one resource within `windowS` make it contested. */
+  watchGuard: { repairs: number; windowS: number };
 }
 
 interface RawConfig {
@@ -35,6 +39,9 @@ interface RawConfig {
   run_timeout?: number;
   spool_max_reports?: number;
   spool_max_bytes?: number;
+  watch?: boolean;
+  watch_guard_repairs?: number;
+  watch_guard_window?: string;
 }
 
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -99,6 +106,11 @@ export function parseConfig(text: string, file: string): AgentConfig {
     runTimeoutS: raw.run_timeout ?? 3600,
     spoolMaxReports: raw.spool_max_reports ?? 200,
     spoolMaxBytes: raw.spool_max_bytes ?? 100 * 1024 * 1024,
+    watch: raw.watch ?? false,
+    watchGuard: {
+      repairs: raw.watch_guard_repairs ?? 5,
+      windowS: durationS(raw.watch_guard_window ?? "10m"),
+    },
   };
 }
 

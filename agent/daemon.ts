@@ -25,6 +25,7 @@ import { type AgentConfig, loadConfig } from "./config.js";
 import { useLocalClock } from "./cron-clock.js";
 import { errorText } from "./report.js";
 import { backoffMs, spooled } from "./store/report-spool-names.js";
+import type { Watcher } from "./watch/index.js";
 
 /** This node's fixed delay after each tick, in ms: sha256(node) spread over [0, splay] seconds. */
 export function splayMs(node: string, splayS: number): number {
@@ -33,9 +34,16 @@ export function splayMs(node: string, splayS: number): number {
   return Math.floor((n / 2 ** 32) * splayS * 1000);
 }
 
-/** The command for one run: under systemd, in a transient scope of its own. */
-export function runCommand(configFile: string, env: NodeJS.ProcessEnv = process.env): string[] {
-  const self = [...selfCommand(), "agent", "run", "--log-line", "--config", configFile];
+/** The command for one run (a watch run of `ids`, else a scheduled one): under systemd, in a transient scope of its own. */
+export function runCommand(
+  configFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+  ids?: string[],
+): string[] {
+  const trigger = ids
+    ? ["--trigger", "watch", ...ids.flatMap((id) => ["--resource", id])]
+    : ["--trigger", "schedule"];
+  const self = [...selfCommand(), "agent", "run", "--log-line", "--config", configFile, ...trigger];
   const systemdRun = ["/usr/bin/systemd-run", "/bin/systemd-run"].find((p) => existsSync(p));
   if (env.INVOCATION_ID && systemdRun && env.TEND_RUN_SCOPE !== "0") {
     const unit = `tend-run-${Date.now()}`;
@@ -103,6 +111,10 @@ export async function daemon(configFile: string): Promise<number> {
 
   let flusher: ChildProcess | null = null;
   let runAfterFlush = false;
+  // Watch mode (agent/watch/): asks for watch runs through startRun(ids); a tick during one waits for it.
+  let watcher: Watcher | null = null;
+  let watchRun = false;
+  let tickAfterRun = false;
 
   const scheduleFlush = () => {
     if (flushTimer || stopping) return;
@@ -134,19 +146,21 @@ export async function daemon(configFile: string): Promise<number> {
     flushTimer.unref();
   };
 
-  const startRun = () => {
-    pendingTimer = null;
-    if (stopping) return;
+  const startRun = (ids?: string[]): boolean => {
+    if (stopping) return false;
     if (child) {
-      log("tick skipped: the previous run is still going");
-      return;
+      if (!ids && watchRun) tickAfterRun = true;
+      else if (!ids) log("tick skipped: the previous run is still going");
+      return false;
     }
     if (flusher) {
       // A flush is short (the spool is bounded); the run starts when it ends, so reports go once.
-      runAfterFlush = true;
-      return;
+      if (!ids) runAfterFlush = true;
+      return false;
     }
-    const argv = runCommand(configFile);
+    const argv = runCommand(configFile, process.env, ids);
+    watchRun = Boolean(ids);
+    if (!ids) watcher?.runStarted("all");
     scoped = argv[0]?.endsWith("systemd-run") ?? false;
     // The run's line is relayed through the daemon so the journal files it under tend-agent.service
     // (a scoped run's own output is filed under its scope).
@@ -155,10 +169,24 @@ export async function daemon(configFile: string): Promise<number> {
     child.once("error", (err) => log(`run could not start: ${err.message}`));
     child.once("exit", async (code, signal) => {
       child = null;
+      watcher?.runEnded();
       if (code === 1 || signal) log(`run ended with ${signal ?? `exit ${code}`}`);
       if (stopping) return done(0);
-      if ((await spooled(config.stateDir)) > 0) scheduleFlush();
+      if (tickAfterRun) {
+        tickAfterRun = false;
+        startRun();
+      } else if ((await spooled(config.stateDir)) > 0) scheduleFlush();
     });
+    return true;
+  };
+
+  const watchIf = async () => {
+    if (config.watch === Boolean(watcher)) return;
+    watcher?.close();
+    watcher = null;
+    if (!config.watch) return log("watch: off");
+    const { Watcher } = await import("./watch/index.js");
+    watcher = await Watcher.start({ stateDir: config.stateDir, log, repair: (ids) => startRun(ids) });
   };
 
   const arm = () => {
@@ -166,7 +194,10 @@ export async function daemon(configFile: string): Promise<number> {
     const delay = splayMs(config.node, config.splay);
     task = cron.schedule(config.schedule, () => {
       if (pendingTimer || stopping) return;
-      pendingTimer = setTimeout(startRun, delay);
+      pendingTimer = setTimeout(() => {
+        pendingTimer = null;
+        startRun();
+      }, delay);
     });
     log(
       `daemon: node ${config.node}, schedule "${config.schedule}", splay offset ${(delay / 1000).toFixed(1)}s, server ${config.server}`,
@@ -177,6 +208,7 @@ export async function daemon(configFile: string): Promise<number> {
     try {
       config = await checked(configFile);
       arm();
+      await watchIf();
       log("daemon: configuration reloaded");
     } catch (err) {
       log(`daemon: configuration not reloaded, keeping the old one: ${errorText(err)}`);
@@ -186,6 +218,7 @@ export async function daemon(configFile: string): Promise<number> {
     if (stopping) return;
     stopping = true;
     task?.destroy();
+    watcher?.close();
     if (pendingTimer) clearTimeout(pendingTimer);
     if (flushTimer) clearTimeout(flushTimer);
     // A flush stopped half-way loses nothing: a report leaves the spool only once accepted.
@@ -207,6 +240,7 @@ export async function daemon(configFile: string): Promise<number> {
   process.on("SIGTERM", onStop);
   process.on("SIGINT", onStop);
   arm();
+  await watchIf();
   return finished;
 }
 

@@ -97,12 +97,17 @@ export function implicitEdges(nodes: readonly Node[], has: (id: string) => boole
   }
 }
 
-/** `{name}`, `{unit}` (".service" added when the name has no unit suffix) and `{stem}` (without ".service"). */
+/**
+ * `{name}`; `{unit}`, the unit a name stands for: the name with ".service" added when it has no
+ * unit suffix, or, for a drop-in (`UNIT.d/FILE.conf`), the unit it extends; `{stem}`: that unit
+ * without ".service".
+ */
 function fill(template: string, name: string): string {
+  const base = name.replace(/\.d\/[^/]+\.conf$/, "");
   return template
     .replaceAll("{name}", name)
-    .replaceAll("{unit}", /\.[a-z]+$/.test(name) ? name : `${name}.service`)
-    .replaceAll("{stem}", name.replace(/\.service$/, ""));
+    .replaceAll("{unit}", /\.[a-z]+$/.test(base) ? base : `${base}.service`)
+    .replaceAll("{stem}", base.replace(/\.service$/, ""));
 }
 
 /**

@@ -17,7 +17,8 @@ export type Schema = Readonly<Record<string, unknown>>;
  * - `param`: those named by this resource's param (a string, or a list of strings);
  * - `ancestor`: the nearest managed ancestor directory of the path in `name` (`"name"`) or a param;
  * - `names`: those with one of these names, where `{name}` is this resource's name, `{unit}` the
- *   name with ".service" added when it has no unit suffix, `{stem}` the name without ".service";
+ *   name with ".service" added when it has no unit suffix (for a drop-in name `UNIT.d/FILE.conf`,
+ *   the unit it extends), `{stem}` that unit without ".service";
  * - none of those: every resource of that kind.
  */
 export type EdgeSpec = ({ after: string; before?: never } | { before: string; after?: never }) & {
@@ -58,6 +59,8 @@ export interface KindSpec {
    * out (so the recipe may, and the agent can rely on it).
    */
   required?: readonly string[];
+  /** Attributes a recipe must always give (JSON Schema `required`: editors and validate say so). */
+  mandatory?: readonly string[];
   /** A param's default that depends on another attribute being given, e.g. a file with a target is a link. */
   infer?: readonly { param: string; when_given: string; value: Json }[];
   /**
@@ -70,6 +73,11 @@ export interface KindSpec {
     content?: string;
     source?: string;
     template?: string;
+    /**
+     * The attribute holding OpenPGP fingerprint pins that the wanted bytes (a public key file) must
+     * match: `tend validate` checks an inline or recipe-file key against them (core/openpgp.ts).
+     */
+    openpgp_fingerprint?: string;
   };
   /**
    * Attributes that are commands: a string split into words like a shell would (without running

@@ -21,11 +21,14 @@ import { adminRoutes } from "./routes/admin.js";
 import { agentBundleRoutes } from "./routes/agent-bundle.js";
 import { alertRoutes } from "./routes/alerts.js";
 import { catalogRoutes } from "./routes/catalog.js";
+import { consoleApiRoutes } from "./routes/console-api.js";
 import { enrollRoutes } from "./routes/enroll.js";
 import { healthRoutes, type RouteRecord, recordRoutes } from "./routes/health.js";
 import { hookRoutes } from "./routes/hooks.js";
 import { reportRoutes } from "./routes/reports.js";
 import { uiRoutes } from "./routes/ui.js";
+import { usersApiRoutes } from "./routes/users-api.js";
+import type { Rollouts, Signals } from "./signals.js";
 import type { SigningKey } from "./signing.js";
 import type { Storage } from "./storage/types.js";
 
@@ -39,6 +42,9 @@ export interface AppOptions {
   /** PEM certificate and key: serve HTTPS (TLS 1.2+). */
   https?: { cert: Buffer; key: Buffer } | null;
   now?: () => number;
+  /** Issue 11's push channel and rollouts, when present (server/signals.ts). */
+  signals?: Signals | null;
+  rollouts?: Rollouts | null;
   /** Alert sinks with their secrets read (alerts/sinks.ts `loadSinks`); none by default. */
   sinks?: Sink[];
   /** Delivery worker timings (tests shorten them). */
@@ -83,6 +89,8 @@ export async function buildApp(o: AppOptions): Promise<App> {
     metrics,
     publicUrl: o.config.publicUrl ?? listenUrl(o.config),
     now,
+    signals: o.signals ?? null,
+    rollouts: o.rollouts ?? null,
   } as Deps;
   deps.alerts = new AlertService({
     storage: o.storage,
@@ -109,6 +117,8 @@ export async function buildApp(o: AppOptions): Promise<App> {
   reportRoutes(app, deps);
   adminRoutes(app, deps);
   alertRoutes(app, deps);
+  consoleApiRoutes(app, deps);
+  usersApiRoutes(app, deps);
   agentBundleRoutes(app, o.key);
   uiRoutes(app, deps);
   await hookRoutes(app, deps);

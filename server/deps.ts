@@ -4,6 +4,7 @@ import type { CatalogService } from "./catalogs.js";
 import type { ServerConfig } from "./config.js";
 import type { GitGate } from "./git/gate.js";
 import type { Metrics } from "./plugins/metrics.js";
+import type { Rollouts, Signals } from "./signals.js";
 import type { SigningKey } from "./signing.js";
 import type { Storage } from "./storage/types.js";
 
@@ -18,4 +19,8 @@ export interface Deps {
   /** The address people reach the server at (`public_url`, else the listen address). */
   publicUrl: string;
   now: () => number;
+  /** Issue 11's push channel ("run now", "plan now"); null until it is connected (signals.ts). */
+  signals: Signals | null;
+  /** Issue 11's rollouts ("Deploy"); null until they are connected (signals.ts). */
+  rollouts: Rollouts | null;
 }

@@ -1,5 +1,8 @@
 /** systemd through systemctl and journalctl: unit state as key=value, actions, the journal's tail. */
-import { run, runTool } from "./proc.js";
+import { existsSync } from "node:fs";
+import { TendError } from "../../core/errors.js";
+import type { Json } from "../../core/types.js";
+import { cEnv, describeExit, lastLines, run, runTool } from "./proc.js";
 
 export const SHOW_PROPERTIES = [
   "LoadState",
@@ -58,3 +61,66 @@ export const isEnabled = (s: UnitState) =>
   ["enabled", "enabled-runtime", "alias", "static", "indirect", "generated", "transient"].includes(
     s.UnitFileState ?? "",
   );
+
+/** Whether systemd runs this box (sd_booted's test): otherwise there is no manager to ask or reload. */
+export function systemdBooted(): boolean {
+  return existsSync("/run/systemd/system");
+}
+
+/**
+ * Each unit's install state as `systemctl is-enabled` reads it from disk (enabled, disabled,
+ * static, masked, not-found...): unlike `show -p UnitFileState`, it sees a change made without a
+ * daemon-reload. One process for all of them.
+ */
+export async function enabledStates(
+  units: readonly string[],
+  signal?: AbortSignal,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (units.length === 0) return out;
+  // Exits non-zero when any is not enabled; the states are on stdout, one line per unit, in order.
+  const r = await run(["systemctl", "is-enabled", "--", ...units], { env: cEnv(), signal });
+  const lines = r.stdout.split("\n").filter(Boolean);
+  if (lines.length !== units.length)
+    throw new TendError(
+      "TEND_E_COMMAND_FAILED",
+      `systemctl is-enabled ${units.join(" ")}: ${lastLines(r.output, 5)}`,
+    );
+  for (const [i, u] of units.entries()) out.set(u, lines[i]!);
+  return out;
+}
+
+/** Units whose files changed on disk since systemd loaded them (`NeedDaemonReload=yes`). */
+export async function needReload(units: readonly string[], signal?: AbortSignal): Promise<string[]> {
+  if (units.length === 0) return [];
+  const out = await runTool(["systemctl", "show", "--property=Id,NeedDaemonReload", "--", ...units], {
+    signal,
+  });
+  return out
+    .split("\n\n")
+    .map(parseShow)
+    .filter((s) => s.NeedDaemonReload === "yes")
+    .map((s) => s.Id ?? "");
+}
+
+/**
+ * `systemctl daemon-reload`, once for every unit file written so far in this run: clears the run's
+ * `daemonReloadNeeded` flag and counts it (`service.daemon_reloads`), shared with the service kind.
+ */
+export async function daemonReload(run: Record<string, Json>, signal?: AbortSignal): Promise<void> {
+  await systemctl(["daemon-reload"], signal);
+  run.daemonReloadNeeded = false;
+  const n = run["service.daemon_reloads"];
+  run["service.daemon_reloads"] = (typeof n === "number" ? n : 0) + 1;
+}
+
+/** Stop (a unit systemd never loaded needs no stop) and disable, before its file goes. */
+export async function stopAndDisable(unit: string, signal: AbortSignal): Promise<void> {
+  const stop = await run(["systemctl", "stop", "--", unit], { env: cEnv(), signal });
+  if (stop.code !== 0 && stop.code !== 5)
+    throw new TendError(
+      "TEND_E_COMMAND_FAILED",
+      `systemctl stop ${unit} ${describeExit(stop)}: ${lastLines(stop.output, 5)}`,
+    );
+  await systemctl(["disable", "--quiet", "--no-reload", "--", unit], signal);
+}

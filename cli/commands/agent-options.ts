@@ -4,7 +4,7 @@ import { DEFAULT_CONFIG_FILE } from "../../agent/config.js";
 
 export const USAGE = `usage: tend agent enroll --server URL --token TOKEN [--node NAME] [--server-key FINGERPRINT|PEM-FILE]
                          [--insecure-http] [--config FILE] [--force]
-       tend agent run [--noop] [--json] [--config FILE]
+       tend agent run [--noop] [--json] [--config FILE] [--trigger watch --resource ID...]
        tend agent daemon [--config FILE]
        tend agent flush [--config FILE]
 
@@ -13,7 +13,8 @@ enroll   trade an enrolment token for this node's credential, pin the server's k
          --server-key refuses any server key but this one (\`tend server key\` on the server prints it);
          plain http:// is refused for any host but this one unless --insecure-http is given
 run      one run: fetch the signed catalog (or use the cached one when the server is away),
-         converge, report
+         converge, report; --trigger watch --resource ID... converges only those resources (and
+         what they notify) from the cached catalog, as the daemon does in watch mode
 daemon   run on the configured schedule, with this node's splay
 flush    send the reports waiting in the spool (the daemon does this between runs); exit 0 when
          the spool is empty, 3 when reports are left
@@ -32,6 +33,8 @@ export const options = {
   noop: { type: "boolean" },
   json: { type: "boolean" },
   "log-line": { type: "boolean" },
+  trigger: { type: "string" },
+  resource: { type: "string", multiple: true },
   debug: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;

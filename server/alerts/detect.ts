@@ -10,19 +10,15 @@ import { firstLine, type RaiseInput } from "./kinds.js";
 /** At most this many resources, checks or problems are listed in one alert. */
 const maxListed = 20;
 
-/** A check's outcome in a report (`checks`, from the agent's health checks; issue 10 §1). */
-interface CheckOutcome {
-  id?: unknown;
-  status?: unknown;
-  reason?: unknown;
-}
-
-function failedChecks(report: Report): { id: string; reason: string }[] {
-  const checks = (report as { checks?: unknown }).checks;
-  if (!Array.isArray(checks)) return [];
-  return (checks as CheckOutcome[])
-    .filter((c) => c && c.status === "failed")
-    .map((c) => ({ id: firstLine(c.id, 200), reason: firstLine(c.reason) }));
+/** The report's failed health checks (`checks`; absent from reports of agents before checks). */
+function failedChecks(report: Report): { id: string; reason: string; excerpt: string | null }[] {
+  return (report.checks ?? [])
+    .filter((c) => c.status === "failed")
+    .map((c) => ({
+      id: firstLine(c.id, 200),
+      reason: firstLine(c.reason),
+      excerpt: c.excerpt ? firstLine(c.excerpt, 200) : null,
+    }));
 }
 
 const more = (n: number) => (n > 0 ? ` (and ${n} more)` : "");

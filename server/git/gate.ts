@@ -33,6 +33,7 @@ export class GitGate {
   /** The live commit and its files; catalogs are compiled from it. */
   live: { sha: string; tree: GitTree } | null = null;
   private running: Promise<GateResult> | null = null;
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly mirror: GitMirror,
@@ -45,7 +46,7 @@ export class GitGate {
   /** Fetches and ingests; concurrent calls share one run. */
   refresh(): Promise<GateResult> {
     if (!this.running) {
-      this.running = this.doRefresh().finally(() => {
+      this.running = this.serially(() => this.doRefresh()).finally(() => {
         this.running = null;
       });
     }
@@ -76,8 +77,45 @@ export class GitGate {
     };
   }
 
-  /** Judges one commit and records the verdict; promotes it when valid. */
-  private async ingest(sha: string): Promise<void> {
+  /**
+   * Re-check (the commit page's button, `POST /api/v1/commits/SHA/recheck`): fetches, then judges
+   * `sha` (or the branch head) again with the nodes' facts as they are now — a node fixed or
+   * revoked since may change the verdict — and replaces the recorded verdict. Only the head is
+   * promoted when now valid: making an older commit live would be a rollback, which is a deploy's
+   * business. Null when the commit is not in the repository, undefined when another server holds
+   * the ingest lock. Waits for a fetch in progress rather than running beside it.
+   */
+  recheck(sha: string | "head"): Promise<(GateResult & { commit: string }) | null | undefined> {
+    return this.serially(async () => {
+      const head = await this.mirror.sync();
+      const target = sha === "head" ? head : sha;
+      if (!target || !(await this.mirror.hasCommit(target))) return null;
+      const ran = await this.storage.withIngestLock(async () => {
+        await this.ingest(target, { replace: true, promote: target === head });
+        return true;
+      });
+      if (!ran) return undefined;
+      await this.loadLive();
+      const verdict = await this.storage.getCommit(target);
+      return {
+        commit: target,
+        head,
+        live: this.live?.sha ?? null,
+        valid: verdict ? verdict.valid : null,
+        problems: verdict?.problems ?? [],
+      };
+    });
+  }
+
+  /** Fetches and re-checks run one after another: two git fetches into one mirror would collide. */
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Judges one commit and records the verdict; promotes it when valid (and `promote`). */
+  private async ingest(sha: string, o: { replace?: boolean; promote?: boolean } = {}): Promise<void> {
     const tree = await this.mirror.tree(sha, this.subpath);
     const verdict = await this.judge(sha, tree);
     const valid = verdict.blocking.length === 0;
@@ -87,16 +125,19 @@ export class GitGate {
     const summary = valid
       ? `valid: ${subject}${also}`
       : `${verdict.blocking.length} error(s): ${subject}${also}`;
-    await this.storage.recordCommit({
+    const record = {
       sha,
       valid,
       // Blocking problems first; the failing nodes' problems after them (on a promoted commit, alone).
       problems: [...verdict.blocking, ...verdict.nodeProblems].slice(0, maxProblems),
       seen_at: Date.now(),
       summary,
-    });
-    if (valid) await this.storage.setLiveCommit(sha);
-    await this.alert(sha, valid, summary, verdict.blocking);
+    };
+    if (o.replace && (await this.storage.getCommit(sha))) await this.storage.updateCommit(record);
+    else await this.storage.recordCommit(record);
+    if (valid && o.promote !== false) await this.storage.setLiveCommit(sha);
+    // The branch's head decides the refused-commit alert; a re-check of an older commit does not.
+    if (o.promote !== false) await this.alert(sha, valid, summary, verdict.blocking);
     this.log.info(
       { commit: sha, valid, problems: verdict.blocking.length, failingNodes: failing },
       valid ? "commit promoted" : "commit refused",

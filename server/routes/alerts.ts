@@ -1,4 +1,4 @@
-/** GET /api/v1/alerts (admin): open conditions, the sinks' health, the newest deliveries. */
+/** GET /api/v1/alerts (a viewer's token or more): open conditions, the sinks' health, the newest deliveries. */
 import type { FastifyInstance } from "fastify";
 import type { Deps } from "../deps.js";
 import { errorReplies } from "../http.js";
@@ -54,7 +54,7 @@ const sink = {
 
 export function alertRoutes(app: FastifyInstance, d: Deps): void {
   app.get("/api/v1/alerts", {
-    config: { auth: "admin" },
+    config: { auth: "admin", role: "viewer" },
     schema: {
       summary: "Open alert conditions, the sinks' health and the newest deliveries",
       response: {

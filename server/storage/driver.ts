@@ -11,10 +11,7 @@ export interface Driver {
   query: Query;
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   tx<T>(fn: (q: Query) => Promise<T>): Promise<T>;
-  /**
-   * Runs the DDL statements once, even when several servers start together. `ALTER TABLE t ADD
-   * COLUMN IF NOT EXISTS c TYPE` works on both (SQLite's driver checks for the column itself).
-   */
+  /** Runs the DDL statements once, even when several servers start together. */
   migrate(statements: string[]): Promise<void>;
   /** Runs `fn` while holding the named lock, or returns undefined at once if another holds it. */
   tryLock<T>(name: string, fn: () => Promise<T>): Promise<T | undefined>;

@@ -143,17 +143,7 @@ class SqliteDriver implements Driver {
 
   async migrate(statements: string[]): Promise<void> {
     await this.tx(async (q) => {
-      for (const s of statements) {
-        // SQLite has no ADD COLUMN IF NOT EXISTS: look the column up first.
-        const add = /^ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+) (.+)$/s.exec(s);
-        if (!add) {
-          await q(s);
-          continue;
-        }
-        const columns = this.db.pragma(`table_info(${add[1]})`) as { name: string }[];
-        if (!columns.some((c) => c.name === add[2]))
-          await q(`ALTER TABLE ${add[1]} ADD COLUMN ${add[2]} ${add[3]}`);
-      }
+      for (const s of statements) await q(s);
     });
   }
 

@@ -7,11 +7,10 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Report } from "../../core/types.js";
-import { hashSecret } from "../../server/identity.js";
-import { randomToken } from "../../server/ui/session.js";
 import { pagerDutyReceiver, type Receiver, slackReceiver, webhookReceiver } from "./alert-receivers.js";
 import { bearer, startTestServer, type TestServer, type TestServerOptions } from "./server-app.js";
 import { makeReport } from "./server-report.js";
+import { uiLogin } from "./ui-session.js";
 
 export const routingKey = "R0UT1NGKEY0123456789abcdef012345";
 export const hookSecret = "a-webhook-secret-of-some-length";
@@ -129,10 +128,20 @@ export function failingReport(
   r.summary = { ...r.summary, failed: 1, unchanged: r.summary.unchanged - 1 };
   if (o.at) r.started_at = o.at;
   if (o.interval) r.interval_s = o.interval;
-  if (o.check)
-    (r as unknown as { checks: unknown[] }).checks = [
-      { id: "http://127.0.0.1:8080/healthz", status: "failed", reason: "status 503, expected 200" },
+  if (o.check) {
+    r.checks = [
+      {
+        id: "http:http://127.0.0.1:8080/healthz",
+        type: "http",
+        status: "failed",
+        attempts: 5,
+        duration_ms: 812,
+        reason: "status 503, expected 200",
+        excerpt: "upstream down",
+      },
     ];
+    r.summary = { ...r.summary, checks_total: 1, checks_failed: 1, checks_skipped: 0 };
+  }
   return r;
 }
 
@@ -151,14 +160,9 @@ export async function deliverUntil(s: TestServer, done: () => boolean, passes = 
   }
 }
 
-/** A dashboard session cookie (stored as the login form would store it). */
+/** A dashboard session cookie, signed in with the admin token through the login form. */
 export async function sessionCookie(s: TestServer): Promise<string> {
-  const secret = randomToken();
-  const now = s.deps.now();
-  await s.storage.ui.createSession({
-    hash: hashSecret(secret),
-    created_at: now,
-    expires_at: now + 86_400_000,
-  });
-  return `tend_session=${secret}`;
+  const login = await uiLogin(s, { token: s.adminToken });
+  if (!login.cookie) throw new Error(`could not sign in: ${login.status} ${login.body}`);
+  return login.cookie;
 }

@@ -12,6 +12,9 @@ import { loadConfig } from "../../server/config.js";
 import { GitGate } from "../../server/git/gate.js";
 import { GitMirror } from "../../server/git/mirror.js";
 import { hashSecret, newSecret } from "../../server/identity.js";
+import { hashPassword } from "../../server/passwords.js";
+import type { Role } from "../../server/roles.js";
+import type { Rollouts, Signals } from "../../server/signals.js";
 import { loadSigningKey } from "../../server/signing.js";
 import type { Storage } from "../../server/storage/types.js";
 import { goodRecipes, TestRepo } from "./server-git.js";
@@ -29,6 +32,10 @@ export interface TestServer extends App {
     glob?: string;
     reenroll?: boolean;
   }): Promise<string>;
+  /** A new admin token with this role. */
+  tokenFor(role: Role): Promise<string>;
+  /** A new account (its password is `${name}-password-1`); returns the password. */
+  addUser(name: string, role: Role): Promise<string>;
   /** Enrols `node` with a fresh token; returns its credential. */
   enroll(node: string): Promise<string>;
   close(): Promise<void>;
@@ -44,6 +51,10 @@ export interface TestServerOptions {
   /** The app's clock (reports' arrival, alert conditions, the sweeper). */
   now?: () => number;
   alertWorker?: AppOptions["alertWorker"];
+  logger?: AppOptions["logger"];
+  /** Stand-ins for issue 11's push channel and rollouts (server/signals.ts). */
+  signals?: Signals;
+  rollouts?: Rollouts;
 }
 
 export async function startTestServer(o: TestServerOptions = {}): Promise<TestServer> {
@@ -66,6 +77,9 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     storage,
     key,
     compiler,
+    logger: o.logger,
+    signals: o.signals ?? null,
+    rollouts: o.rollouts ?? null,
     now: o.now,
     sinks: loadSinks(config.alerts),
     alertWorker: o.alertWorker,
@@ -97,6 +111,27 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     });
     return token;
   };
+  const tokenFor = async (role: Role) => {
+    const token = newSecret("admin");
+    await storage.createToken({
+      hash: hashSecret(token),
+      kind: "admin",
+      created_at: Date.now(),
+      expires_at: null,
+      uses_left: null,
+      node_glob: null,
+      reenroll: false,
+      role,
+    });
+    return token;
+  };
+  const addUser = async (name: string, role: Role) => {
+    const password = `${name}-password-1`;
+    const now = Date.now();
+    const password_hash = await hashPassword(password);
+    await storage.createUser({ name, role, password_hash, created_at: now, changed_at: now });
+    return password;
+  };
   return {
     ...built,
     storage,
@@ -105,6 +140,8 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     adminToken,
     dataDir,
     enrollToken,
+    tokenFor,
+    addUser,
     async enroll(node) {
       const res = await built.app.inject({
         method: "POST",

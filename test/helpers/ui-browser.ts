@@ -17,6 +17,8 @@ export interface UiBrowser {
    * navigation never aborts one still streaming (Chromium reports that as a failed request).
    */
   follow(selector: string): Promise<void>;
+  /** Signs in at `base`/ui/login with an admin token (the field under "or use an admin token"). */
+  loginWithToken(base: string, token: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,11 @@ export async function openBrowser(): Promise<UiBrowser> {
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  const follow = async (selector: string) => {
+    const loaded = page.waitForEvent("load");
+    await page.click(selector);
+    await loaded;
+  };
   return {
     browser,
     page,
@@ -50,10 +57,13 @@ export async function openBrowser(): Promise<UiBrowser> {
     shot: async (name) => {
       await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
     },
-    follow: async (selector) => {
-      const loaded = page.waitForEvent("load");
-      await page.click(selector);
-      await loaded;
+    follow,
+    loginWithToken: async (base, token) => {
+      await page.goto(`${base}/ui/login`);
+      if ((await page.locator("details[open] input[name=token]").count()) === 0)
+        await page.click("details summary");
+      await page.fill("input[name=token]", token);
+      await follow("button[type=submit]");
     },
     close: () => browser.close(),
   };

@@ -38,12 +38,17 @@ export const alertSchemaStatements = [
   `CREATE TABLE IF NOT EXISTS alert_storms (id TEXT PRIMARY KEY, sink TEXT NOT NULL, kind TEXT NOT NULL,
     opened_at BIGINT NOT NULL, until_at BIGINT NOT NULL, members INTEGER NOT NULL,
     resolved INTEGER NOT NULL, closed INTEGER NOT NULL)`,
-  // nodes: its open report-settled conditions, the report they were settled by, its schedule
-  // interval (from its reports) and when its latest report arrived (server clock).
-  "ALTER TABLE nodes ADD COLUMN IF NOT EXISTS alerts TEXT",
-  "ALTER TABLE nodes ADD COLUMN IF NOT EXISTS alert_report TEXT",
-  "ALTER TABLE nodes ADD COLUMN IF NOT EXISTS report_interval_s INTEGER",
-  "ALTER TABLE nodes ADD COLUMN IF NOT EXISTS last_received BIGINT",
+];
+
+/** Columns alerting adds to `nodes` (migrate.ts adds them to existing databases). */
+export const alertNodeColumns = [
+  // Its open report-settled conditions (drifted, failing, stale), comma-separated.
+  { table: "nodes", column: "alerts", type: "TEXT" },
+  // The report its conditions were last settled by.
+  { table: "nodes", column: "alert_report", type: "TEXT" },
+  // Its schedule interval, from its reports, and when its latest report arrived (server clock).
+  { table: "nodes", column: "report_interval_s", type: "INTEGER" },
+  { table: "nodes", column: "last_received", type: "BIGINT" },
 ];
 
 const conditionColumns =

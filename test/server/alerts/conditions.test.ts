@@ -144,13 +144,24 @@ t.test("what a report raises", async (t) => {
     { id: "package:nginx", error: "E: Unable to locate package nginx" },
   ]);
   t.same(got?.details.failed_checks, [
-    { id: "http://127.0.0.1:8080/healthz", reason: "status 503, expected 200" },
+    {
+      id: "http:http://127.0.0.1:8080/healthz",
+      reason: "status 503, expected 200",
+      excerpt: "upstream down",
+    },
   ]);
   t.equal(wantedKinds(failing), "failing");
 
   const onlyCheck: Report = { ...goodReport("web-2"), status: "failed" };
-  (onlyCheck as unknown as { checks: unknown[] }).checks = [
-    { id: "tcp:127.0.0.1:5432", status: "failed", reason: "connection refused" },
+  onlyCheck.checks = [
+    {
+      id: "tcp:127.0.0.1:5432",
+      type: "tcp",
+      status: "failed",
+      attempts: 1,
+      duration_ms: 2,
+      reason: "connection refused",
+    },
   ];
   t.equal(
     reportConditions(onlyCheck).get("failing")?.summary,

@@ -29,7 +29,7 @@ for (const make of testStorages()) {
     t.equal(await rig.post(goodReport("web-1")), 201);
     t.equal(await outbox(), 0, "a report that changes no condition writes no outbox row");
 
-    const failing = failingReport("web-1");
+    const failing = failingReport("web-1", { check: true });
     t.equal(await rig.post(failing), 201);
     await deliverUntil(
       s,
@@ -47,6 +47,7 @@ for (const make of testStorages()) {
         custom_details: {
           report_id: failing.id,
           failed_resources: [{ id: "package:nginx", error: "E: Unable to locate package nginx" }],
+          failed_checks: [{ id: "http:http://127.0.0.1:8080/healthz", reason: "status 503, expected 200" }],
           report_url: `http://127.0.0.1:7420/ui/reports/${failing.id}`,
         },
       },
@@ -61,6 +62,11 @@ for (const make of testStorages()) {
       message,
       new RegExp(`<http://127\\.0\\.0\\.1:7420/ui/reports/${failing.id}\\|Open the report>`),
       "and the report page",
+    );
+    t.match(
+      message,
+      /• `http:http:\/\/127\.0\.0\.1:8080\/healthz`: status 503, expected 200/,
+      "and the failed check",
     );
     t.match(hook.received[0]?.body, {
       action: "trigger",

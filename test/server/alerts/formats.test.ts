@@ -57,7 +57,7 @@ t.test("PagerDuty Events API v2: trigger, resolve and test bodies as documented"
   });
   t.match(payload.custom_details, {
     failed_resources: [{ id: "package:nginx" }],
-    failed_checks: [{ id: "http://127.0.0.1:8080/healthz" }],
+    failed_checks: [{ id: "http:http://127.0.0.1:8080/healthz", reason: "status 503, expected 200" }],
     report_url: /^https:\/\/tend\.example\.com\/ui\/reports\//,
   });
   const resolve = pagerDutyBody({ ...trigger, action: "resolve" }, routingKey, "tend");
