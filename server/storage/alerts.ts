@@ -36,6 +36,13 @@ async function eachLimited<T>(items: T[], width: number, fn: (item: T) => Promis
   return total;
 }
 
+/**
+ * When the server last heard from a node: its latest report's arrival; for a node that reported
+ * before the server kept that (an upgraded database), its last catalog request; else its enrolment.
+ */
+const heardSql =
+  "COALESCE(last_received, CASE WHEN last_report_id IS NOT NULL THEN last_seen END, enrolled_at)";
+
 /** 3 × the node's interval (or the default), at least 15 minutes; or the configured stale_after. */
 export function staleAfterMs(s: StaleSettings, intervalS: number | null): number {
   if (s.staleAfterMs !== null) return s.staleAfterMs;
@@ -120,12 +127,9 @@ export class SqlAlertStorage implements AlertStorage {
       AND (alerts IS NULL OR alerts NOT LIKE '%stale%')`;
     const rows =
       s.staleAfterMs !== null
-        ? await this.db.query(`${base} AND COALESCE(last_received, enrolled_at) < $1 LIMIT $2`, [
-            now - s.staleAfterMs,
-            limit,
-          ])
+        ? await this.db.query(`${base} AND ${heardSql} < $1 LIMIT $2`, [now - s.staleAfterMs, limit])
         : await this.db.query(
-            `${base} AND COALESCE(last_received, enrolled_at) + (CASE
+            `${base} AND ${heardSql} + (CASE
               WHEN CAST(COALESCE(report_interval_s, $2) AS BIGINT) * 3000 > 900000
               THEN CAST(COALESCE(report_interval_s, $2) AS BIGINT) * 3000 ELSE 900000 END) < $1 LIMIT $3`,
             [now, Math.round(s.defaultIntervalMs / 1000), limit],
@@ -133,7 +137,8 @@ export class SqlAlertStorage implements AlertStorage {
     const isStale = (n: Record<string, unknown>): RaiseInput | null => {
       const intervalS = numOrNull(n.report_interval_s);
       const after = staleAfterMs(s, intervalS);
-      const lastReceived = numOrNull(n.last_received);
+      const lastReportId = strOrNull(n.last_report_id);
+      const lastReceived = numOrNull(n.last_received) ?? (lastReportId ? numOrNull(n.last_seen) : null);
       const enrolledAt = num(n.enrolled_at);
       if ((lastReceived ?? enrolledAt) >= now - after) return null;
       return staleInput({
@@ -142,7 +147,7 @@ export class SqlAlertStorage implements AlertStorage {
         staleAfterMs: after,
         enrolledAt,
         lastReceived,
-        lastReportId: strOrNull(n.last_report_id),
+        lastReportId,
         lastReportAt: strOrNull(n.last_report_at),
         intervalS,
       });

@@ -209,7 +209,8 @@ export async function raiseStale(
   now: number,
 ): Promise<number> {
   const [n] = await q(
-    `SELECT name, enrolled_at, last_received, last_report_id, last_report_at, report_interval_s, credential_hash
+    `SELECT name, enrolled_at, last_seen, last_received, last_report_id, last_report_at, report_interval_s,
+     credential_hash
      FROM nodes WHERE name = $1${pg ? " FOR UPDATE" : ""}`,
     [node],
   );

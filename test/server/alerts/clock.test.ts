@@ -154,3 +154,35 @@ t.test("stale_after overrides the intervals", async (t) => {
   await deliverUntil(rig.s, () => rig.pd.received.length === 1);
   t.match(rig.pd.received[0]?.body, { dedup_key: "tend/web-1/stale" }, "after 46");
 });
+
+t.test(
+  "after an upgrade, a node that reported before the server kept arrival times is judged by its last poll",
+  async (t) => {
+    let clock = Date.now();
+    const rig = await alertRig({ now: () => clock });
+    t.teardown(() => rig.close());
+    t.equal(await rig.post(goodReport("old-1", { at: new Date(clock).toISOString(), interval: 60 })), 201);
+    // As a database from before alerts has it: no arrival time, a catalog request (last_seen) now.
+    const db = (
+      rig.s.storage as unknown as { db: { query: (sql: string, p: unknown[]) => Promise<unknown> } }
+    ).db;
+    await db.query("UPDATE nodes SET last_received = NULL, last_seen = $1 WHERE name = $2", [
+      clock + 10 * minute,
+      "old-1",
+    ]);
+    clock += 20 * minute;
+    await rig.s.deps.alerts.sweep();
+    await deliverUntil(rig.s, () => false, 3);
+    t.equal(
+      rig.pd.received.length,
+      0,
+      "10 minutes after its last poll it is not stale, though it enrolled 20 minutes ago",
+    );
+    clock += 6 * minute;
+    await rig.s.deps.alerts.sweep();
+    await deliverUntil(rig.s, () => rig.pd.received.length === 1);
+    t.match(rig.pd.received[0]?.body, {
+      payload: { summary: "old-1 is stale: no report for 16 min (it runs every 1 min)" },
+    });
+  },
+);
