@@ -15,12 +15,15 @@ import { decompressPlugin } from "./plugins/decompress.js";
 import { errorsPlugin } from "./plugins/errors.js";
 import { guardPlugin } from "./plugins/guard.js";
 import { Metrics, metricsPlugin } from "./plugins/metrics.js";
+import { PgBus } from "./push/bus.js";
+import { Signals } from "./push/signals.js";
 import { adminRoutes } from "./routes/admin.js";
 import { agentBundleRoutes } from "./routes/agent-bundle.js";
 import { catalogRoutes } from "./routes/catalog.js";
 import { enrollRoutes } from "./routes/enroll.js";
 import { healthRoutes, type RouteRecord, recordRoutes } from "./routes/health.js";
 import { hookRoutes } from "./routes/hooks.js";
+import { pushRoutes } from "./routes/push.js";
 import { reportRoutes } from "./routes/reports.js";
 import { uiRoutes } from "./routes/ui.js";
 import type { SigningKey } from "./signing.js";
@@ -33,6 +36,8 @@ export interface AppOptions {
   compiler: CompilerFns;
   gate?: GitGate | null;
   logger?: FastifyServerOptions["logger"];
+  /** The request and connection (inactivity) timeouts: 30 s (TRUST E3); tests shorten them. */
+  timeoutMs?: number;
   /** PEM certificate and key: serve HTTPS (TLS 1.2+). */
   https?: { cert: Buffer; key: Buffer } | null;
   now?: () => number;
@@ -48,8 +53,10 @@ export async function buildApp(o: AppOptions): Promise<App> {
   const options: FastifyServerOptions & { https?: object } = {
     logger: o.logger ?? false,
     bodyLimit: o.config.limits.bodyBytes,
-    requestTimeout: 30_000,
-    connectionTimeout: 30_000,
+    // A push stream is exempt from the inactivity timeout (routes/push.ts); the request timeout
+    // ends when a request has been read, so a stream, a GET, is past it at once.
+    requestTimeout: o.timeoutMs ?? 30_000,
+    connectionTimeout: o.timeoutMs ?? 30_000,
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     // Behind a proxy, trust its one hop only: the client's own X-Forwarded-For must not pick the
@@ -61,15 +68,46 @@ export async function buildApp(o: AppOptions): Promise<App> {
   const app = Fastify(options) as unknown as FastifyInstance;
   const metrics = new Metrics();
   const now = o.now ?? Date.now;
+  const signals = new Signals({
+    storage: o.storage,
+    push: o.config.push,
+    now,
+    warn: (message, err) => app.log.warn({ err: (err as Error | undefined)?.message }, message),
+    adoptCommit: async (sha) => {
+      if (deps.gate && deps.gate.live?.sha !== sha) await deps.gate.loadLive();
+    },
+  });
   const deps: Deps = {
     config: o.config,
     storage: o.storage,
     key: o.key,
-    gate: o.gate ?? null,
+    gate: null,
     catalogs: new CatalogService(o.compiler, o.key, o.config.inlineFileBytes, metrics),
     metrics,
+    signals,
     now,
   };
+  if (o.gate) connectGate(deps, o.gate);
+  if (o.storage.kind === "postgres" && /^postgres(ql)?:/.test(o.config.database)) {
+    const bus = new PgBus({
+      url: o.config.database,
+      schema: o.config.databaseSchema,
+      onMessage: (m) =>
+        void signals
+          .onMessage(m)
+          .catch((err) => app.log.warn({ err: (err as Error).message }, "push message failed")),
+      onResync: () =>
+        void signals
+          .resync()
+          .catch((err) => app.log.warn({ err: (err as Error).message }, "push resync failed")),
+      warn: (message, err) => app.log.warn({ err: (err as Error | undefined)?.message }, message),
+    });
+    signals.useBus(bus);
+    await bus.start();
+  }
+  // Streams end before the server closes (it would wait for them); agents come back over `retry:`.
+  app.addHook("preClose", async () => signals.hub.endAll());
+  app.addHook("onClose", async () => signals.close());
   const routes = recordRoutes(app);
   app.removeContentTypeParser("text/plain");
   app.addSchema(errorSchema);
@@ -82,10 +120,19 @@ export async function buildApp(o: AppOptions): Promise<App> {
   catalogRoutes(app, deps);
   reportRoutes(app, deps);
   adminRoutes(app, deps);
+  pushRoutes(app, deps);
   agentBundleRoutes(app, o.key);
   uiRoutes(app, deps);
   await hookRoutes(app, deps);
   healthRoutes(app, deps, routes);
   await app.ready();
   return { app, deps, routes };
+}
+
+/** Serves `gate`'s live commit, and signals every node when it promotes a new one. */
+export function connectGate(deps: Deps, gate: GitGate): void {
+  deps.gate = gate;
+  gate.onPromote = (sha) => {
+    deps.signals.commitPromoted(sha).catch((err) => gate.warn("push: the new commit was not signalled", err));
+  };
 }

@@ -14,6 +14,8 @@ export type RouteAuth = "none" | "enroll" | "node" | "admin" | "webhook" | "sess
 declare module "fastify" {
   interface FastifyContextConfig {
     auth?: RouteAuth;
+    /** A long-lived stream (the push channel): not counted as a request in flight. */
+    stream?: boolean;
   }
   interface FastifySchema {
     /** One line for the OpenAPI document. */

@@ -31,7 +31,10 @@ const yieldEveryMs = 5;
 export class GitGate {
   /** The live commit and its files; catalogs are compiled from it. */
   live: { sha: string; tree: GitTree } | null = null;
+  /** Called once this server has promoted a commit and serves it (the push channel signals it). */
+  onPromote: ((sha: string) => void) | null = null;
   private running: Promise<GateResult> | null = null;
+  private promoted: string | null = null;
 
   constructor(
     private readonly mirror: GitMirror,
@@ -67,6 +70,9 @@ export class GitGate {
       }
     }
     await this.loadLive();
+    const promoted = this.promoted;
+    this.promoted = null;
+    if (promoted && this.live?.sha === promoted) this.onPromote?.(promoted);
     return {
       head,
       live: this.live?.sha ?? null,
@@ -94,7 +100,10 @@ export class GitGate {
       seen_at: Date.now(),
       summary,
     });
-    if (valid) await this.storage.setLiveCommit(sha);
+    if (valid) {
+      await this.storage.setLiveCommit(sha);
+      this.promoted = sha;
+    }
     this.log.info(
       { commit: sha, valid, problems: verdict.blocking.length, failingNodes: failing },
       valid ? "commit promoted" : "commit refused",
@@ -187,6 +196,10 @@ export class GitGate {
     if (this.live?.sha === live) return this.live;
     if (!(await this.mirror.hasCommit(live))) return null;
     return { sha: live, tree: await this.mirror.tree(live, this.subpath) };
+  }
+
+  warn(message: string, err: unknown): void {
+    this.log.warn({ err: (err as Error)?.message }, message);
   }
 
   /** Adopts the storage's live commit (another server may have promoted it). */

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type App, buildApp } from "../../server/app.js";
+import { type App, buildApp, connectGate } from "../../server/app.js";
 import { type CompilerFns, coreCompiler } from "../../server/compiler.js";
 import { loadConfig } from "../../server/config.js";
 import { GitGate } from "../../server/git/gate.js";
@@ -40,6 +40,8 @@ export interface TestServerOptions {
   compiler?: CompilerFns;
   /** Reuse this repository (and do not delete it on close). */
   repo?: TestRepo;
+  /** The server's request and connection timeouts (30 s). */
+  timeoutMs?: number;
 }
 
 export async function startTestServer(o: TestServerOptions = {}): Promise<TestServer> {
@@ -57,10 +59,10 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   });
   const compiler = o.compiler ?? (await coreCompiler());
   const key = loadSigningKey(dataDir);
-  const built = await buildApp({ config, storage, key, compiler });
+  const built = await buildApp({ config, storage, key, compiler, timeoutMs: o.timeoutMs });
   const mirror = new GitMirror(join(dataDir, "recipes.git"), repo.dir, "main");
   const gate = new GitGate(mirror, config.recipes?.path ?? "", storage, compiler, built.app.log);
-  built.deps.gate = gate;
+  connectGate(built.deps, gate);
   if (o.recipes !== null) await gate.refresh();
   const adminToken = newSecret("admin");
   await storage.createToken({

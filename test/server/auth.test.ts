@@ -22,6 +22,11 @@ const allowed: Record<string, Caller[]> = {
   "GET /api/v1/drift": ["admin"],
   "GET /api/v1/commits": ["admin"],
   "POST /api/v1/hooks/git": ["admin"],
+  // The push channel: a node's own stream (another node's is a 404, TRUST B1: push.test.ts), and
+  // the admin calls that signal nodes.
+  "GET /api/v1/nodes/:name/events": ["node", "other-node"],
+  "POST /api/v1/nodes/:name/run": ["admin"],
+  "POST /api/v1/signals": ["admin"],
   "GET /healthz": callers,
   "GET /metrics": callers,
   "GET /api/docs/json": callers,
@@ -90,12 +95,21 @@ t.test("the auth matrix", async (t) => {
     for (const caller of callers) {
       if (key === "POST /api/v1/enroll") continue; // its token is in the body: tested in enroll.test.ts
       const secret = secrets[caller];
+      // A stream that opens stays open: read its headers, then hang up.
+      const stream = key.endsWith("/events");
       const res = await s.app.inject({
         method: method as "GET",
         url,
         headers: secret ? bearer(secret) : {},
         ...(method === "POST" ? { payload: bodies[key] ?? {} } : {}),
+        ...(stream ? { payloadAsStream: true } : {}),
       });
+      let text = "";
+      if (stream) {
+        const body = res.stream();
+        if (res.statusCode === 200) body.destroy();
+        else for await (const chunk of body) text += String(chunk);
+      } else text = res.body;
       const allowedHere = allowed[key]?.includes(caller);
       if (allowedHere) t.not(res.statusCode, 401, `${caller} passes auth on ${key} (${res.statusCode})`);
       else if (path.startsWith("/ui/"))
@@ -111,7 +125,7 @@ t.test("the auth matrix", async (t) => {
       )
         t.equal(res.statusCode, 403, `${caller} is authenticated but not allowed on ${key}: 403`);
       else t.equal(res.statusCode, 401, `${caller} gets 401 on ${key}`);
-      t.ok(res.statusCode < 500, `${caller} on ${key}: no 5xx (${res.statusCode} ${res.body.slice(0, 100)})`);
+      t.ok(res.statusCode < 500, `${caller} on ${key}: no 5xx (${res.statusCode} ${text.slice(0, 100)})`);
     }
   }
 });
