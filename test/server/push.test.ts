@@ -11,7 +11,7 @@ import { connect } from "node:net";
 import t from "tap";
 import { openStream, refusedBody } from "../helpers/push-stream.js";
 import { bearer, startTestServer, type TestServer, type TestServerOptions } from "../helpers/server-app.js";
-import { goodRecipes } from "../helpers/server-git.js";
+import { facts, goodRecipes } from "../helpers/server-git.js";
 
 async function listening(o: TestServerOptions = {}): Promise<{ s: TestServer; base: string }> {
   const s = await startTestServer(o);
@@ -171,6 +171,33 @@ t.test("a promoted commit is signalled to every node, naming the commit", async 
   t.equal(hook.json.live, sha);
   const signal = await stream.next((e) => e.event === "commit");
   t.same(data(signal), { spread_ms: 0, commit: sha });
+});
+
+t.test("a commit that leaves a node's catalog as it was keeps its ETag: the poll is one 304", async (t) => {
+  const s = await startTestServer();
+  t.teardown(() => s.close());
+  const web1 = await s.enroll("web-1");
+  const poll = (etag?: string) =>
+    s.app.inject({
+      method: "POST",
+      url: "/api/v1/catalog",
+      headers: { ...bearer(web1), ...(etag ? { "if-none-match": etag } : {}) },
+      payload: { facts: facts("web-1") },
+    });
+  const first = await poll();
+  const etag = String(first.headers.etag);
+  const docs = s.repo.commit({ ...goodRecipes, "README.md": "docs only\n" }, "docs");
+  t.equal((await admin(s, "/api/v1/hooks/git", {})).json.live, docs);
+  const again = await poll(etag);
+  t.equal(again.statusCode, 304, "unchanged by the commit: 304");
+  t.equal(again.headers["x-tend-commit"], docs, "(the server serves the new commit)");
+  const motd = 'description: base\nresources:\n  - file: /etc/motd\n    content: "hi\\n"\n';
+  const changed = s.repo.commit({ ...goodRecipes, "base/recipe.yaml": motd }, "a change");
+  await admin(s, "/api/v1/hooks/git", {});
+  const fresh = await poll(etag);
+  t.equal(fresh.statusCode, 200, "a commit that changes the node's catalog: 200");
+  t.equal(fresh.json().catalog.commit, changed, "naming the commit");
+  t.ok(fresh.json().serial > first.json().serial, "with a higher serial");
 });
 
 t.test(
