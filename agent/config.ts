@@ -22,6 +22,8 @@ export interface AgentConfig {
   runTimeoutS: number;
   spoolMaxReports: number;
   spoolMaxBytes: number;
+  /** Whether the daemon holds a push stream to the server (agent/push/channel.ts). */
+  push: boolean;
 }
 
 interface RawConfig {
@@ -35,6 +37,7 @@ interface RawConfig {
   run_timeout?: number;
   spool_max_reports?: number;
   spool_max_bytes?: number;
+  push?: boolean;
 }
 
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -99,6 +102,7 @@ export function parseConfig(text: string, file: string): AgentConfig {
     runTimeoutS: raw.run_timeout ?? 3600,
     spoolMaxReports: raw.spool_max_reports ?? 200,
     spoolMaxBytes: raw.spool_max_bytes ?? 100 * 1024 * 1024,
+    push: raw.push ?? true,
   };
 }
 

@@ -11,6 +11,12 @@
  * Between runs, reports left in the spool are retried with jittered exponential backoff, each
  * attempt a child process too (`tend agent flush`).
  *
+ * With `push` (the default) the daemon also holds the push channel (agent/push/channel.ts): a
+ * signal starts a run at once (or within the spread the server asks for), `run` and `noop` as
+ * `tend agent run [--noop]`, a new commit as `tend agent run --if-changed` (one 304 when this
+ * node's catalog did not change). A signal during a run queues one more run, never more: the
+ * queued one is the strongest asked for (run over commit over noop).
+ *
  * The daemon spends nearly all its life waiting, so it loads only what waiting needs: its
  * configuration, node-cron and signal handling. Everything a run or a flush needs (the HTTP client,
  * the verifier, the engine) is loaded by the child processes; nothing here may import it, even
@@ -23,6 +29,7 @@ import cron, { type ScheduledTask } from "node-cron";
 import { TendError } from "../core/errors.js";
 import { type AgentConfig, loadConfig } from "./config.js";
 import { useLocalClock } from "./cron-clock.js";
+import { PushChannel, type Signal } from "./push/channel.js";
 import { errorText } from "./report.js";
 import { backoffMs, spooled } from "./store/report-spool-names.js";
 
@@ -33,9 +40,23 @@ export function splayMs(node: string, splayS: number): number {
   return Math.floor((n / 2 ** 32) * splayS * 1000);
 }
 
+/** What a run is asked to do: converge (a tick, "run now"), plan (noop), or converge if the catalog changed. */
+export type RunKind = "run" | "noop" | "commit";
+const RUN_FLAGS: Record<RunKind, string[]> = { run: [], noop: ["--noop"], commit: ["--if-changed"] };
+const RUN_RANK: Record<RunKind, number> = { noop: 1, commit: 2, run: 3 };
+
+/** Two runs asked for while one is going are one run: the one that does more. */
+export function mergeRuns(a: RunKind | null, b: RunKind): RunKind {
+  return a && RUN_RANK[a] >= RUN_RANK[b] ? a : b;
+}
+
 /** The command for one run: under systemd, in a transient scope of its own. */
-export function runCommand(configFile: string, env: NodeJS.ProcessEnv = process.env): string[] {
-  const self = [...selfCommand(), "agent", "run", "--log-line", "--config", configFile];
+export function runCommand(
+  configFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+  kind: RunKind = "run",
+): string[] {
+  const self = [...selfCommand(), "agent", "run", "--log-line", ...RUN_FLAGS[kind], "--config", configFile];
   const systemdRun = ["/usr/bin/systemd-run", "/bin/systemd-run"].find((p) => existsSync(p));
   if (env.INVOCATION_ID && systemdRun && env.TEND_RUN_SCOPE !== "0") {
     const unit = `tend-run-${Date.now()}`;
@@ -102,7 +123,20 @@ export async function daemon(configFile: string): Promise<number> {
   });
 
   let flusher: ChildProcess | null = null;
-  let runAfterFlush = false;
+  /** The one run waiting for the current run or flush to end. */
+  let next: RunKind | null = null;
+  let channel: PushChannel | null = null;
+  let signalTimer: NodeJS.Timeout | null = null;
+  let signalKind: RunKind | null = null;
+  const startNext = () => {
+    const kind = next;
+    next = null;
+    if (kind && !stopping) {
+      log(`daemon: starting the queued run${kind === "run" ? "" : ` (${kind})`}`);
+      startRun(kind);
+    }
+    return kind !== null;
+  };
 
   const scheduleFlush = () => {
     if (flushTimer || stopping) return;
@@ -125,28 +159,27 @@ export async function daemon(configFile: string): Promise<number> {
         if (stopping) return;
         if (code === 0) flushAttempt = 0;
         else scheduleFlush();
-        if (runAfterFlush) {
-          runAfterFlush = false;
-          startRun();
-        }
+        startNext();
       });
     }, backoffMs(flushAttempt));
     flushTimer.unref();
   };
 
-  const startRun = () => {
-    pendingTimer = null;
+  const startRun = (kind: RunKind, tick = false) => {
     if (stopping) return;
-    if (child) {
+    if (child && tick) {
       log("tick skipped: the previous run is still going");
       return;
     }
-    if (flusher) {
+    if (child || flusher) {
       // A flush is short (the spool is bounded); the run starts when it ends, so reports go once.
-      runAfterFlush = true;
+      // A signal during a run: one more run after it, whatever else is asked meanwhile.
+      if (child)
+        log(`push: a run is in progress; ${next ? "the queued run stays the one" : "one more run queued"}`);
+      next = mergeRuns(next, kind);
       return;
     }
-    const argv = runCommand(configFile);
+    const argv = runCommand(configFile, process.env, kind);
     scoped = argv[0]?.endsWith("systemd-run") ?? false;
     // The run's line is relayed through the daemon so the journal files it under tend-agent.service
     // (a scoped run's own output is filed under its scope).
@@ -157,8 +190,41 @@ export async function daemon(configFile: string): Promise<number> {
       child = null;
       if (code === 1 || signal) log(`run ended with ${signal ?? `exit ${code}`}`);
       if (stopping) return done(0);
-      if ((await spooled(config.stateDir)) > 0) scheduleFlush();
+      // A queued run flushes the spool itself.
+      if (!startNext() && (await spooled(config.stateDir)) > 0) scheduleFlush();
     });
+  };
+
+  const onSignal = (signal: Signal) => {
+    if (stopping) return;
+    if (signalTimer) {
+      signalKind = mergeRuns(signalKind, signal.kind);
+      return;
+    }
+    signalKind = signal.kind;
+    // The server spreads a fleet-wide signal over spread_ms, so the fleet does not pull at once.
+    const wait = Math.floor(Math.random() * signal.spreadMs);
+    const commit = signal.commit ? ` for commit ${signal.commit.slice(0, 12)}` : "";
+    log(
+      `push: ${signal.kind} signal${commit}${wait > 0 ? `; starting in ${(wait / 1000).toFixed(1)}s` : ""}`,
+    );
+    signalTimer = setTimeout(() => {
+      signalTimer = null;
+      const kind = signalKind ?? signal.kind;
+      signalKind = null;
+      startRun(kind);
+    }, wait);
+  };
+
+  /** The push channel as the configuration says: kept across a reload unless its server changed. */
+  const connect = (previous: AgentConfig | null) => {
+    const same = previous && previous.server === config.server && previous.stateDir === config.stateDir;
+    if (channel && same && config.push) return;
+    channel?.stop();
+    channel = config.push
+      ? new PushChannel({ server: config.server, stateDir: config.stateDir, onSignal, log })
+      : null;
+    channel?.start();
   };
 
   const arm = () => {
@@ -166,17 +232,22 @@ export async function daemon(configFile: string): Promise<number> {
     const delay = splayMs(config.node, config.splay);
     task = cron.schedule(config.schedule, () => {
       if (pendingTimer || stopping) return;
-      pendingTimer = setTimeout(startRun, delay);
+      pendingTimer = setTimeout(() => {
+        pendingTimer = null;
+        startRun("run", true);
+      }, delay);
     });
     log(
-      `daemon: node ${config.node}, schedule "${config.schedule}", splay offset ${(delay / 1000).toFixed(1)}s, server ${config.server}`,
+      `daemon: node ${config.node}, schedule "${config.schedule}", splay offset ${(delay / 1000).toFixed(1)}s, server ${config.server}, push ${config.push ? "on" : "off"}`,
     );
   };
 
   process.on("SIGHUP", async () => {
     try {
+      const previous = config;
       config = await checked(configFile);
       arm();
+      connect(previous);
       log("daemon: configuration reloaded");
     } catch (err) {
       log(`daemon: configuration not reloaded, keeping the old one: ${errorText(err)}`);
@@ -186,6 +257,8 @@ export async function daemon(configFile: string): Promise<number> {
     if (stopping) return;
     stopping = true;
     task?.destroy();
+    channel?.stop();
+    if (signalTimer) clearTimeout(signalTimer);
     if (pendingTimer) clearTimeout(pendingTimer);
     if (flushTimer) clearTimeout(flushTimer);
     // A flush stopped half-way loses nothing: a report leaves the spool only once accepted.
@@ -207,6 +280,7 @@ export async function daemon(configFile: string): Promise<number> {
   process.on("SIGTERM", onStop);
   process.on("SIGINT", onStop);
   arm();
+  connect(null);
   return finished;
 }
 
