@@ -31,6 +31,8 @@ export interface ChannelOptions {
   onSignal: (signal: Signal) => void;
   log: (line: string) => void;
   random?: () => number;
+  /** Where the node and credential come from (default: state_dir/identity.json, at each connect). */
+  identity?: () => Promise<{ node: string; credential: string }>;
 }
 
 /** Deadline for the answer's headers, and silence allowed before the hello says the heartbeat. */
@@ -72,7 +74,7 @@ export class PushChannel {
     if (this.#stopped) return;
     let id: { node: string; credential: string };
     try {
-      id = await readIdentity(this.o.stateDir);
+      id = await (this.o.identity ?? (() => readIdentity(this.o.stateDir)))();
     } catch (err) {
       return this.#retry(`not enrolled: ${(err as Error).message}`, true);
     }

@@ -30,7 +30,7 @@ export interface SendResult {
 }
 
 /** How long `send()` waits for other servers to say how many streams they reached. */
-const ackWaitMs = 300;
+const ackWaitMs = 1_000;
 /** Longest spread a signal asks for, however large the fleet. */
 const maxSpreadMs = 3_600_000;
 
