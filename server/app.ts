@@ -70,6 +70,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   const now = o.now ?? Date.now;
   const signals = new Signals({
     storage: o.storage,
+    metrics,
     push: o.config.push,
     now,
     warn: (message, err) => app.log.warn({ err: (err as Error | undefined)?.message }, message),
@@ -87,6 +88,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
     signals,
     now,
   };
+  metrics.pushStreams = () => signals.hub.size;
   if (o.gate) connectGate(deps, o.gate);
   if (o.storage.kind === "postgres" && /^postgres(ql)?:/.test(o.config.database)) {
     const bus = new PgBus({

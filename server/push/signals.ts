@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import picomatch from "picomatch";
 import type { ServerConfig } from "../config.js";
+import type { Metrics } from "../plugins/metrics.js";
 import type { SignalRecord, Storage } from "../storage/types.js";
 import { type Bus, LocalBus, MAX_MESSAGE_BYTES } from "./bus.js";
 import { helloFrame, mergeSignals, reconnectWindowMs, type SignalEvent, type SignalKind } from "./events.js";
@@ -41,6 +42,7 @@ type Message =
 
 export interface SignalsOptions {
   storage: Storage;
+  metrics: Metrics;
   push: ServerConfig["push"];
   now: () => number;
   warn: (message: string, err?: unknown) => void;
@@ -86,6 +88,9 @@ export class Signals {
       targets = known.filter((n) => match(n));
       glob = target.glob;
     }
+    // Nobody to signal: nothing recorded (id 0).
+    if (targets.length === 0)
+      return { id: 0, signal: kind, targets: 0, delivered: 0, queued: 0, spread_ms: 0 };
     const spreadMs =
       targets.length <= 1
         ? 0
@@ -93,6 +98,7 @@ export class Signals {
     const record = { at: this.o.now(), kind, glob, nodes, commit: o.commit ?? null, spreadMs };
     const id = await this.o.storage.recordSignal(record);
     this.seen = Math.max(this.seen, id);
+    this.o.metrics.signal(kind);
     if (id % 100 === 0)
       void this.o.storage.pruneSignals(record.at - 2 * this.o.push.replayMs).catch(() => {});
     let delivered = this.deliver({ id, ...record });

@@ -14,7 +14,7 @@ import { lastEventId, SIGNAL_KINDS, type SignalKind } from "../push/events.js";
 const sendResult = {
   type: "object",
   properties: {
-    id: { type: "integer", description: "The signal's id (SSE `id:`)." },
+    id: { type: "integer", description: "The signal's id (SSE `id:`); 0 when it had no target." },
     signal: { type: "string" },
     targets: { type: "integer", description: "Enrolled, not revoked nodes it is for." },
     delivered: { type: "integer", description: "Nodes whose stream it was written to." },

@@ -77,6 +77,9 @@ t.test("a node's stream: hello, then the signals sent to it, and only those", as
     "web-2 got the glob and the fleet-wide signal, not web-1's own",
   );
 
+  const metrics = (await s.app.inject({ url: "/metrics" })).body;
+  t.match(metrics, /^tend_push_streams 2$/m, "/metrics counts the streams held");
+  t.match(metrics, /^tend_push_signals_total\{signal="run"\} 3$/m, "and the signals sent");
   t.equal((await admin(s, "/api/v1/nodes/nope/run", {})).status, 404, "an unknown node: 404");
   t.equal(
     (await admin(s, "/api/v1/signals", { nodes: "*", signal: "apply" })).status,
