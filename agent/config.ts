@@ -22,6 +22,10 @@ export interface AgentConfig {
   runTimeoutS: number;
   spoolMaxReports: number;
   spoolMaxBytes: number;
+  /** Watch mode (agent/watch/): repair changes to the catalog's resources at once. */
+  watch: boolean;
+  /** The fight guard: more than `repairs` watch repairs of one resource within `windowS` make it contested. */
+  watchGuard: { repairs: number; windowS: number };
   /** Whether the daemon holds a push stream to the server (agent/push/channel.ts). */
   push: boolean;
 }
@@ -37,6 +41,9 @@ interface RawConfig {
   run_timeout?: number;
   spool_max_reports?: number;
   spool_max_bytes?: number;
+  watch?: boolean;
+  watch_guard_repairs?: number;
+  watch_guard_window?: string;
   push?: boolean;
 }
 
@@ -102,6 +109,11 @@ export function parseConfig(text: string, file: string): AgentConfig {
     runTimeoutS: raw.run_timeout ?? 3600,
     spoolMaxReports: raw.spool_max_reports ?? 200,
     spoolMaxBytes: raw.spool_max_bytes ?? 100 * 1024 * 1024,
+    watch: raw.watch ?? false,
+    watchGuard: {
+      repairs: raw.watch_guard_repairs ?? 5,
+      windowS: durationS(raw.watch_guard_window ?? "10m"),
+    },
     push: raw.push ?? true,
   };
 }

@@ -32,6 +32,7 @@ import { useLocalClock } from "./cron-clock.js";
 import { PushChannel, type Signal } from "./push/channel.js";
 import { errorText } from "./report.js";
 import { backoffMs, spooled } from "./store/report-spool-names.js";
+import type { Watcher } from "./watch/index.js";
 
 /** This node's fixed delay after each tick, in ms: sha256(node) spread over [0, splay] seconds. */
 export function splayMs(node: string, splayS: number): number {
@@ -40,7 +41,7 @@ export function splayMs(node: string, splayS: number): number {
   return Math.floor((n / 2 ** 32) * splayS * 1000);
 }
 
-/** What a run is asked to do: converge (a tick, "run now"), plan (noop), or converge if the catalog changed. */
+/** What a signalled run is asked to do: converge ("run now"), plan (noop), or converge if the catalog changed. */
 export type RunKind = "run" | "noop" | "commit";
 const RUN_FLAGS: Record<RunKind, string[]> = { run: [], noop: ["--noop"], commit: ["--if-changed"] };
 const RUN_RANK: Record<RunKind, number> = { noop: 1, commit: 2, run: 3 };
@@ -50,13 +51,19 @@ export function mergeRuns(a: RunKind | null, b: RunKind): RunKind {
   return a && RUN_RANK[a] >= RUN_RANK[b] ? a : b;
 }
 
-/** The command for one run: under systemd, in a transient scope of its own. */
+/**
+ * The command for one run: a watch run of `ids`, a run the server signalled (`push`, of `kind`),
+ * else a scheduled one; under systemd, in a transient scope of its own.
+ */
 export function runCommand(
   configFile: string,
   env: NodeJS.ProcessEnv = process.env,
-  kind: RunKind = "run",
+  o: { ids?: string[]; kind?: RunKind; push?: boolean } = {},
 ): string[] {
-  const self = [...selfCommand(), "agent", "run", "--log-line", ...RUN_FLAGS[kind], "--config", configFile];
+  const trigger = o.ids
+    ? ["--trigger", "watch", ...o.ids.flatMap((id) => ["--resource", id])]
+    : ["--trigger", o.push ? "push" : "schedule", ...RUN_FLAGS[o.kind ?? "run"]];
+  const self = [...selfCommand(), "agent", "run", "--log-line", "--config", configFile, ...trigger];
   const systemdRun = ["/usr/bin/systemd-run", "/bin/systemd-run"].find((p) => existsSync(p));
   if (env.INVOCATION_ID && systemdRun && env.TEND_RUN_SCOPE !== "0") {
     const unit = `tend-run-${Date.now()}`;
@@ -123,19 +130,26 @@ export async function daemon(configFile: string): Promise<number> {
   });
 
   let flusher: ChildProcess | null = null;
-  /** The one run waiting for the current run or flush to end. */
-  let next: RunKind | null = null;
+  let runAfterFlush = false;
+  // Watch mode (agent/watch/): asks for watch runs through startRun(ids); a tick during one waits for it.
+  let watcher: Watcher | null = null;
+  let watchRun = false;
+  let tickAfterRun = false;
+  // The push channel (agent/push/): a signalled run, or the one run queued behind the current one.
   let channel: PushChannel | null = null;
+  let next: RunKind | null = null;
   let signalTimer: NodeJS.Timeout | null = null;
   let signalKind: RunKind | null = null;
-  const startNext = () => {
-    const kind = next;
-    next = null;
-    if (kind && !stopping) {
+
+  /** After a run or a flush: the queued signalled run (a waiting tick joins it), else the tick. */
+  const startWaiting = (tickWaiting: boolean): boolean => {
+    if (next) {
+      const kind = tickWaiting ? mergeRuns(next, "run") : next;
+      next = null;
       log(`daemon: starting the queued run${kind === "run" ? "" : ` (${kind})`}`);
-      startRun(kind);
+      return startRun({ kind, push: true });
     }
-    return kind !== null;
+    return tickWaiting && startRun();
   };
 
   const scheduleFlush = () => {
@@ -159,27 +173,38 @@ export async function daemon(configFile: string): Promise<number> {
         if (stopping) return;
         if (code === 0) flushAttempt = 0;
         else scheduleFlush();
-        startNext();
+        const tick = runAfterFlush;
+        runAfterFlush = false;
+        startWaiting(tick);
       });
     }, backoffMs(flushAttempt));
     flushTimer.unref();
   };
 
-  const startRun = (kind: RunKind, tick = false) => {
-    if (stopping) return;
-    if (child && tick) {
-      log("tick skipped: the previous run is still going");
-      return;
-    }
-    if (child || flusher) {
-      // A flush is short (the spool is bounded); the run starts when it ends, so reports go once.
+  const startRun = (o: { ids?: string[]; kind?: RunKind; push?: boolean } = {}): boolean => {
+    if (stopping) return false;
+    const kind = o.kind ?? "run";
+    if (child && o.push) {
       // A signal during a run: one more run after it, whatever else is asked meanwhile.
-      if (child)
-        log(`push: a run is in progress; ${next ? "the queued run stays the one" : "one more run queued"}`);
+      log(`push: a run is in progress; ${next ? "the queued run stays the one" : "one more run queued"}`);
       next = mergeRuns(next, kind);
-      return;
+      return false;
     }
-    const argv = runCommand(configFile, process.env, kind);
+    if (child) {
+      if (!o.ids && watchRun) tickAfterRun = true;
+      else if (!o.ids) log("tick skipped: the previous run is still going");
+      return false;
+    }
+    if (flusher) {
+      // A flush is short (the spool is bounded); the run starts when it ends, so reports go once.
+      if (o.push) next = mergeRuns(next, kind);
+      else if (!o.ids) runAfterFlush = true;
+      return false;
+    }
+    const argv = runCommand(configFile, process.env, o);
+    watchRun = Boolean(o.ids);
+    // A plan changes nothing, so what the watcher sees during it is not the run's own doing.
+    if (!o.ids && kind !== "noop") watcher?.runStarted("all");
     scoped = argv[0]?.endsWith("systemd-run") ?? false;
     // The run's line is relayed through the daemon so the journal files it under tend-agent.service
     // (a scoped run's own output is filed under its scope).
@@ -188,23 +213,36 @@ export async function daemon(configFile: string): Promise<number> {
     child.once("error", (err) => log(`run could not start: ${err.message}`));
     child.once("exit", async (code, signal) => {
       child = null;
+      watcher?.runEnded();
       if (code === 1 || signal) log(`run ended with ${signal ?? `exit ${code}`}`);
       if (stopping) return done(0);
-      // A queued run flushes the spool itself.
-      if (!startNext() && (await spooled(config.stateDir)) > 0) scheduleFlush();
+      const tick = tickAfterRun;
+      tickAfterRun = false;
+      if (!startWaiting(tick) && (await spooled(config.stateDir)) > 0) scheduleFlush();
     });
+    return true;
+  };
+
+  const watchIf = async () => {
+    if (config.watch === Boolean(watcher)) return;
+    watcher?.close();
+    watcher = null;
+    if (!config.watch) return log("watch: off");
+    const { Watcher } = await import("./watch/index.js");
+    watcher = await Watcher.start({ stateDir: config.stateDir, log, repair: (ids) => startRun({ ids }) });
   };
 
   const onSignal = (signal: Signal) => {
     if (stopping) return;
+    const commit = signal.commit ? ` for commit ${signal.commit.slice(0, 12)}` : "";
     if (signalTimer) {
+      log(`push: ${signal.kind} signal${commit}; joins the run about to start`);
       signalKind = mergeRuns(signalKind, signal.kind);
       return;
     }
     signalKind = signal.kind;
     // The server spreads a fleet-wide signal over spread_ms, so the fleet does not pull at once.
     const wait = Math.floor(Math.random() * signal.spreadMs);
-    const commit = signal.commit ? ` for commit ${signal.commit.slice(0, 12)}` : "";
     log(
       `push: ${signal.kind} signal${commit}${wait > 0 ? `; starting in ${(wait / 1000).toFixed(1)}s` : ""}`,
     );
@@ -212,7 +250,7 @@ export async function daemon(configFile: string): Promise<number> {
       signalTimer = null;
       const kind = signalKind ?? signal.kind;
       signalKind = null;
-      startRun(kind);
+      startRun({ kind, push: true });
     }, wait);
   };
 
@@ -234,7 +272,7 @@ export async function daemon(configFile: string): Promise<number> {
       if (pendingTimer || stopping) return;
       pendingTimer = setTimeout(() => {
         pendingTimer = null;
-        startRun("run", true);
+        startRun();
       }, delay);
     });
     log(
@@ -248,6 +286,7 @@ export async function daemon(configFile: string): Promise<number> {
       config = await checked(configFile);
       arm();
       connect(previous);
+      await watchIf();
       log("daemon: configuration reloaded");
     } catch (err) {
       log(`daemon: configuration not reloaded, keeping the old one: ${errorText(err)}`);
@@ -259,6 +298,7 @@ export async function daemon(configFile: string): Promise<number> {
     task?.destroy();
     channel?.stop();
     if (signalTimer) clearTimeout(signalTimer);
+    watcher?.close();
     if (pendingTimer) clearTimeout(pendingTimer);
     if (flushTimer) clearTimeout(flushTimer);
     // A flush stopped half-way loses nothing: a report leaves the spool only once accepted.
@@ -281,6 +321,7 @@ export async function daemon(configFile: string): Promise<number> {
   process.on("SIGINT", onStop);
   arm();
   connect(null);
+  await watchIf();
   return finished;
 }
 

@@ -1,9 +1,11 @@
 /**
  * A run's report for people, like a good plan: one line per resource that is not unchanged, the
  * property changes under it (from → to, short values only), the unified diff under a changed file
- * (red/green on a terminal), then one summary line. File content never appears beyond the diff.
+ * (red/green on a terminal), one line per health check that is not ok (every check in a plan), then
+ * one summary line. File content never appears beyond the diff.
  */
-import type { Change, Json, Report, ResourceReport } from "../core/types.js";
+import { unknownReason } from "../core/outcome.js";
+import type { Change, CheckReport, Json, Report, ResourceReport } from "../core/types.js";
 
 export interface OutputStyle {
   color: boolean;
@@ -78,10 +80,7 @@ export function formatResource(r: ResourceReport, style: OutputStyle): string {
       break;
     }
     case "unknown": {
-      // What its check found on the box as it is now, before the change it depends on.
-      const found = r.changes.filter((c) => c.property !== "refresh").map((c) => c.property);
-      const now = found.length > 0 ? `; as the box is now: ${found.join(", ")}` : "";
-      lines.push(`${cyan(on, "?")} ${r.id}  unknown (depends on a change above${now})`);
+      lines.push(`${cyan(on, "?")} ${r.id}  unknown (${unknownReason(r)})`);
       break;
     }
     case "failed": {
@@ -115,7 +114,43 @@ export function formatResource(r: ResourceReport, style: OutputStyle): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** `3 changed (1 drift), 1 failed, 2 skipped, 41 unchanged in 0.21s`; `would change` in noop. */
+/**
+ * The line for one health check: failed, skipped and unknown ones always (a failure with the start
+ * of the body or the end of the output under it), ok ones only when `showOk` (a plan shows what its
+ * probes found); "" otherwise.
+ */
+export function formatCheck(r: CheckReport, style: OutputStyle & { showOk?: boolean }): string {
+  const on = style.color;
+  const id = `check ${r.id}`;
+  switch (r.status) {
+    case "ok":
+      return style.showOk ? `${green(on, "✓")} ${id}  ok: ${r.reason}\n` : "";
+    case "unknown":
+      return `${cyan(on, "?")} ${id}  unknown: ${r.reason}\n`;
+    case "skipped":
+      return `${dim(on, "·")} ${id}  skipped: ${r.reason}\n`;
+    case "failed": {
+      const line = `${red(on, "!")} ${id}  ${red(on, "failed")}: ${r.reason}\n`;
+      return r.excerpt ? `${line}${indent(dim(on, r.excerpt.replace(/\n$/, "")))}\n` : line;
+    }
+  }
+}
+
+/** `; 3 checks ok`, `; 3 checks: 2 ok, 1 failed`, or "" for a run without checks. */
+function checksPart(report: Report): string {
+  const list = report.checks;
+  if (!list?.length) return "";
+  const n = { ok: 0, failed: 0, skipped: 0, unknown: 0 };
+  for (const c of list) n[c.status]++;
+  const label = `${list.length} check${list.length === 1 ? "" : "s"}`;
+  if (n.ok === list.length) return `; ${label} ok`;
+  const parts = (["ok", "failed", "skipped", "unknown"] as const)
+    .filter((k) => n[k] > 0)
+    .map((k) => `${n[k]} ${k}`);
+  return `; ${label}: ${parts.join(", ")}`;
+}
+
+/** `3 changed (1 drift), 1 failed, 2 skipped, 41 unchanged; 2 checks ok in 0.21s`; `would change` in noop. */
 export function formatSummary(report: Report): string {
   const s = report.summary;
   const unknown = s.unknown ?? report.resources.filter((r) => r.status === "unknown").length;
@@ -128,11 +163,16 @@ export function formatSummary(report: Report): string {
   if (s.failed > 0) parts.push(`${s.failed} failed`);
   if (s.skipped > 0) parts.push(`${s.skipped} skipped`);
   parts.push(`${s.unchanged} unchanged`);
-  const line = `${parts.join(", ")} in ${(report.duration_ms / 1000).toFixed(2)}s`;
+  const line = `${parts.join(", ")}${checksPart(report)} in ${(report.duration_ms / 1000).toFixed(2)}s`;
   return report.error ? `tend: ${report.error}\n${line}\n` : `${line}\n`;
 }
 
-/** The whole report, for a caller that did not stream the resource lines. */
+/** The whole report, for a caller that did not stream the resource and check lines. */
 export function formatReport(report: Report, style: OutputStyle): string {
-  return report.resources.map((r) => formatResource(r, style)).join("") + formatSummary(report);
+  const checkStyle = { ...style, showOk: report.mode === "noop" };
+  return (
+    report.resources.map((r) => formatResource(r, style)).join("") +
+    (report.checks ?? []).map((c) => formatCheck(c, checkStyle)).join("") +
+    formatSummary(report)
+  );
 }

@@ -10,7 +10,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ErrorCode } from "../core/codes.js";
 import { isTendError, TendError } from "../core/errors.js";
-import type { Catalog, Facts, Report, ResourceReport } from "../core/types.js";
+import type { Catalog, CheckReport, Facts, Report, ResourceReport } from "../core/types.js";
 import { NodeApi } from "./client/api.js";
 import { ensureStateDir, type Identity, requireIdentity } from "./client/identity.js";
 import { type Envelope, verifyEnvelope } from "./client/verify.js";
@@ -19,6 +19,8 @@ import { type HttpOptions, HttpStatusError, UnreachableError } from "./http.js";
 import { errorText, summarize } from "./report.js";
 import { CatalogCache } from "./store/catalog-cache.js";
 import { type FlushResult, Spool } from "./store/report-spool.js";
+import { FightGuard } from "./watch/guard.js";
+import { afterFullRun, afterWatchRun, watchTargets } from "./watch/run.js";
 
 export interface RunOptions {
   noop?: boolean;
@@ -26,9 +28,14 @@ export interface RunOptions {
   /** Progress and warnings for a person (stderr in the CLI). */
   log?: (message: string) => void;
   onResource?: (r: ResourceReport) => void;
+  onCheck?: (c: CheckReport) => void;
   facts?: Facts;
   http?: HttpOptions;
   now?: () => number;
+  /** What started the run; `watch` converges `only`, from the cached catalog (agent/watch/run.ts). */
+  trigger?: Report["trigger"];
+  /** Watch runs: the resources that changed. */
+  only?: readonly string[];
 }
 
 export interface RunResult {
@@ -100,6 +107,14 @@ async function chooseCatalog(
   }
   await cache.store(envelope, fresh.etag, now);
   return { envelope, source: "server", ageS: 0, notice: null };
+}
+
+/** A watch run's catalog: the cached one, verified again, as a cache run takes it. */
+async function cachedCatalog(id: Identity, cache: CatalogCache, now: number): Promise<Chosen> {
+  const cached = await cache.load(id.server_key, id.node);
+  if (!cached) throw new TendError("TEND_E_CATALOG", "watch: there is no cached catalog yet to repair from");
+  const ageS = Math.max(0, Math.round((now - cached.fetchedAt) / 1000));
+  return { envelope: cached.envelope, source: "cache", ageS, notice: null };
 }
 
 /** Why a run could not get a catalog it would apply: worth telling the server. */
@@ -209,9 +224,13 @@ async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Prom
   const { gatherFacts } = await import("./facts/index.js");
   const facts = o.facts ?? (await gatherFacts());
 
+  const watching = o.trigger === "watch";
   let chosen: Chosen;
   try {
-    chosen = await chooseCatalog(api, id, cache, facts, now());
+    // A watch run repairs toward the catalog already here: no server round-trip.
+    chosen = watching
+      ? await cachedCatalog(id, cache, now())
+      : await chooseCatalog(api, id, cache, facts, now());
   } catch (err) {
     if (!isTendError(err) || !REFUSALS.has(err.code)) throw err;
     const report = refusedReport(id.node, err, noop, startedAt, now());
@@ -226,6 +245,8 @@ async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Prom
   if (chosen.source === "cache" && chosen.ageS > config.maxCachedAgeS) {
     report = staleReport(catalog, chosen.ageS, config.maxCachedAgeS, noop, startedAt);
     log(`tend: ${report.error}`);
+    // Said once by the scheduled run; a change seen meanwhile adds nothing to it.
+    if (watching) return { report, notice: chosen.notice, flush: { sent: 0, rejected: 0, left: 0 } };
   } else {
     const [{ runCatalog }, { kinds }] = await Promise.all([
       import("./engine/index.js"),
@@ -242,6 +263,8 @@ async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Prom
       if (!data) throw new TendError("TEND_E_CATALOG", `file ${sha} changed on disk as it was fetched`);
       return data;
     };
+    const guard = noop || !(config.watch || watching) ? null : await FightGuard.load(config.stateDir);
+    const only = watching && guard ? watchTargets(o.only ?? [], guard) : undefined;
     report = await runCatalog(catalog, {
       kinds,
       facts,
@@ -250,11 +273,20 @@ async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Prom
       signal: o.signal,
       log,
       onResource: o.onResource,
+      onCheck: o.onCheck,
       catalogSource: chosen.source,
       catalogAgeS: chosen.ageS,
       fetchContent,
+      only,
+      trigger: o.trigger,
     });
     if (!noop && chosen.source === "server") await cache.markApplied(chosen.envelope.serial);
+    if (guard && only) {
+      const worth = afterWatchRun(report, only, guard, config.watchGuard, now());
+      await guard.save(config.stateDir);
+      // Nothing was out of place (a write that changed nothing, another package's install): no report.
+      if (!worth) return { report, notice: chosen.notice, flush: { sent: 0, rejected: 0, left: 0 } };
+    } else if (guard) await afterFullRun(catalog, kinds, guard, config.stateDir);
   }
   await spool.add(report);
   const flush = await spool.flush((r) => api.report(r));

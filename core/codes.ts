@@ -9,9 +9,10 @@ export const codes = {
   TEND_E_RECIPE_MISSING: "A recipe named in nodes.yaml or an include does not exist.",
   TEND_E_INCLUDE_CYCLE: "Recipes include each other in a cycle.",
   TEND_E_RESOURCE_KIND:
-    "A resource does not name exactly one kind (package, file, service, user, group, exec).",
-  TEND_E_DUPLICATE: "Two recipes declare the same resource id with different attributes.",
-  TEND_E_UNKNOWN_REF: "A require or notify names a resource that no recipe of the node declares.",
+    "A resource does not name exactly one kind by its key (docs/resources.md lists the kinds).",
+  TEND_E_DUPLICATE: "Two recipes declare the same resource or check id with different attributes.",
+  TEND_E_UNKNOWN_REF:
+    "A require or notify (of a resource or a check) names a resource that no recipe of the node declares.",
   TEND_E_DEPENDENCY_CYCLE: "Resources require each other in a cycle.",
   TEND_E_TEMPLATE_SYNTAX: "A Liquid template does not parse.",
   TEND_E_TEMPLATE_RENDER: "A Liquid template fails to render (an undefined variable or filter).",
@@ -19,6 +20,8 @@ export const codes = {
   TEND_E_SOURCE_MISSING: "A file named by `source:` does not exist.",
   TEND_E_PATH_ESCAPE: "A path leaves the repository (`..`, an absolute path, or a symlink out).",
   TEND_E_EXEC_SHELL: "An exec command uses shell syntax without `shell: true`.",
+  TEND_E_CHECK:
+    "A health check cannot be probed as written: not an http(s) URL, not HOST:PORT, or a command with shell syntax.",
   TEND_E_NODE_NAME: "A node name is not a valid name.",
   TEND_E_VALIDATION: "A repository has errors; each is listed with its file:line.",
   TEND_E_CONFIG: "A configuration file is invalid.",
@@ -40,6 +43,19 @@ export const codes = {
   TEND_E_SERVICE_NOT_FOUND: "A service resource names a systemd unit that does not exist.",
   TEND_E_SERVICE_FAILED:
     "A service did not stay running after it was started (the report carries its last journal lines).",
+  TEND_E_LINE_NO_FILE: "A line resource names a file that does not exist (a file resource can create it).",
+  TEND_E_LINE_TEXT: "A line resource's text holds a newline: a line is one line.",
+  TEND_E_SYSCTL_UNKNOWN: "A sysctl resource names a kernel parameter this kernel does not have.",
+  TEND_E_SYSCTL_READONLY:
+    "A kernel parameter cannot be written on this box (/proc/sys read-only in a container, or not permitted).",
+  TEND_E_SYSCTL_VALUE: "The kernel refused a sysctl resource's value (out of range or malformed).",
+  TEND_E_SSH_KEY:
+    "An authorized_key resource's key is not a usable public key (its base64 part is not of its type).",
+  TEND_E_SSH_NO_HOME: "An authorized_key resource's user has no home directory to hold ~/.ssh.",
+  TEND_E_KEY_FINGERPRINT:
+    "An OpenPGP key (an apt_repository's signing key) does not match its fingerprint pin, or is not a public key.",
+  TEND_E_APT_UPDATE:
+    "apt-get update failed for a repository (unreachable, or its signature does not verify).",
   TEND_E_BACKUP_NOT_FOUND: "No backup matches the path (and --at ID) given to tend backup.",
   TEND_E_GIT: "The server could not fetch or read the recipe repository with git.",
   TEND_E_BAD_REQUEST:
@@ -75,6 +91,12 @@ export const codes = {
     "The server is unreachable and the cached catalog is older than max_cached_age: nothing is applied.",
   TEND_E_SERVER_REVOKE:
     "`tend server token revoke` or `tend server node revoke` named no known token or node (or an id prefix matching several tokens).",
+  TEND_E_USER_EXISTS:
+    "`tend server user add` (or `PUT /api/v1/users/NAME`) named a user that exists (HTTP 409).",
+  TEND_E_PUSH_UNAVAILABLE:
+    "Run now, plan now or deploy needs the push channel, which this server does not have (HTTP 503).",
+  TEND_E_BUSY: "Another server is judging a commit; retry the re-check in a moment (HTTP 409).",
+  TEND_E_COMMIT_REFUSED: "The git gate refused the commit, so it cannot be deployed (HTTP 409).",
 } as const;
 
 export type ErrorCode = keyof typeof codes;

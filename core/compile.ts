@@ -5,6 +5,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { canonicalJson } from "./canonical.js";
+import { compileChecks, declareChecks, type ResolvedCheck } from "./check-list.js";
 import { classify, mergeVars, type Rule } from "./classify.js";
 import type { Problem } from "./errors.js";
 import { TendError } from "./errors.js";
@@ -15,7 +16,7 @@ import { type Declared, normalize } from "./normalize.js";
 import { checkRepoPath } from "./paths.js";
 import type { RepoSource } from "./repo.js";
 import { Templates } from "./template.js";
-import type { Catalog, CatalogFile, CatalogResource, Facts, Json } from "./types.js";
+import type { Catalog, CatalogCheck, CatalogFile, CatalogResource, Facts, Json } from "./types.js";
 
 export const NODE_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 
@@ -70,8 +71,11 @@ export class Compiler {
   readonly loader: Loader;
   readonly templates: Templates;
   private sourceHashes = new Map<string, { sha: string; file: CatalogFile } | Problem>();
-  /** Declared resources by list of recipes: they depend on nothing else (not node, not facts). */
-  private declared = new Map<string, { resources: Declared[]; problems: Problem[] }>();
+  /** Declared resources and checks by list of recipes: they depend on nothing else (not node, not facts). */
+  private declared = new Map<
+    string,
+    { resources: Declared[]; checks: ResolvedCheck[]; problems: Problem[] }
+  >();
 
   constructor(readonly repo: RepoSource) {
     this.loader = new Loader(repo);
@@ -110,8 +114,15 @@ export class Compiler {
         notify: d.notify.slice(),
         source: `${d.file}:${d.line ?? 0}`,
         digest: sha256(canonicalJson(desired)),
+        // Only when opted out, so catalogs of recipes that never say `watch` stay as they were.
+        ...(d.watch === false ? { watch: false as const } : {}),
       };
     });
+    // Checks only when the recipes declare some: a catalog without them stays as it was before
+    // checks existed, so agents that do not know the key keep accepting it.
+    const checks: CatalogCheck[] = plan.checks.length
+      ? compileChecks(this.loader, this.templates, plan.checks, scope, problems)
+      : [];
     if (problems.length) return { problems };
     const sortedFiles: Record<string, CatalogFile> = {};
     for (const k of Object.keys(files).sort()) sortedFiles[k] = files[k]!;
@@ -122,6 +133,7 @@ export class Compiler {
         commit: opts.commit ?? null,
         recipes: plan.recipes,
         resources,
+        ...(checks.length ? { checks } : {}),
         files: sortedFiles,
       },
       problems: [],
@@ -136,7 +148,13 @@ export class Compiler {
     node: string,
     facts: Facts | null,
     override?: Rule[],
-  ): { recipes: string[]; vars: Record<string, Json>; resources: Declared[]; problems: Problem[] } {
+  ): {
+    recipes: string[];
+    vars: Record<string, Json>;
+    resources: Declared[];
+    checks: ResolvedCheck[];
+    problems: Problem[];
+  } {
     const problems: Problem[] = [];
     const nodes = override ? { file: "nodes.yaml", data: override, problems: [] } : this.loader.loadNodes();
     problems.push(...nodes.problems);
@@ -188,26 +206,39 @@ export class Compiler {
     let vars: Record<string, Json> = {};
     for (const name of recipes) vars = mergeVars(vars, this.loader.loadRecipe(name)?.data?.vars ?? {});
     vars = mergeVars(vars, cls.vars);
-    if (problems.length) return { recipes, vars, resources: [], problems };
+    if (problems.length) return { recipes, vars, resources: [], checks: [], problems };
     // Nodes with the same recipes share their resources: validate's sample nodes, and a server
     // compiling many nodes of one commit, normalise and order them once.
     const key = recipes.join("\n");
     let declared = this.declared.get(key);
     if (!declared) {
       const found: Problem[] = [];
-      declared = { resources: this.resources(recipes, found), problems: found };
+      const ids = { all: new Map<string, Declared>(), byRecipe: new Map<string, string[]>() };
+      const resources = this.resources(recipes, found, ids);
+      const checks = declareChecks(this.loader, this.templates, recipes, ids, found);
+      declared = { resources, checks, problems: found };
       this.declared.set(key, declared);
     }
     problems.push(...declared.problems);
-    return { recipes, vars, resources: declared.resources, problems };
+    return { recipes, vars, resources: declared.resources, checks: declared.checks, problems };
   }
 
-  private resources(recipes: string[], problems: Problem[]): Declared[] {
+  /**
+   * The recipes' resources in order. `ids.all` gets every resource by id, `ids.byRecipe` the ids each
+   * recipe with checks declares (what its checks follow by default).
+   */
+  private resources(
+    recipes: string[],
+    problems: Problem[],
+    ids: { all: Map<string, Declared>; byRecipe: Map<string, string[]> },
+  ): Declared[] {
     const declared: Declared[] = [];
-    const byId = new Map<string, Declared>();
+    const byId = ids.all;
     for (const name of recipes) {
       const loaded = this.loader.loadRecipe(name)!;
       const list = loaded.data?.resources ?? [];
+      // Only a recipe with checks needs its ids (they are what its checks follow by default).
+      const own = loaded.data?.checks?.length ? new Set<string>() : undefined;
       list.forEach((raw, i) => {
         const path = ["resources", i];
         const line = loaded.parsed?.locate(path)?.line;
@@ -225,6 +256,8 @@ export class Compiler {
         };
         const d = normalize(raw, { recipe: name, file: loaded.file, path, line }, fail);
         if (!d) return;
+        if (loaded.data?.watch === false) d.watch = false;
+        own?.add(d.id);
         const prior = byId.get(d.id);
         if (!prior) {
           byId.set(d.id, d);
@@ -235,6 +268,8 @@ export class Compiler {
         ) {
           prior.require = union(prior.require, d.require);
           prior.notify = union(prior.notify, d.notify);
+          // Any recipe that opts out of watch mode opts the shared resource out.
+          if (d.watch === false) prior.watch = false;
         } else {
           fail(
             `${d.id} is declared twice with different attributes: here and at ${prior.file}:${prior.line ?? "?"}; keep one declaration, or make them identical`,
@@ -243,6 +278,7 @@ export class Compiler {
           );
         }
       });
+      if (own) ids.byRecipe.set(name, [...own]);
     }
     if (problems.length) return [];
     const index = new Map(declared.map((d, i) => [d.id, i]));

@@ -58,6 +58,8 @@ export interface KindSpec {
    * out (so the recipe may, and the agent can rely on it).
    */
   required?: readonly string[];
+  /** Attributes a recipe must always give (JSON Schema `required`: editors and validate say so). */
+  mandatory?: readonly string[];
   /** A param's default that depends on another attribute being given, e.g. a file with a target is a link. */
   infer?: readonly { param: string; when_given: string; value: Json }[];
   /**
@@ -70,6 +72,11 @@ export interface KindSpec {
     content?: string;
     source?: string;
     template?: string;
+    /**
+     * The attribute holding OpenPGP fingerprint pins that the wanted bytes (a public key file) must
+     * match: `tend validate` checks an inline or recipe-file key against them (core/openpgp.ts).
+     */
+    openpgp_fingerprint?: string;
   };
   /**
    * Attributes that are commands: a string split into words like a shell would (without running

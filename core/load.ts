@@ -15,6 +15,9 @@ export interface RecipeFile {
   include?: string[];
   vars?: Record<string, Json>;
   resources?: Record<string, Json>[];
+  /** false: the agent's watch mode leaves this recipe's resources to scheduled runs. */
+  watch?: boolean;
+  checks?: Record<string, Json>[];
 }
 
 export interface Loaded<T> {

@@ -38,6 +38,8 @@ export interface Declared {
   /** Path of the resource inside its file (for locating errors). */
   path: PathSegment[];
   line?: number;
+  /** false when a recipe declaring it says `watch: false`. */
+  watch?: false;
 }
 
 export type Fail = (message: string, field: PathSegment[], code?: Problem["code"]) => void;
@@ -67,6 +69,11 @@ export function normalize(
   const content = k.content ? contentOf(raw, k.content, fail) : undefined;
   if (k.rules) checkRules(raw, params, k.rules, fail);
   return { id: `${type}:${name}`, type, name, params, content, require, notify, ...at };
+}
+
+/** The kind an authored resource names, or undefined when it names none or several. */
+export function kindKey(raw: Record<string, Json>): ResourceType | undefined {
+  return kindOf(raw, () => {});
 }
 
 /**

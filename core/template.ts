@@ -31,6 +31,8 @@ export class Templates {
    * another second for each of a thousand others (the server's gate compiles them all).
    */
   private slow = new Map<string, Problem>();
+  /** Inline templates (parseText) by templates folder and text. */
+  private inline = new Map<string, Template[] | Problem>();
 
   constructor(private readonly repo: RepoSource) {}
 
@@ -63,6 +65,36 @@ export class Templates {
       const problem = liquidProblem(err, file, "TEND_E_TEMPLATE_RENDER");
       if (/render limit exceeded/.test(problem.message)) this.slow.set(file, problem);
       return problem;
+    }
+  }
+
+  /**
+   * A template given inline in a recipe (a health check's URL: `http://127.0.0.1:{{ vars.port }}/`),
+   * parsed once per text, with the same engine and limits as the recipe's template files (partials
+   * from its templates/ folder `root`). Problems carry no file: the caller places them in the recipe.
+   */
+  parseText(root: string, text: string): Template[] | Problem {
+    const key = `${root}\0${text}`;
+    let parsed = this.inline.get(key);
+    if (!parsed) {
+      try {
+        parsed = this.engine(root).parse(text);
+      } catch (err) {
+        parsed = unplaced(liquidProblem(err, "", "TEND_E_TEMPLATE_SYNTAX"));
+      }
+      this.inline.set(key, parsed);
+    }
+    return parsed;
+  }
+
+  renderText(root: string, text: string, scope: TemplateScope): string | Problem {
+    const tpl = this.parseText(root, text);
+    if (!Array.isArray(tpl)) return tpl;
+    try {
+      const own = { vars: scope.vars, facts: scope.facts, node: scope.node };
+      return this.engine(root).renderSync(tpl, own) as string;
+    } catch (err) {
+      return unplaced(liquidProblem(err, "", "TEND_E_TEMPLATE_RENDER"));
     }
   }
 
@@ -111,6 +143,11 @@ function repoFs(repo: RepoSource): FS {
     sep: "/",
     dirname: posix.dirname,
   };
+}
+
+/** A problem of an inline template: its line and column are in the text, not in a file. */
+function unplaced(p: Problem): Problem {
+  return { code: p.code, message: p.message };
 }
 
 function liquidProblem(

@@ -38,6 +38,11 @@ export interface CatalogResource {
   source: string;
   /** sha256 of the canonical desired state (type, name, params): drift versus deploy. */
   digest: string;
+  /**
+   * false: a recipe that declares it says `watch: false`, so the agent's watch mode leaves it to
+   * scheduled runs. Absent otherwise (not part of the digest: it is not desired state).
+   */
+  watch?: false;
 }
 
 /** File content addressed by sha256; `text` for UTF-8, `base64` otherwise, neither when fetched by hash. */
@@ -47,6 +52,40 @@ export interface CatalogFile {
   base64?: string;
 }
 
+/** The kinds of health check a recipe may declare (core/checks.ts). */
+export type CheckType = "http" | "tcp" | "command";
+
+/**
+ * One health check of a compiled catalog: a read-only probe the agent runs once the resources have
+ * converged (schemas/catalog.schema.json). Durations are in ms, templates already rendered.
+ */
+export interface CatalogCheck {
+  /** `http:URL`, `tcp:HOST:PORT`, `command:ARGV...`, or the check's `name`. */
+  id: string;
+  type: CheckType;
+  /** http: the URL to GET. */
+  url?: string;
+  /** http: the status wanted; absent means any 2xx. */
+  status?: number;
+  /** http: a substring the body must contain. */
+  contains?: string;
+  /** tcp: where to connect. */
+  host?: string;
+  port?: number;
+  /** command: run without a shell; exit 0 is healthy. */
+  argv?: string[];
+  /** One attempt's deadline. */
+  timeout_ms: number;
+  /** Attempts after the first one fails. */
+  retries: number;
+  /** Pause between attempts. */
+  interval_ms: number;
+  /** Resource ids whose failure (or skip) makes the check meaningless: it is skipped. */
+  require: string[];
+  /** Where it was declared: `RECIPE/recipe.yaml:LINE`. */
+  source: string;
+}
+
 export interface Catalog {
   format: 1;
   node: string;
@@ -54,6 +93,8 @@ export interface Catalog {
   commit: string | null;
   recipes: string[];
   resources: CatalogResource[];
+  /** Absent when the recipes declare none (so such catalogs are what agents before checks accept). */
+  checks?: CatalogCheck[];
   files: Record<string, CatalogFile>;
 }
 
@@ -76,6 +117,27 @@ export interface ResourceReport {
   error: string | null;
   output?: string | null;
   duration_ms: number;
+  /**
+   * Watch mode: repaired more than the fight guard allows in its window, so left alone until the
+   * next scheduled run (something else keeps changing it). Absent otherwise.
+   */
+  contested?: boolean;
+}
+
+/** `unknown`: a plan's probe failed while a resource it follows would change first. */
+export type CheckStatus = "ok" | "failed" | "skipped" | "unknown";
+
+export interface CheckReport {
+  id: string;
+  type: CheckType;
+  status: CheckStatus;
+  /** Probes made (0 when skipped). */
+  attempts: number;
+  duration_ms: number;
+  /** A sentence: what the last probe got (and wanted), or why the check was skipped. */
+  reason: string;
+  /** On failure: the start of the HTTP body or the end of the command's output, at most 512 bytes. */
+  excerpt?: string | null;
 }
 
 export interface Report {
@@ -98,8 +160,22 @@ export interface Report {
     unchanged: number;
     /** noop only: outcomes that depend on an earlier would-change. Older agents leave it out. */
     unknown?: number;
+    /** Present when the catalog has checks (agents before checks leave them out). */
+    checks_total?: number;
+    checks_failed?: number;
+    checks_skipped?: number;
   };
   dropped_reports?: number;
   error?: string | null;
+  /**
+   * What started the run: `schedule` (the daemon's timer), `manual` (`tend agent run` by hand),
+   * `watch` (a change the daemon saw: a targeted run of the resources that changed). Older agents
+   * leave it out. `push`: the server asked for the run.
+   */
+  trigger?: "schedule" | "manual" | "watch" | "push";
+  /** Watch mode: the resources this node leaves alone as contested when the run ended. Absent when none. */
+  contested?: string[];
   resources: ResourceReport[];
+  /** The health checks' outcomes, in catalog order; absent when the catalog has none. */
+  checks?: CheckReport[];
 }

@@ -7,8 +7,12 @@
 import { globMatch, type Rule } from "./classify.js";
 import { Compiler } from "./compile.js";
 import type { Problem } from "./errors.js";
+import { KIND_RULES } from "./generated/kinds.js";
+import { kindKey } from "./normalize.js";
+import { pinProblem } from "./openpgp.js";
 import { checkRepoPath } from "./paths.js";
 import type { RepoSource } from "./repo.js";
+import type { Json } from "./types.js";
 
 export interface ValidateResult {
   problems: Problem[];
@@ -43,23 +47,17 @@ export function validateRepo(repo: RepoSource, compiler: Compiler = new Compiler
     add(loaded.problems);
     resources += loaded.data?.resources?.length ?? 0;
     for (const [i, r] of (loaded.data?.resources ?? []).entries()) {
-      for (const from of ["source", "template"] as const) {
-        const rel = r[from];
-        if (typeof rel !== "string") continue;
-        const folder = from === "template" ? `${name}/templates` : name;
-        const checked = checkRepoPath(repo, folder, rel, from);
-        if (typeof checked !== "string") {
-          // Located only when wrong: finding a key's column builds the slow YAML tree.
-          const pos = loaded.parsed?.locate(["resources", i, from]);
-          add([
-            {
-              ...checked,
-              file: loaded.file,
-              field: `resources[${i}].${from}`,
-              ...(pos ? { line: pos.line, column: pos.column } : {}),
-            },
-          ]);
-        }
+      for (const [key, problem] of contentProblems(repo, name, r as Record<string, Json>)) {
+        // Located only when wrong: finding a key's column builds the slow YAML tree.
+        const pos = loaded.parsed?.locate(["resources", i, key]);
+        add([
+          {
+            ...problem,
+            file: loaded.file,
+            field: `resources[${i}].${key}`,
+            ...(pos ? { line: pos.line, column: pos.column } : {}),
+          },
+        ]);
       }
     }
     for (const t of listTemplates(repo, `${name}/templates`)) {
@@ -82,6 +80,37 @@ export function validateRepo(repo: RepoSource, compiler: Compiler = new Compiler
   const counts = { recipes: names.length, resources, templates, rules: rules.length };
   const summary = `${repo.label}: ${counts.recipes} recipes, ${counts.resources} resources, ${counts.templates} templates, ${counts.rules} rules`;
   return { problems, summary, counts };
+}
+
+/**
+ * A resource's wanted bytes, as far as validation can check them without a node: the recipe files
+ * its kind's content attributes name exist and stay inside the repository, and an OpenPGP key
+ * (inline or a recipe file) matches its kind's fingerprint pins. Each problem with its attribute.
+ */
+function contentProblems(repo: RepoSource, recipe: string, r: Record<string, Json>): [string, Problem][] {
+  const type = kindKey(r);
+  const spec = type ? KIND_RULES[type].content : undefined;
+  if (!spec) return [];
+  const out: [string, Problem][] = [];
+  let bytes: Buffer | undefined;
+  for (const from of ["source", "template"] as const) {
+    const key = spec[from];
+    const rel = key === undefined ? undefined : r[key];
+    if (typeof rel !== "string") continue;
+    const folder = from === "template" ? `${recipe}/templates` : recipe;
+    const checked = checkRepoPath(repo, folder, rel, from);
+    if (typeof checked !== "string") out.push([key!, checked]);
+    else if (from === "source") bytes = repo.read(checked);
+  }
+  const pinKey = spec.openpgp_fingerprint;
+  const pins = pinKey === undefined ? undefined : r[pinKey];
+  if (typeof pins !== "string" && !(Array.isArray(pins) && pins.every((p) => typeof p === "string")))
+    return out;
+  const inline = spec.content === undefined ? undefined : r[spec.content];
+  if (typeof inline === "string") bytes = Buffer.from(inline, "utf8");
+  const why = bytes ? pinProblem(bytes, pins as string | string[]) : null;
+  if (why) out.push([pinKey!, { code: "TEND_E_KEY_FINGERPRINT", message: why }]);
+  return out;
 }
 
 /** Unknown refs are only errors for a node's whole set of recipes, so a recipe alone checks the rest. */

@@ -2,10 +2,14 @@
 // recipes (recipes/, committed into a git repository of its own under the data folder), enrolls
 // this machine as node web-1 and posts a plan (`tend agent run --noop`: nothing on the machine is
 // changed), then prints the dashboard address and an admin token and serves until Ctrl-C.
+// Two more nodes make the fleet mean something: app-1 converges a demo recipe whose files live
+// under the demo folder, someone edits one by hand and the next run repairs it (drift), and db-1's
+// recipe has a command that fails. The server's log goes to DIR/server.log, so the banner stays
+// readable and comes last.
 //
 //   npm start [-- --port 7420] [-- --dir ./tend-demo]
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -34,6 +38,54 @@ const repo = resolve(dir, "recipes.src");
 mkdirSync(repo, { recursive: true });
 cpSync(resolve(root, "recipes"), repo, { recursive: true });
 const git = (...args) => run("git", ["-C", repo, ...args]);
+// The demo's own nodes manage only files under the demo folder; in this copy the base recipe goes
+// to the web servers (which include it anyway) rather than to every node, so app-1 and db-1 can
+// converge for real without touching this machine.
+const boxes = resolve(dir, "boxes");
+mkdirSync(boxes, { recursive: true });
+const nodesYaml = resolve(repo, "nodes.yaml");
+writeFileSync(
+  nodesYaml,
+  `${readFileSync(nodesYaml, "utf8").replace('- name: "*"', '- name: "web-*"')}
+- name: app-1
+  description: the demo's app node (files under ${boxes}/app-1)
+  recipes: [demo-app]
+
+- name: db-1
+  description: the demo's database node, whose replica check fails
+  recipes: [demo-db]
+`,
+);
+mkdirSync(resolve(repo, "demo-app"));
+writeFileSync(
+  resolve(repo, "demo-app", "recipe.yaml"),
+  `description: the demo's app configuration, under the demo folder
+resources:
+  - file: ${boxes}/app-1
+    ensure: directory
+  - file: ${boxes}/app-1/app.conf
+    content: |
+      # managed by tend: edits by hand are reverted
+      workers = 4
+      listen = 127.0.0.1:8080
+`,
+);
+mkdirSync(resolve(repo, "demo-db"));
+writeFileSync(
+  resolve(repo, "demo-db", "recipe.yaml"),
+  `description: the demo's database configuration, and a check that the replica keeps up
+resources:
+  - file: ${boxes}/db-1
+    ensure: directory
+  - file: ${boxes}/db-1/db.conf
+    content: |
+      max_connections = 200
+  - exec: check replica lag
+    command: echo "replica lag 42 s, over the 30 s limit" >&2; exit 1
+    shell: true
+    require: [file:${boxes}/db-1/db.conf]
+`,
+);
 git("init", "-q", "-b", "main");
 git("add", "-A");
 git("-c", "user.name=tend demo", "-c", "user.email=demo@localhost", "commit", "-q", "-m", "example recipes");
@@ -55,15 +107,20 @@ const admin = run(process.execPath, [
   "--config",
   config,
 ]);
-const enrol = run(process.execPath, [tend, "server", "token", "create", "--config", config]);
+const enrol = run(process.execPath, [tend, "server", "token", "create", "--uses", "3", "--config", config]);
 
+const logPath = resolve(dir, "server.log");
+const log = openSync(logPath, "a", 0o600);
 const server = spawn(process.execPath, [tend, "server", "--config", config], {
-  stdio: ["ignore", "ignore", "inherit"],
+  stdio: ["ignore", log, log],
 });
 const stop = () => server.kill("SIGTERM");
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
-server.on("exit", (code) => process.exit(code ?? 0));
+server.on("exit", (code) => {
+  if (code) process.stderr.write(`demo: the server stopped (exit ${code}); its log: ${logPath}\n`);
+  process.exit(code ?? 0);
+});
 
 for (let i = 0; ; i++) {
   const ok = await fetch(`${url}/healthz`)
@@ -78,35 +135,44 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 100));
 }
 
-const agentConfig = resolve(dir, "agent.yaml");
-const state = resolve(dir, "agent-state");
-run(
-  process.execPath,
-  [
-    tend,
+/** Enrols `node` with its own configuration and state under the demo folder; returns its tend runner. */
+function agent(node) {
+  const agentConfig = resolve(dir, "agents", `${node}.yaml`);
+  const state = resolve(dir, "agents", node);
+  mkdirSync(state, { recursive: true });
+  const args = [
     "agent",
     "enroll",
     "--server",
     url,
     "--node",
-    "web-1",
+    node,
     "--config",
     agentConfig,
     "--state-dir",
     state,
-  ],
-  {
-    env: { ...process.env, TEND_ENROLL_TOKEN: enrol },
-  },
-);
-// A plan only: what this machine would need to become web-1, reported to the server.
-const plan = spawnSync(process.execPath, [tend, "agent", "run", "--noop", "--config", agentConfig], {
-  encoding: "utf8",
-});
-process.stdout.write(plan.stdout);
+  ];
+  run(process.execPath, [tend, ...args], { env: { ...process.env, TEND_ENROLL_TOKEN: enrol } });
+  return (...more) =>
+    spawnSync(process.execPath, [tend, "agent", "run", ...more, "--config", agentConfig], {
+      encoding: "utf8",
+    });
+}
 
+// A plan only: what this machine would need to become web-1, reported to the server.
+const plan = agent("web-1")("--noop");
+// app-1 converges, someone edits its configuration by hand, the next run puts it back: drift.
+const app = agent("app-1");
+app();
+writeFileSync(resolve(boxes, "app-1", "app.conf"), "workers = 64  # tuned by hand, on a Friday\n");
+app();
+// db-1 converges its file; its replica check fails every run.
+agent("db-1")();
+
+process.stdout.write(plan.stdout);
 say("");
-say(`tend server: ${url}  (data in ${dir})`);
+say("The fleet: web-1 (this machine, a plan only), app-1 (drift repaired), db-1 (a failing command).");
+say(`tend server: ${url}  (data in ${dir}, log in ${logPath})`);
 say(`dashboard:   ${url}/ui/   admin token: ${admin}`);
 say(`API:         curl -H 'Authorization: Bearer ${admin}' ${url}/api/v1/nodes`);
 say("Ctrl-C stops the server.");

@@ -155,6 +155,7 @@ export function recipeDef(spec: KindSpec): Record<string, unknown> {
     description: spec.description,
     type: "object",
     additionalProperties: false,
+    ...(spec.mandatory?.length ? { required: spec.mandatory } : {}),
     properties: {
       [spec.type]: spec.name,
       ...spec.attributes,
@@ -236,7 +237,11 @@ export function paramsDef(spec: KindSpec): Record<string, unknown> {
   }
   for (const g of c?.guards ?? []) props[g] = { ...spec.attributes[g], $ref: undefined, ...ARGV };
   if (c?.shell) props[c.shell] = spec.attributes[c.shell];
-  const required = [...(spec.required ?? []), ...(c?.argv ? [c.argv.param] : [])];
+  const required = [
+    ...(spec.required ?? []),
+    ...(spec.mandatory ?? []).filter((k) => !skip.has(k)),
+    ...(c?.argv ? [c.argv.param] : []),
+  ];
   return JSON.parse(
     JSON.stringify({
       title: spec.type,

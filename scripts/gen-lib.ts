@@ -41,9 +41,10 @@ export function makeAjv(): Ajv {
 const RUNTIME_HELPERS: Record<string, string> = {
   // String length in code points, as JSON Schema counts it.
   "ajv/dist/runtime/ucs2length": "{ default: (s) => { let n = 0; for (const _ of s) n++; return n; } }",
-  // RFC 3339 date-time, as ajv-formats' full mode checks it.
+  // RFC 3339 date-time, as ajv-formats' full mode checks it; a regular expression as the agent
+  // compiles it (JavaScript, with the u flag).
   "ajv-formats/dist/formats":
-    '{ fullFormats: { "date-time": { validate: (s) => /^\\d{4}-\\d{2}-\\d{2}[Tt ]\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?([Zz]|[+-]\\d{2}:\\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)) } } }',
+    '{ fullFormats: { "date-time": { validate: (s) => /^\\d{4}-\\d{2}-\\d{2}[Tt ]\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?([Zz]|[+-]\\d{2}:\\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)) }, regex: (s) => { try { new RegExp(s, "u"); return true; } catch { return false; } } } }',
 };
 
 export function generateValidators(schemas: Record<string, object> = loadSchemas()): string {
@@ -160,6 +161,8 @@ export function generateRecipeDoc(all: Record<string, object> = loadSchemas()): 
     "Each item of `resources` names one kind by its key; every kind's attributes are in",
     "[resources.md](resources.md), generated from the same definitions.",
   );
+  const check = defs.check;
+  if (check) lines.push("", "## Checks", "", check.description ?? "", "", ...table(check.properties ?? {}));
   const nodes = schemas.nodes!;
   lines.push("", "## nodes.yaml", "", nodes.description ?? "", "", ...table(nodes.items?.properties ?? {}));
   return `${lines.join("\n")}\n`;

@@ -23,8 +23,10 @@ function typeOf(p: Schema): string {
   if (p.$ref === "#/$defs/mode") return 'string (octal mode, quoted: "0644")';
   if (p.$ref === "#/$defs/argvOrString") return "string \\| string[] (a command)";
   if (Array.isArray(p.enum)) return p.enum.map((v) => `\`${JSON.stringify(v)}\``).join(" \\| ");
-  const t = Array.isArray(p.type) ? p.type.join(" \\| ") : String(p.type ?? "any");
-  if (t === "array") return `${String((p.items as Schema | undefined)?.type ?? "any")}[]`;
+  const list = `${String((p.items as Schema | undefined)?.type ?? "any")}[]`;
+  const t = (Array.isArray(p.type) ? p.type : [p.type ?? "any"])
+    .map((x) => (x === "array" ? list : String(x)))
+    .join(" \\| ");
   if (t === "object" && p.additionalProperties) return "map of string";
   return t;
 }
@@ -48,7 +50,8 @@ export function renderReference(specs: KindSpec[]): string {
       out.push(`| \`${key}\`${note} | ${typeOf(p)} | ${def} | ${cell(desc)} |`);
     };
     row(s.type, s.name, " (the name)");
-    for (const [key, p] of Object.entries(s.attributes)) row(key, p);
+    for (const [key, p] of Object.entries(s.attributes))
+      row(key, p, s.mandatory?.includes(key) ? " (required)" : "");
     out.push("");
     if (s.notes) out.push(s.notes.trim(), "");
   }

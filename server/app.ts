@@ -16,16 +16,19 @@ import { errorsPlugin } from "./plugins/errors.js";
 import { guardPlugin } from "./plugins/guard.js";
 import { Metrics, metricsPlugin } from "./plugins/metrics.js";
 import { PgBus } from "./push/bus.js";
-import { Signals } from "./push/signals.js";
+import { PushSignals } from "./push/signals.js";
 import { adminRoutes } from "./routes/admin.js";
 import { agentBundleRoutes } from "./routes/agent-bundle.js";
 import { catalogRoutes } from "./routes/catalog.js";
+import { consoleApiRoutes } from "./routes/console-api.js";
 import { enrollRoutes } from "./routes/enroll.js";
 import { healthRoutes, type RouteRecord, recordRoutes } from "./routes/health.js";
 import { hookRoutes } from "./routes/hooks.js";
 import { pushRoutes } from "./routes/push.js";
 import { reportRoutes } from "./routes/reports.js";
 import { uiRoutes } from "./routes/ui.js";
+import { usersApiRoutes } from "./routes/users-api.js";
+import type { Rollouts, Signals } from "./signals.js";
 import type { SigningKey } from "./signing.js";
 import type { Storage } from "./storage/types.js";
 
@@ -41,6 +44,12 @@ export interface AppOptions {
   /** PEM certificate and key: serve HTTPS (TLS 1.2+). */
   https?: { cert: Buffer; key: Buffer } | null;
   now?: () => number;
+  /**
+   * What the console's run and plan buttons signal through (server/signals.ts): by default this
+   * server's push channel; a test may pass a stand-in, or null for a server without it.
+   */
+  signals?: Signals | null;
+  rollouts?: Rollouts | null;
 }
 
 export interface App {
@@ -68,7 +77,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   const app = Fastify(options) as unknown as FastifyInstance;
   const metrics = new Metrics();
   const now = o.now ?? Date.now;
-  const signals = new Signals({
+  const push = new PushSignals({
     storage: o.storage,
     metrics,
     push: o.config.push,
@@ -85,31 +94,33 @@ export async function buildApp(o: AppOptions): Promise<App> {
     gate: null,
     catalogs: new CatalogService(o.compiler, o.key, o.config.inlineFileBytes, metrics),
     metrics,
-    signals,
+    push,
     now,
+    signals: o.signals === undefined ? push : o.signals,
+    rollouts: o.rollouts ?? null,
   };
-  metrics.pushStreams = () => signals.hub.size;
+  metrics.pushStreams = () => push.hub.size;
   if (o.gate) connectGate(deps, o.gate);
   if (o.storage.kind === "postgres" && /^postgres(ql)?:/.test(o.config.database)) {
     const bus = new PgBus({
       url: o.config.database,
       schema: o.config.databaseSchema,
       onMessage: (m) =>
-        void signals
+        void push
           .onMessage(m)
           .catch((err) => app.log.warn({ err: (err as Error).message }, "push message failed")),
       onResync: () =>
-        void signals
+        void push
           .resync()
           .catch((err) => app.log.warn({ err: (err as Error).message }, "push resync failed")),
       warn: (message, err) => app.log.warn({ err: (err as Error | undefined)?.message }, message),
     });
-    signals.useBus(bus);
+    push.useBus(bus);
     await bus.start();
   }
   // Streams end before the server closes (it would wait for them); agents come back over `retry:`.
-  app.addHook("preClose", async () => signals.hub.endAll());
-  app.addHook("onClose", async () => signals.close());
+  app.addHook("preClose", async () => push.hub.endAll());
+  app.addHook("onClose", async () => push.close());
   const routes = recordRoutes(app);
   app.removeContentTypeParser("text/plain");
   app.addSchema(errorSchema);
@@ -123,6 +134,8 @@ export async function buildApp(o: AppOptions): Promise<App> {
   reportRoutes(app, deps);
   adminRoutes(app, deps);
   pushRoutes(app, deps);
+  consoleApiRoutes(app, deps);
+  usersApiRoutes(app, deps);
   agentBundleRoutes(app, o.key);
   uiRoutes(app, deps);
   await hookRoutes(app, deps);
@@ -135,6 +148,6 @@ export async function buildApp(o: AppOptions): Promise<App> {
 export function connectGate(deps: Deps, gate: GitGate): void {
   deps.gate = gate;
   gate.onPromote = (sha) => {
-    deps.signals.commitPromoted(sha).catch((err) => gate.warn("push: the new commit was not signalled", err));
+    deps.push.commitPromoted(sha).catch((err) => gate.warn("push: the new commit was not signalled", err));
   };
 }

@@ -4,16 +4,21 @@
  */
 import type { ErrorCode } from "../core/codes.js";
 import type { Problem } from "../core/errors.js";
+import type { Principal, Role } from "./roles.js";
 
 /**
- * Who may call a route. `enroll`: the enrolment token travels in the body; `webhook`: admin or a
- * signed push; `session`: an admin's dashboard session cookie (server/ui/session.ts).
+ * Who may call a route. `enroll`: the enrolment token travels in the body; `webhook`: an admin
+ * token or a signed push; `admin`: an admin token; `session`: a dashboard session cookie
+ * (server/ui/session.ts). `admin` and `session` routes also name the least role they need
+ * (`config.role`, server/roles.ts); a route that names none needs `admin` (default deny).
  */
 export type RouteAuth = "none" | "enroll" | "node" | "admin" | "webhook" | "session";
 
 declare module "fastify" {
   interface FastifyContextConfig {
     auth?: RouteAuth;
+    /** `admin` and `session` routes: the least role a caller needs (default `admin`). */
+    role?: Role;
     /** A long-lived stream (the push channel): not counted as a request in flight. */
     stream?: boolean;
   }
@@ -26,6 +31,8 @@ declare module "fastify" {
     node: string | null;
     /** The node's catalog serial and digest as read with its credential. */
     nodeCatalog: { serial: number; digest: string | null } | null;
+    /** Who is calling (`admin`, `session` and `webhook` routes, once authenticated). */
+    principal: Principal | null;
     /** The raw body, kept only where a signature is checked over it. */
     rawBody?: string;
   }

@@ -4,7 +4,8 @@
  * isolation, time budgets, drift versus deploy and the report; docs/engine.md is the contract.
  *
  * order.ts walks the catalog, step.ts runs one resource, notify.ts delivers refreshes, record.ts
- * ends an apply run durably and report.ts assembles the report; run-state.ts is what they share.
+ * ends an apply run durably, checks.ts probes the health checks (loaded only for a catalog that has
+ * some) and report.ts assembles the report; run-state.ts is what they share.
  */
 import { mkdir } from "node:fs/promises";
 import type { Catalog, Report } from "../../core/types.js";
@@ -36,5 +37,7 @@ export async function runCatalog(catalog: Catalog, options: EngineOptions): Prom
   await walk(run);
   run.unwatchStop();
   const error = await record(run, digests);
-  return assembleReport(run, { startedAt, t0 }, error);
+  // After the record: a check retrying for minutes never delays making the run's changes durable.
+  const checks = catalog.checks?.length ? await (await import("./checks.js")).runChecks(run) : undefined;
+  return assembleReport(run, { startedAt, t0 }, error, checks);
 }

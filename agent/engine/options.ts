@@ -1,5 +1,13 @@
 /** What `runCatalog` is given: the kinds, the box's facts, and the stores a run reads and updates. */
-import type { CatalogResource, Facts, Report, ResourceReport, ResourceType } from "../../core/types.js";
+import type {
+  CatalogCheck,
+  CatalogResource,
+  CheckReport,
+  Facts,
+  Report,
+  ResourceReport,
+  ResourceType,
+} from "../../core/types.js";
 import type { Kind } from "../resources/kind.js";
 import type { Enforced } from "../store/enforced-digests.js";
 
@@ -17,6 +25,8 @@ export interface EngineOptions {
   log?: (message: string) => void;
   /** Called whenever a resource's outcome is settled (again, when a late refresh changes it). */
   onResource?: (report: ResourceReport, resource: CatalogResource) => void;
+  /** Called as each health check's outcome is settled, after every resource's. */
+  onCheck?: (report: CheckReport, check: CatalogCheck) => void;
   catalogSource?: Report["catalog_source"];
   catalogAgeS?: number;
   /**
@@ -31,6 +41,14 @@ export interface EngineOptions {
    * noop. The engine compacts it at the end of an apply run and closes it after a plan.
    */
   journal?: PendingNotifications;
+  /**
+   * A targeted run (watch mode): converge only these ids and, transitively, the resources they
+   * notify, in catalog order; the report lists only those. The rest keep their recorded state
+   * (enforced digests, pending notifications) untouched. Unset: the whole catalog.
+   */
+  only?: ReadonlySet<string>;
+  /** What started the run, carried in the report (`trigger`). */
+  trigger?: Report["trigger"];
 }
 
 /** The digest of each resource's desired state as last enforced (agent/store/enforced-digests.ts). */

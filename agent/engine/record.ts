@@ -18,7 +18,8 @@ export async function record(run: RunState, digests: EnforcedDigests): Promise<s
   }
   let error = await settleKinds(run);
   try {
-    await run.journal.compact(new Set(run.index.keys()));
+    // The whole catalog's ids: a targeted run keeps what is pending for the resources it left alone.
+    await run.journal.compact(new Set(run.catalog.resources.map((r) => r.id)));
     // When a kind could not finish, the run's changes may not be durable: record nothing.
     const next = error ? null : nextEnforced(run);
     if (next) await digests.save(next);
@@ -48,9 +49,11 @@ async function settleKinds(run: RunState): Promise<string | null> {
 
 /** The digests to save, or null when they are what was already recorded. */
 function nextEnforced(run: RunState): Enforced | null {
-  const { enforced, reports, resources } = run;
+  const { enforced, reports } = run;
+  // The whole catalog: a resource a targeted run did not walk keeps the digest it had.
+  const resources = run.catalog.resources;
   const recorded = (res: CatalogResource): string | undefined => {
-    const status = reports.get(res.id)!.status;
+    const status = reports.get(res.id)?.status;
     return status === "unchanged" || status === "changed" ? shortDigest(res.digest) : enforced.get(res.id);
   };
   // The common case, a run that enforced what was already recorded, builds no second map.

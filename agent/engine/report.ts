@@ -1,16 +1,17 @@
-/** The run's report: every resource's outcome in catalog order, the summary, and the run's status. */
+/** The run's report: every resource's (and check's) outcome in catalog order, the summary, and the run's status. */
 import { randomUUID } from "node:crypto";
-import type { Report } from "../../core/types.js";
-import { runStatus, summarize } from "../report.js";
+import type { CheckReport, Report } from "../../core/types.js";
+import { runStatus, summarize, summarizeChecks } from "../report.js";
 import type { RunState } from "./run-state.js";
 
 export function assembleReport(
   run: RunState,
   timing: { startedAt: Date; t0: number },
   error: string | null,
+  checks?: CheckReport[],
 ): Report {
   const list = run.resources.map((res) => run.reports.get(res.id)!);
-  const summary = summarize(list);
+  const summary = checks ? { ...summarize(list), ...summarizeChecks(checks) } : summarize(list);
   return {
     format: 1,
     id: randomUUID(),
@@ -24,6 +25,8 @@ export function assembleReport(
     catalog_age_s: run.options.catalogAgeS ?? 0,
     summary,
     ...(error ? { error } : {}),
+    ...(run.options.trigger ? { trigger: run.options.trigger } : {}),
     resources: list,
+    ...(checks ? { checks } : {}),
   };
 }

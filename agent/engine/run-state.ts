@@ -15,6 +15,7 @@ const DEFAULT_TIMEOUT_MS = 15 * 60_000;
 
 export class RunState {
   readonly noop: boolean;
+  /** The resources this run walks: the whole catalog, or a targeted run's part of it. */
   readonly resources: CatalogResource[];
   /** Position of each id in the catalog. */
   readonly index: Map<string, number>;
@@ -41,7 +42,7 @@ export class RunState {
     readonly journal: PendingNotifications,
   ) {
     this.noop = options.noop ?? false;
-    this.resources = catalog.resources;
+    this.resources = options.only ? targeted(catalog.resources, options.only) : catalog.resources;
     ({ index: this.index, upstream: this.upstream } = buildGraph(this.resources));
     this.baseTimeout = options.resourceTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.log = options.log ?? (() => {});
@@ -95,6 +96,24 @@ export class RunState {
       throw new Error(`reading the ${kind.type} resources failed: ${errorText(err)}`);
     });
   }
+}
+
+/**
+ * The part of a catalog a targeted run walks: the ids asked for and, transitively, what they
+ * notify, so a repaired file still restarts its service. What they require is not added: it was in
+ * sync when they were last converged, and if it drifted too it has its own event.
+ */
+export function targeted(all: readonly CatalogResource[], only: ReadonlySet<string>): CatalogResource[] {
+  const byId = new Map(all.map((r) => [r.id, r]));
+  const wanted = new Set<string>();
+  const todo = [...only];
+  for (let id = todo.pop(); id !== undefined; id = todo.pop()) {
+    const r = byId.get(id);
+    if (!r || wanted.has(id)) continue;
+    wanted.add(id);
+    todo.push(...r.notify);
+  }
+  return all.filter((r) => wanted.has(r.id));
 }
 
 /** The budget for one resource: the default, or more when the resource's own `timeout` (s) needs it. */

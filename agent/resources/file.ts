@@ -21,7 +21,16 @@ import {
 } from "../sys/atomic-write.js";
 import { contentDiff, differingContent, modeString, parseMode, readFlags } from "./file-content.js";
 import { metaChanges, setMeta, wantedIds } from "./file-meta.js";
-import { type CheckResult, ensure, type Kind, type KindContext, mode, ownership, pathName } from "./kind.js";
+import {
+  type CheckResult,
+  ensure,
+  type Kind,
+  type KindContext,
+  mode,
+  ownership,
+  pathName,
+  type WatchSpec,
+} from "./kind.js";
 
 export interface FileParams {
   ensure: "file" | "directory" | "link" | "absent";
@@ -337,4 +346,9 @@ async function settle(prefetched: unknown): Promise<void> {
   await syncDirs((prefetched as Prefetched).syncLater);
 }
 
-export const file: Kind = { type: "file", spec, prefetch, check, apply, settle };
+/** Watch mode: the path (a replaced, removed or re-moded file or directory is an event on its name). */
+function watch(r: CatalogResource): WatchSpec {
+  return { paths: [r.name] };
+}
+
+export const file: Kind = { type: "file", spec, prefetch, check, apply, settle, watch };

@@ -38,6 +38,18 @@ export interface KindContext {
   log(message: string): void;
 }
 
+/**
+ * What the agent's watch mode (agent/watch/) watches for one resource, so that a change behind
+ * tend's back is repaired at once: paths (a file or directory: its parent directory is watched for
+ * the name, and a directory also for what it holds), systemd units (their ActiveState), Debian
+ * packages (dpkg's status file). Each list may be empty or left out.
+ */
+export interface WatchSpec {
+  paths?: string[];
+  units?: string[];
+  packages?: string[];
+}
+
 export interface Kind {
   type: ResourceType;
   /** What the kind accepts in a recipe and how it is normalised and ordered (data; `npm run gen` reads it). */
@@ -53,6 +65,11 @@ export interface Kind {
   settle?(prefetched: unknown, ctx: Omit<KindContext, "prefetched">): Promise<void>;
   /** Called when a resource this one listens to changed (service restart, refresh_only exec). */
   refresh?(resource: CatalogResource, ctx: KindContext): Promise<ApplyResult | undefined>;
+  /**
+   * What to watch on the box for this resource in watch mode; a kind without it (exec, user,
+   * group) is not watched, and only scheduled runs repair it. Pure: reads nothing on the box.
+   */
+  watch?(resource: CatalogResource): WatchSpec;
 }
 
 /** `ensure` with these values; the first is the default unless `default` says otherwise (null: none). */

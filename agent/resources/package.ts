@@ -20,7 +20,7 @@ import {
   queryInstalled,
   waitForDpkgLock,
 } from "../sys/dpkg.js";
-import type { CheckResult, Kind, KindContext } from "./kind.js";
+import type { CheckResult, Kind, KindContext, WatchSpec } from "./kind.js";
 
 export interface PackageParams {
   ensure: string;
@@ -223,4 +223,9 @@ async function apply(r: CatalogResource, _changes: Change[], ctx: KindContext): 
   }
 }
 
-export const pkg: Kind = { type: "package", spec, prefetch, check, apply };
+/** Watch mode: the package, through dpkg's status file (an install, removal or upgrade rewrites it). */
+function watch(r: CatalogResource): WatchSpec {
+  return { packages: [r.name] };
+}
+
+export const pkg: Kind = { type: "package", spec, prefetch, check, apply, watch };

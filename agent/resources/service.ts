@@ -17,7 +17,14 @@ import {
   type UnitState,
   unitName,
 } from "../sys/systemd.js";
-import { type ApplyResult, type CheckResult, ensure, type Kind, type KindContext } from "./kind.js";
+import {
+  type ApplyResult,
+  type CheckResult,
+  ensure,
+  type Kind,
+  type KindContext,
+  type WatchSpec,
+} from "./kind.js";
 
 export interface ServiceParams {
   ensure?: "running" | "stopped";
@@ -147,4 +154,13 @@ async function refresh(r: CatalogResource, ctx: KindContext): Promise<ApplyResul
   return undefined;
 }
 
-export const service: Kind = { type: "service", spec, check, apply, refresh };
+/**
+ * Watch mode: the unit's ActiveState, when the resource manages it (`ensure`). `enabled` alone is
+ * not watched: enabling and disabling change symlinks, not the unit's state.
+ */
+function watch(r: CatalogResource): WatchSpec {
+  const p = r.params as unknown as ServiceParams;
+  return { units: p.ensure ? [unitName(r.name)] : [] };
+}
+
+export const service: Kind = { type: "service", spec, check, apply, refresh, watch };

@@ -26,7 +26,9 @@ export const spec: KindSpec = {
   description:
     "A local user account (/etc/passwd), changed with useradd/usermod/userdel. The name is the login.",
   notes: `\`groups\` is a minimum: the listed supplementary groups are added, others are left alone.
-\`system\` applies only when creating.`,
+\`system\` applies only when creating. Without \`gid\`, a new user whose name is also a group's gets
+that group as its primary group (declaring \`group: app\` and \`user: app\` is the common case; a
+user comes after the group of its own name); otherwise useradd makes a group of the user's name.`,
   attribute_key_rank: 1,
   name: accountName("Login", "The login name.", "deploy"),
   attributes: {
@@ -73,6 +75,7 @@ export const spec: KindSpec = {
   edges: [
     { after: "group", param: "gid" },
     { after: "group", param: "groups" },
+    { after: "group", names: ["{name}"] },
   ],
 };
 
@@ -143,6 +146,8 @@ async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): P
   if (p.shell !== undefined && has("shell")) argv.push("--shell", p.shell);
   if (p.comment !== undefined && has("comment")) argv.push("--comment", p.comment);
   if (create) {
+    // useradd would try to make a group of the user's name and fail when one exists: use it.
+    if (p.gid === undefined && accounts.group(r.name)) argv.push("--gid", r.name);
     if (p.groups?.length) argv.push("--groups", p.groups.join(","));
     if (p.system) argv.push("--system");
     argv.push(p.manage_home ? "--create-home" : "--no-create-home");

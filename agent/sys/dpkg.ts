@@ -87,6 +87,9 @@ export async function candidates(names: string[], signal?: AbortSignal): Promise
 
 export const LOCK_FILES = ["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"];
 
+/** dpkg's record of what is installed: rewritten (a new file renamed over it) by every install or removal. */
+export const DPKG_STATUS = "/var/lib/dpkg/status";
+
 /** Pids holding a lock (POSIX, OFD or flock) on `path`, from /proc/locks, else from /proc/*\/fd. */
 export function lockHolders(path: string, procLocks = "/proc/locks"): number[] {
   let ino: number;

@@ -1,4 +1,5 @@
 /** `tend agent run`: one pull run under the run lock, printed as a plan, as JSON or as one log line. */
+import { TendError } from "../../core/errors.js";
 import type { Report } from "../../core/types.js";
 import { RunStop } from "../run-stop.js";
 import type { Values } from "./agent-options.js";
@@ -14,6 +15,7 @@ export async function runCommand(values: Values, configFile: string): Promise<nu
   const config = await loadConfig(configFile);
   if (values["state-dir"]) config.stateDir = values["state-dir"];
   const noop = Boolean(values.noop);
+  const trigger = triggerOf(values);
   let lock: { release(): Promise<void> } | null = null;
   if (!noop) {
     const [{ ensureStateDir }, { acquireLock }] = await Promise.all([
@@ -34,12 +36,20 @@ export async function runCommand(values: Values, configFile: string): Promise<nu
   try {
     result = await (values["if-changed"] ? agentRunIfChanged : agentRun)(config, {
       noop,
+      trigger,
+      only: values.resource,
       signal: stop.signal,
       log: (m) => process.stderr.write(`${m}\n`),
       onResource: quiet
         ? undefined
         : (r) => {
             const text = output.formatResource(r, style);
+            if (text) process.stdout.write(text);
+          },
+      onCheck: quiet
+        ? undefined
+        : (c) => {
+            const text = output.formatCheck(c, { ...style, showOk: noop });
             if (text) process.stdout.write(text);
           },
     });
@@ -74,6 +84,18 @@ export async function runCommand(values: Values, configFile: string): Promise<nu
   return report.status === "stale" ? EXIT.couldNotStart : exitCode(report);
 }
 
+const TRIGGERS = ["schedule", "manual", "watch", "push"] as const;
+
+/** What started this run: --trigger (the daemon says schedule or watch), else a person: manual. */
+function triggerOf(values: Values): Report["trigger"] {
+  const t = values.trigger ?? "manual";
+  if (!(TRIGGERS as readonly string[]).includes(t))
+    throw new TendError("TEND_E_USAGE", `--trigger takes ${TRIGGERS.join(", ")}, not "${t}"`);
+  if (t === "watch" && !values.resource?.length)
+    throw new TendError("TEND_E_USAGE", "--trigger watch needs the resources that changed: --resource ID...");
+  return t as Report["trigger"];
+}
+
 /** The one line a daemon run leaves in the journal. */
 export function logLine(report: Report, notice: string | null, spoolLeft: number): string {
   const s = report.summary;
@@ -84,11 +106,14 @@ export function logLine(report: Report, notice: string | null, spoolLeft: number
     `drifted=${s.drifted}`,
     `failed=${s.failed}`,
     `skipped=${s.skipped}`,
+    ...(s.checks_total === undefined ? [] : [`checks_failed=${s.checks_failed ?? 0}`]),
     `commit=${report.commit?.slice(0, 12) ?? "-"}`,
     `catalog=${report.catalog_source}`,
     `age=${report.catalog_age_s}s`,
     `duration=${(report.duration_ms / 1000).toFixed(2)}s`,
   ];
+  if (report.trigger === "watch") parts.push("trigger=watch");
+  if (report.contested?.length) parts.push(`contested=${report.contested.length}`);
   if (spoolLeft > 0) parts.push(`spooled=${spoolLeft}`);
   if (notice) parts.push(`note="${notice.replace(/"/g, "'")}"`);
   if (report.error) parts.push(`error="${report.error.split("\n")[0]!.replace(/"/g, "'")}"`);

@@ -168,6 +168,13 @@ async function converge(args: ApplyArgs): Promise<number> {
             const text = output.formatResource(r, style);
             if (text) process.stdout.write(text);
           },
+      // A plan shows every probe's result; an apply, the checks that are not ok.
+      onCheck: args.json
+        ? undefined
+        : (c) => {
+            const text = output.formatCheck(c, { ...style, showOk: args.noop });
+            if (text) process.stdout.write(text);
+          },
       catalogSource: "local",
       // A catalog from the compile cache carries no file content: the content store has it.
       fetchContent: compiled.fetchContent,

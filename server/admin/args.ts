@@ -7,11 +7,18 @@ import type { Storage } from "../storage/types.js";
 
 /** The usage of `tend server` and all its sub-commands: `--help` on any of them prints it. */
 export const usage = `usage: tend server [--config FILE]
-       tend server token create [--admin] [--ttl DURATION] [--uses N] [--node GLOB] [--reenroll] [--config FILE]
+       tend server token create [--ttl DURATION] [--uses N] [--node GLOB] [--reenroll] [--config FILE]
+       tend server token create --admin [--role admin|operator|viewer] [--ttl DURATION] [--config FILE]
        tend server token list [--config FILE]
        tend server token revoke ID|TOKEN [--config FILE]
        tend server token revoke --all-expired [--config FILE]
        tend server node revoke NAME [--config FILE]
+       tend server user add NAME --role admin|operator|viewer [--password-file FILE] [--config FILE]
+       tend server user passwd NAME [--password-file FILE] [--config FILE]
+       tend server user role NAME --role admin|operator|viewer [--config FILE]
+       tend server user list [--config FILE]
+       tend server user remove NAME [--config FILE]
+         (a password is read from --password-file, from standard input when it is a pipe, or asked for)
        tend server key [--pem] [--config FILE]      the signing key's fingerprint, to pin on agents`;
 
 export type Values = Record<string, string | boolean | undefined>;

@@ -1,5 +1,6 @@
 /** `tend server node revoke NAME`: end a node's credential at once (its reports stay). */
 import { TendError } from "../../core/errors.js";
+import { audit, cliActor } from "../audit.js";
 import { loadConfig } from "../config.js";
 import { announceRevocation } from "../push/bus.js";
 import { help, parse, usage, withStorage } from "./args.js";
@@ -9,7 +10,12 @@ export async function nodeRevoke(argv: string[]): Promise<number> {
   if (values.help) return help();
   const name = positionals[0];
   if (name === undefined) throw new TendError("TEND_E_USAGE", `node revoke needs a node name\n${usage}`);
-  const done = await withStorage(values, (s) => s.revokeNode(name, Date.now()));
+  const done = await withStorage(values, async (s) => {
+    const now = Date.now();
+    if (!(await s.revokeNode(name, now))) return false;
+    await audit(s, cliActor(), { action: "node.revoke", nodes: [name] }, now);
+    return true;
+  });
   if (!done) throw new TendError("TEND_E_SERVER_REVOKE", `No node named "${name}" is enrolled.`);
   process.stdout.write(
     `revoked node ${name}: its credential no longer works; re-enrol it with a --reenroll token\n`,

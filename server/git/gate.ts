@@ -34,6 +34,8 @@ export class GitGate {
   /** Called once this server has promoted a commit and serves it (the push channel signals it). */
   onPromote: ((sha: string) => void) | null = null;
   private running: Promise<GateResult> | null = null;
+  private tail: Promise<unknown> = Promise.resolve();
+  /** A commit this server made live since the last announce(). */
   private promoted: string | null = null;
 
   constructor(
@@ -47,7 +49,7 @@ export class GitGate {
   /** Fetches and ingests; concurrent calls share one run. */
   refresh(): Promise<GateResult> {
     if (!this.running) {
-      this.running = this.doRefresh().finally(() => {
+      this.running = this.serially(() => this.doRefresh()).finally(() => {
         this.running = null;
       });
     }
@@ -70,9 +72,7 @@ export class GitGate {
       }
     }
     await this.loadLive();
-    const promoted = this.promoted;
-    this.promoted = null;
-    if (promoted && this.live?.sha === promoted) this.onPromote?.(promoted);
+    this.announce();
     return {
       head,
       live: this.live?.sha ?? null,
@@ -81,8 +81,53 @@ export class GitGate {
     };
   }
 
-  /** Judges one commit and records the verdict; promotes it when valid. */
-  private async ingest(sha: string): Promise<void> {
+  /**
+   * Re-check (the commit page's button, `POST /api/v1/commits/SHA/recheck`): fetches, then judges
+   * `sha` (or the branch head) again with the nodes' facts as they are now — a node fixed or
+   * revoked since may change the verdict — and replaces the recorded verdict. Only the head is
+   * promoted when now valid: making an older commit live would be a rollback, which is a deploy's
+   * business. Null when the commit is not in the repository, undefined when another server holds
+   * the ingest lock. Waits for a fetch in progress rather than running beside it.
+   */
+  recheck(sha: string | "head"): Promise<(GateResult & { commit: string }) | null | undefined> {
+    return this.serially(async () => {
+      const head = await this.mirror.sync();
+      const target = sha === "head" ? head : sha;
+      if (!target || !(await this.mirror.hasCommit(target))) return null;
+      const ran = await this.storage.withIngestLock(async () => {
+        await this.ingest(target, { replace: true, promote: target === head });
+        return true;
+      });
+      if (!ran) return undefined;
+      await this.loadLive();
+      this.announce();
+      const verdict = await this.storage.getCommit(target);
+      return {
+        commit: target,
+        head,
+        live: this.live?.sha ?? null,
+        valid: verdict ? verdict.valid : null,
+        problems: verdict?.problems ?? [],
+      };
+    });
+  }
+
+  /** Once a commit this server promoted is the one it serves: onPromote (the push channel). */
+  private announce(): void {
+    const promoted = this.promoted;
+    this.promoted = null;
+    if (promoted && this.live?.sha === promoted) this.onPromote?.(promoted);
+  }
+
+  /** Fetches and re-checks run one after another: two git fetches into one mirror would collide. */
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Judges one commit and records the verdict; promotes it when valid (and `promote`). */
+  private async ingest(sha: string, o: { replace?: boolean; promote?: boolean } = {}): Promise<void> {
     const tree = await this.mirror.tree(sha, this.subpath);
     const verdict = await this.judge(sha, tree);
     const valid = verdict.blocking.length === 0;
@@ -92,17 +137,20 @@ export class GitGate {
     const summary = valid
       ? `valid: ${subject}${also}`
       : `${verdict.blocking.length} error(s): ${subject}${also}`;
-    await this.storage.recordCommit({
+    const record = {
       sha,
       valid,
       // Blocking problems first; the failing nodes' problems after them (on a promoted commit, alone).
       problems: [...verdict.blocking, ...verdict.nodeProblems].slice(0, maxProblems),
       seen_at: Date.now(),
       summary,
-    });
-    if (valid) {
+    };
+    if (o.replace && (await this.storage.getCommit(sha))) await this.storage.updateCommit(record);
+    else await this.storage.recordCommit(record);
+    if (valid && o.promote !== false) {
+      const before = await this.storage.liveCommit();
       await this.storage.setLiveCommit(sha);
-      this.promoted = sha;
+      if (before !== sha) this.promoted = sha;
     }
     this.log.info(
       { commit: sha, valid, problems: verdict.blocking.length, failingNodes: failing },

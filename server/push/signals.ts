@@ -50,7 +50,7 @@ export interface SignalsOptions {
   adoptCommit: (sha: string) => Promise<void>;
 }
 
-export class Signals {
+export class PushSignals {
   readonly hub: StreamHub;
   readonly serverId = randomBytes(8).toString("hex");
   private bus: Bus = new LocalBus();

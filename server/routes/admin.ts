@@ -1,4 +1,4 @@
-/** The admin API: nodes, a node's reports, one report, drift across the fleet, commits. */
+/** The read API (the viewer role): nodes, a node's reports, one report, drift across the fleet, commits. */
 import type { FastifyInstance } from "fastify";
 import type { Deps } from "../deps.js";
 import { errorReplies, HttpError, problemSchema } from "../http.js";
@@ -42,7 +42,7 @@ const limitQuery = {
 };
 
 export function adminRoutes(app: FastifyInstance, d: Deps): void {
-  const admin = { auth: "admin" as const };
+  const admin = { auth: "admin" as const, role: "viewer" as const };
 
   app.get("/api/v1/nodes", {
     config: admin,

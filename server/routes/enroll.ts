@@ -13,7 +13,7 @@ import { hashSecret, newSecret, nodeNameProblem } from "../identity.js";
 /** Buckets kept: the least recently used go first (a full bucket carries no state anyway). */
 const maxBuckets = 10_000;
 
-class TokenBuckets {
+export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   constructor(
     private readonly burst: number,

@@ -7,6 +7,8 @@ export interface RouteRecord {
   method: string;
   url: string;
   auth: string | undefined;
+  /** The least role an `admin` or `session` route needs (default admin). */
+  role: string | undefined;
   schema: Record<string, unknown> | undefined;
 }
 
@@ -20,6 +22,8 @@ export function recordRoutes(app: FastifyInstance): RouteRecord[] {
         method,
         url: r.url,
         auth: r.config?.auth,
+        role:
+          r.config?.auth === "admin" || r.config?.auth === "session" ? (r.config.role ?? "admin") : undefined,
         schema: r.schema as Record<string, unknown> | undefined,
       });
     }

@@ -5,10 +5,12 @@
  */
 import { createHmac } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { audit } from "../audit.js";
 import type { Deps } from "../deps.js";
 import { errorReplies, HttpError, problemSchema } from "../http.js";
 import { safeEqual } from "../identity.js";
-import { isAdmin } from "../plugins/auth.js";
+import { needsRole, tokenPrincipal } from "../plugins/auth.js";
+import { allows, type Principal } from "../roles.js";
 
 function webhookVerified(req: FastifyRequest, secret: string | null): boolean {
   if (!secret) return false;
@@ -67,18 +69,29 @@ export async function hookRoutes(app: FastifyInstance, d: Deps): Promise<void> {
         },
       },
       handler: async (req) => {
-        if (
-          !webhookVerified(req, d.config.recipes?.webhookSecret ?? null) &&
-          !(await isAdmin(d.storage, req, d.now()))
-        ) {
-          throw new HttpError(
-            401,
-            "TEND_E_UNAUTHORIZED",
-            "An admin token or a valid webhook signature is required.",
-          );
+        let who: Principal | null = webhookVerified(req, d.config.recipes?.webhookSecret ?? null)
+          ? { kind: "webhook", id: "git", role: "operator" }
+          : null;
+        if (!who) {
+          who = await tokenPrincipal(d.storage, req, d.now());
+          if (!who) {
+            throw new HttpError(
+              401,
+              "TEND_E_UNAUTHORIZED",
+              "An admin token or a valid webhook signature is required.",
+            );
+          }
+          // Fetching now is what the commit page's Re-check does: an operator's action.
+          if (!allows(who.role, "operator")) throw needsRole(who, "operator");
         }
         if (!d.gate) throw new HttpError(404, "TEND_E_HTTP_NOT_FOUND", "No recipe repository is configured.");
         const r = await d.gate.refresh();
+        await audit(
+          d.storage,
+          { principal: who, address: req.ip, log: req.log },
+          { action: "hook.git", details: { head: r.head, live: r.live, valid: r.valid } },
+          d.now(),
+        );
         return { head: r.head, live: r.live, valid: r.valid, errors: r.problems };
       },
     });

@@ -4,12 +4,14 @@
  * is live"); the agent then pulls its signed catalog as on schedule.
  */
 import type { Socket } from "node:net";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { audit, requestActor } from "../audit.js";
 import type { Deps } from "../deps.js";
 import { errorReplies, HttpError } from "../http.js";
 import { hashSecret } from "../identity.js";
 import { bearer } from "../plugins/auth.js";
 import { lastEventId, SIGNAL_KINDS, type SignalKind } from "../push/events.js";
+import type { SendResult } from "../push/signals.js";
 
 const sendResult = {
   type: "object",
@@ -25,6 +27,8 @@ const sendResult = {
     spread_ms: { type: "integer", description: "Agents start within this many ms of it." },
   },
 };
+
+const operator = { auth: "admin" as const, role: "operator" as const };
 
 const nameParams = {
   type: "object",
@@ -65,12 +69,31 @@ export function pushRoutes(app: FastifyInstance, d: Deps): void {
         // nginx and similar proxies pass the stream on as it comes instead of buffering it.
         "x-accel-buffering": "no",
       });
-      await d.signals.open(req.node, credential, lastEventId(req.headers["last-event-id"]), res);
+      await d.push.open(req.node, credential, lastEventId(req.headers["last-event-id"]), res);
     },
   });
 
+  // Recorded in the audit log as the console's run and plan are (server/actions/fleet.ts).
+  const record = (req: FastifyRequest, r: SendResult, nodes: string[], glob?: string) =>
+    audit(
+      d.storage,
+      requestActor(req),
+      {
+        action: r.signal === "noop" ? "nodes.plan" : r.signal === "run" ? "nodes.run" : "nodes.signal",
+        nodes,
+        details: {
+          signal: r.signal,
+          id: r.id,
+          targets: r.targets,
+          delivered: r.delivered,
+          ...(glob ? { glob } : {}),
+        },
+      },
+      d.now(),
+    );
+
   app.post<{ Params: { name: string }; Body: { noop?: boolean } }>("/api/v1/nodes/:name/run", {
-    config: { auth: "admin" },
+    config: operator,
     schema: {
       summary: "Signal one node to run now (or plan, with noop)",
       params: nameParams,
@@ -84,14 +107,15 @@ export function pushRoutes(app: FastifyInstance, d: Deps): void {
       response: { 200: sendResult, ...errorReplies },
     },
     handler: async (req) => {
-      const result = await d.signals.send([req.params.name], req.body?.noop ? "noop" : "run");
+      const result = await d.push.send([req.params.name], req.body?.noop ? "noop" : "run");
       if (result.targets === 0) throw new HttpError(404, "TEND_E_HTTP_NOT_FOUND", "No such node.");
+      await record(req, result, [req.params.name]);
       return result;
     },
   });
 
   app.post<{ Body: { nodes: string | string[]; signal: SignalKind } }>("/api/v1/signals", {
-    config: { auth: "admin" },
+    config: operator,
     schema: {
       summary: "Signal every node matching a glob, or a list of nodes",
       body: {
@@ -103,7 +127,7 @@ export function pushRoutes(app: FastifyInstance, d: Deps): void {
             description: 'A glob on node names ("*" for the whole fleet, "web-*"), or a list of names.',
             oneOf: [
               { type: "string", minLength: 1, maxLength: 253 },
-              { type: "array", maxItems: 100_000, items: { type: "string", maxLength: 253 } },
+              { type: "array", maxItems: 10_000, items: { type: "string", maxLength: 253 } },
             ],
           },
           signal: {
@@ -116,10 +140,13 @@ export function pushRoutes(app: FastifyInstance, d: Deps): void {
     },
     handler: async (req) => {
       const { nodes, signal } = req.body;
-      return d.signals.send(
-        typeof nodes === "string" ? (nodes === "*" ? "all" : { glob: nodes }) : nodes,
+      const glob = typeof nodes === "string" ? nodes : undefined;
+      const result = await d.push.send(
+        glob === undefined ? (nodes as string[]) : glob === "*" ? "all" : { glob },
         signal,
       );
+      if (result.targets > 0) await record(req, result, glob === undefined ? (nodes as string[]) : [], glob);
+      return result;
     },
   });
 }

@@ -1,52 +1,39 @@
 /**
  * The dashboard under /ui/: server-rendered pages (server/ui/), one stylesheet, no script. Pages
- * declare `auth: "session"` (the auth plugin sends anyone without a session to the login form);
- * every state-changing form carries the session's CSRF token, checked here before the handler.
+ * declare `auth: "session"` and the least role they need (the auth plugin sends anyone without a
+ * session to the login form, and refuses a too-small role with 403); every state-changing form
+ * carries the session's CSRF token, checked here before the handler. Sign-in is in ui-login.ts,
+ * the console's actions in ui-actions.ts.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Deps } from "../deps.js";
-import { errorReplies } from "../http.js";
-import { hashSecret } from "../identity.js";
+import { errorReplies, HttpError } from "../http.js";
 import type { StaleCut } from "../storage/ui-types.js";
-import { type Html, html } from "../ui/html.js";
-import { layout, type PageOptions, pageParam } from "../ui/layout.js";
+import { pageParam } from "../ui/layout.js";
+import { auditPage } from "../ui/pages/audit.js";
 import { commitsPage } from "../ui/pages/commits.js";
 import { driftPage } from "../ui/pages/drift.js";
 import { fleetPage, fleetParams } from "../ui/pages/fleet.js";
-import { loginPage } from "../ui/pages/login.js";
 import { nodePage } from "../ui/pages/node.js";
 import { reportPage } from "../ui/pages/report.js";
-import {
-  cookies,
-  csrfMatches,
-  loginCookie,
-  randomToken,
-  readSession,
-  sessionCookie,
-  setCookie,
-  startSession,
-} from "../ui/session.js";
+import { actionContext, problemPage, send } from "../ui/respond.js";
+import { csrfMatches } from "../ui/session.js";
 import { stylesheet } from "../ui/style.js";
+import { uiActionRoutes } from "./ui-actions.js";
+import { uiLoginRoutes } from "./ui-login.js";
+import { uiRunRoutes } from "./ui-run-actions.js";
 
 const page = { response: { 200: { type: "string" }, ...errorReplies } };
-const form = {
-  type: "object",
-  properties: { token: { type: "string", maxLength: 400 }, _csrf: { type: "string", maxLength: 100 } },
+const titles: Record<number, string> = {
+  400: "Not accepted",
+  403: "Not allowed",
+  404: "Not found",
+  409: "Not now",
+  503: "Not available",
 };
-const headers = {
-  "content-security-policy":
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "cache-control": "no-store",
-};
-
-function send(reply: FastifyReply, o: PageOptions, body: Html, status = 200) {
-  return reply.code(status).headers(headers).type("text/html; charset=utf-8").send(layout(o, body).text);
-}
 
 export function uiRoutes(app: FastifyInstance, d: Deps): void {
-  const session = { auth: "session" as const };
+  const viewer = { auth: "session" as const, role: "viewer" as const };
   const staleCut = (): StaleCut => {
     const ms = d.now() - 2 * d.config.agentIntervalMs;
     return { ms, iso: new Date(ms).toISOString() };
@@ -63,14 +50,21 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
       if (req.routeOptions.config?.auth !== "session" || req.method === "GET") return;
       const given = (req.body as { _csrf?: unknown } | undefined)?._csrf;
       if (!req.uiSession || !csrfMatches(req.uiSession.csrf, given)) {
-        return send(
+        return problemPage(
+          req,
           reply,
-          { title: "Refused", session: null },
-          html`<h1>Refused</h1>
-<p class="error">This form is missing its CSRF token or carries another session's. Go back, reload the page and try again.</p>`,
           403,
+          "Refused",
+          "This form is missing its CSRF token or carries another session's. Go back, reload the page and try again.",
         );
       }
+    });
+    // Coded errors (a role too small, a missing node, no push channel) as pages, not JSON.
+    ui.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+      if (err instanceof HttpError && titles[err.statusCode]) {
+        return problemPage(req, reply, err.statusCode, titles[err.statusCode] ?? "Error", err.message);
+      }
+      throw err;
     });
 
     ui.get("/ui", { config: { auth: "none" }, schema: page }, async (_req, reply) =>
@@ -85,72 +79,33 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
         .send(stylesheet),
     );
 
-    const showLogin = (req: FastifyRequest, reply: FastifyReply, problem: string | null, status: number) => {
-      const csrf = randomToken();
-      setCookie(req, reply, loginCookie, csrf, 3600);
-      return send(reply, { title: "Sign in", session: null }, loginPage(csrf, problem), status);
-    };
+    uiLoginRoutes(ui, d);
+    uiActionRoutes(ui, d);
+    uiRunRoutes(ui, d);
 
-    ui.get("/ui/login", { config: { auth: "none" }, schema: page }, async (req, reply) => {
-      if (await readSession(req, d.storage, d.now())) return reply.redirect("/ui/", 303);
-      return showLogin(req, reply, null, 200);
-    });
-
-    ui.post<{ Body: { token?: string; _csrf?: string } }>(
-      "/ui/login",
-      { config: { auth: "none" }, schema: { body: form, ...page } },
-      async (req, reply) => {
-        const expected = cookies(req).get(loginCookie);
-        if (!expected || !csrfMatches(expected, req.body?._csrf)) {
-          return showLogin(req, reply, "The form expired or did not come from this page; try again.", 403);
-        }
-        const token = (req.body?.token ?? "").trim();
-        const record = token.startsWith("tend_adm_")
-          ? await d.storage.getToken(hashSecret(token))
-          : undefined;
-        const now = d.now();
-        if (record?.kind !== "admin" || (record.expires_at !== null && record.expires_at <= now)) {
-          return showLogin(req, reply, "That is not a valid admin token.", 401);
-        }
-        await startSession(req, reply, d.storage, now, record.expires_at);
-        setCookie(req, reply, loginCookie, "", 0);
-        return reply.redirect("/ui/", 303);
-      },
-    );
-
-    ui.post("/ui/logout", { config: session, schema: { body: form, ...page } }, async (req, reply) => {
-      if (req.uiSession) await d.storage.ui.deleteSession(req.uiSession.hash);
-      setCookie(req, reply, sessionCookie, "", 0);
-      return reply.redirect("/ui/login", 303);
-    });
-
-    ui.get("/ui/", { config: session, schema: page }, async (req, reply) => {
-      const body = await fleetPage(
-        d.storage,
-        fleetParams(req.query as Record<string, unknown>),
-        staleCut(),
-        d.now(),
-      );
+    ui.get("/ui/", { config: viewer, schema: page }, async (req, reply) => {
+      const params = fleetParams(req.query as Record<string, unknown>);
+      const body = await fleetPage(d.storage, params, staleCut(), d.now(), actionContext(req, d));
       return send(reply, { title: "Fleet", session: req.uiSession, nav: "fleet" }, body);
     });
 
     ui.get<{ Params: { name: string } }>(
       "/ui/nodes/:name",
-      { config: session, schema: page },
+      { config: viewer, schema: page },
       async (req, reply) => {
         const p = pageParam((req.query as Record<string, unknown>).page);
-        const body = await nodePage(d.storage, req.params.name, p, d.now());
-        if (!body) return notFound(reply, req, "node");
+        const body = await nodePage(d.storage, req.params.name, p, d.now(), actionContext(req, d));
+        if (!body) throw new HttpError(404, "TEND_E_HTTP_NOT_FOUND", "No such node.");
         return send(reply, { title: req.params.name, session: req.uiSession, nav: "fleet" }, body);
       },
     );
 
     ui.get<{ Params: { id: string } }>(
       "/ui/reports/:id",
-      { config: session, schema: page },
+      { config: viewer, schema: page },
       async (req, reply) => {
         const report = req.params.id.length <= 200 ? await d.storage.getReport(req.params.id) : undefined;
-        if (!report) return notFound(reply, req, "report");
+        if (!report) throw new HttpError(404, "TEND_E_HTTP_NOT_FOUND", "No such report.");
         return send(
           reply,
           { title: `Report ${report.node}`, session: req.uiSession, nav: "fleet" },
@@ -159,7 +114,7 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
       },
     );
 
-    ui.get("/ui/drift", { config: session, schema: page }, async (req, reply) => {
+    ui.get("/ui/drift", { config: viewer, schema: page }, async (req, reply) => {
       const body = await driftPage(
         d.storage,
         pageParam((req.query as Record<string, unknown>).page),
@@ -168,18 +123,18 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
       return send(reply, { title: "Drift", session: req.uiSession, nav: "drift" }, body);
     });
 
-    ui.get("/ui/commits", { config: session, schema: page }, async (req, reply) => {
-      const body = await commitsPage(d.storage, staleCut(), d.now());
+    ui.get("/ui/commits", { config: viewer, schema: page }, async (req, reply) => {
+      const body = await commitsPage(d.storage, staleCut(), d.now(), actionContext(req, d));
       return send(reply, { title: "Commits", session: req.uiSession, nav: "commits" }, body);
     });
-  });
-}
 
-function notFound(reply: FastifyReply, req: FastifyRequest, what: string) {
-  return send(
-    reply,
-    { title: "Not found", session: req.uiSession },
-    html`<h1>Not found</h1><p>No such ${what}. <a href="/ui/">Back to the fleet</a>.</p>`,
-    404,
-  );
+    ui.get("/ui/audit", { config: { auth: "session", role: "admin" }, schema: page }, async (req, reply) => {
+      const q = req.query as Record<string, unknown>;
+      const before =
+        typeof q.before === "string" && /^[1-9][0-9]{0,17}$/.test(q.before) ? Number(q.before) : undefined;
+      const action = typeof q.action === "string" && /^[a-z.-]{1,64}$/.test(q.action) ? q.action : undefined;
+      const body = await auditPage(d.storage, before, action, d.now());
+      return send(reply, { title: "Audit log", session: req.uiSession, nav: "audit" }, body);
+    });
+  });
 }

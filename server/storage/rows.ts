@@ -4,8 +4,10 @@
  * returns numbers, and booleans are 0/1 integers in both, hence the conversions.
  */
 import type { DuplicateIdentity } from "../duplicates.js";
+import { isRole } from "../roles.js";
 import type { Row } from "./driver.js";
 import type {
+  AuditEntry,
   CommitRecord,
   DriftRow,
   NodeIdentity,
@@ -13,6 +15,7 @@ import type {
   ReportSummary,
   RevocationRecord,
   TokenRecord,
+  UserRecord,
 } from "./types.js";
 import type { DriftHistory, FleetRow, NodeInfo, RunPoint, SessionRecord } from "./ui-types.js";
 
@@ -31,6 +34,33 @@ export function tokenRecord(r: Row): TokenRecord {
     uses_left: numOrNull(r.uses_left),
     node_glob: strOrNull(r.node_glob),
     reenroll: num(r.reenroll) === 1,
+    // NULL: a token from before roles, which was an admin's; a role this version does not know
+    // reads as the least.
+    role: isRole(r.role) ? r.role : r.role === null || r.role === undefined ? "admin" : "viewer",
+  };
+}
+
+export function userRecord(r: Row): UserRecord {
+  return {
+    name: String(r.name),
+    // A role this version does not know reads as the least (default deny).
+    role: isRole(r.role) ? r.role : "viewer",
+    password_hash: String(r.password_hash),
+    created_at: num(r.created_at),
+    changed_at: num(r.changed_at),
+  };
+}
+
+export function auditEntry(r: Row): AuditEntry {
+  return {
+    id: num(r.id),
+    at: num(r.at),
+    actor: String(r.actor),
+    role: String(r.role),
+    action: String(r.action),
+    nodes: json(r.nodes) as string[],
+    details: json(r.details) as Record<string, unknown>,
+    address: strOrNull(r.address),
   };
 }
 
@@ -145,7 +175,12 @@ export function commitRecord(r: Row): CommitRecord {
 }
 
 export function sessionRecord(r: Row): SessionRecord {
-  return { hash: String(r.hash), created_at: num(r.created_at), expires_at: num(r.expires_at) };
+  return {
+    hash: String(r.hash),
+    created_at: num(r.created_at),
+    expires_at: num(r.expires_at),
+    principal: strOrNull(r.principal),
+  };
 }
 
 export function duplicateAlert(r: Row): { alert: DuplicateIdentity; enrolled: number } {

@@ -6,19 +6,26 @@
  */
 import type { Facts, Report } from "../../core/types.js";
 import type { DuplicateIdentity } from "../duplicates.js";
+import type { Role } from "../roles.js";
 import { BatchedLookup } from "./batched-lookup.js";
-import { type Driver, schemaStatements } from "./driver.js";
+import type { Driver } from "./driver.js";
+import { migrate } from "./migrate.js";
 import { PostgresReportGroups } from "./pg-reports.js";
+import * as audit from "./sql/audit.js";
 import * as catalogs from "./sql/catalogs.js";
 import * as commits from "./sql/commits.js";
 import * as nodes from "./sql/nodes.js";
 import * as reports from "./sql/reports.js";
 import * as signals from "./sql/signals.js";
 import * as tokens from "./sql/tokens.js";
+import * as users from "./sql/users.js";
 import type {
+  AuditEntry,
+  AuditQuery,
   CommitRecord,
   DriftRow,
   EnrollOutcome,
+  NewToken,
   NodeIdentity,
   NodeSummary,
   ReportSummary,
@@ -27,8 +34,9 @@ import type {
   SignalRecord,
   Storage,
   TokenRecord,
+  UserRecord,
 } from "./types.js";
-import { SqlUiStorage, uiSchemaStatements } from "./ui.js";
+import { SqlUiStorage } from "./ui.js";
 
 export class SqlStorage implements Storage {
   readonly kind: "sqlite" | "postgres";
@@ -50,11 +58,7 @@ export class SqlStorage implements Storage {
   }
 
   init(): Promise<void> {
-    return this.db.migrate([
-      ...schemaStatements,
-      ...uiSchemaStatements,
-      ...signals.signalStatements(this.db.kind),
-    ]);
+    return migrate(this.db);
   }
 
   close(): Promise<void> {
@@ -65,7 +69,7 @@ export class SqlStorage implements Storage {
     await this.db.query("SELECT 1 AS one");
   }
 
-  createToken(t: TokenRecord): Promise<void> {
+  createToken(t: NewToken): Promise<void> {
     return tokens.createToken(this.db, t);
   }
 
@@ -192,6 +196,38 @@ export class SqlStorage implements Storage {
 
   setLiveCommit(sha: string): Promise<void> {
     return commits.setLiveCommit(this.db, sha);
+  }
+
+  updateCommit(c: CommitRecord): Promise<void> {
+    return commits.updateCommit(this.db, c);
+  }
+
+  createUser(u: UserRecord): Promise<boolean> {
+    return users.createUser(this.db, u);
+  }
+
+  getUser(name: string): Promise<UserRecord | undefined> {
+    return users.getUser(this.db, name);
+  }
+
+  listUsers(): Promise<UserRecord[]> {
+    return users.listUsers(this.db);
+  }
+
+  updateUser(name: string, change: { role?: Role; password_hash?: string }, now: number): Promise<boolean> {
+    return users.updateUser(this.db, name, change, now);
+  }
+
+  removeUser(name: string): Promise<boolean> {
+    return users.removeUser(this.db, name);
+  }
+
+  appendAudit(entry: Omit<AuditEntry, "id">): Promise<number> {
+    return audit.appendAudit(this.db, entry);
+  }
+
+  readAudit(q: AuditQuery): Promise<AuditEntry[]> {
+    return audit.readAudit(this.db, q);
   }
 
   recordSignal(signal: Omit<SignalRecord, "id">): Promise<number> {

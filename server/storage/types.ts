@@ -6,6 +6,7 @@
 import type { Problem } from "../../core/errors.js";
 import type { Facts, Report } from "../../core/types.js";
 import type { DuplicateIdentity } from "../duplicates.js";
+import type { Role } from "../roles.js";
 import type { UiStorage } from "./ui-types.js";
 
 export type TokenKind = "enroll" | "admin";
@@ -23,6 +24,44 @@ export interface TokenRecord {
   node_glob: string | null;
   /** Whether the token may re-enrol a name that already has a credential (superseding it). */
   reenroll: boolean;
+  /** An admin token's role (server/roles.ts); tokens made before roles existed are admins. */
+  role: Role;
+}
+
+/** A token as created: an admin token's role defaults to admin. */
+export type NewToken = Omit<TokenRecord, "role"> & { role?: Role };
+
+/** A named account of the dashboard. */
+export interface UserRecord {
+  name: string;
+  role: Role;
+  /** `scrypt$N$r$p$salt$hash` (server/passwords.ts); never the password. */
+  password_hash: string;
+  created_at: number;
+  changed_at: number;
+}
+
+/** One line of the audit log: who did what, to which nodes, when and from which address. */
+export interface AuditEntry {
+  id: number;
+  at: number;
+  /** `user:alice`, `token:0a1b2c3d4e5f`, `cli:root`, `webhook:git` (server/roles.ts). */
+  actor: string;
+  role: string;
+  /** What was done: `node.revoke`, `token.create`, `nodes.run`, ... (docs/server.md lists them). */
+  action: string;
+  nodes: string[];
+  /** What else says what happened (a token's id, a commit, a count); never a secret. */
+  details: Record<string, unknown>;
+  /** The client's address (through `behind_tls_proxy`'s one hop); null for the CLI. */
+  address: string | null;
+}
+
+export interface AuditQuery {
+  limit: number;
+  /** Entries older than this id (paging back). */
+  before?: number;
+  action?: string;
 }
 
 /** What a node credential opens: the node's name and its catalog's current serial and digest. */
@@ -109,7 +148,7 @@ export interface Storage {
   close(): Promise<void>;
   ping(): Promise<void>;
 
-  createToken(token: TokenRecord): Promise<void>;
+  createToken(token: NewToken): Promise<void>;
   getToken(hash: string): Promise<TokenRecord | undefined>;
   /** In one transaction: spends one use of the token and gives `node` the credential. */
   enroll(args: {
@@ -181,6 +220,22 @@ export interface Storage {
   recordDuplicateIdentity(alert: DuplicateIdentity): Promise<void>;
   /** Duplicate-identity alerts of nodes not re-enrolled since, newest first. */
   duplicateIdentities(): Promise<DuplicateIdentity[]>;
+  /** Replaces a commit's verdict (a re-check judged it again). */
+  updateCommit(commit: CommitRecord): Promise<void>;
+
+  /** A new account; false when the name is taken. */
+  createUser(user: UserRecord): Promise<boolean>;
+  getUser(name: string): Promise<UserRecord | undefined>;
+  listUsers(): Promise<UserRecord[]>;
+  /** Changes an account's role and/or password (which ends its sessions); false when unknown. */
+  updateUser(name: string, change: { role?: Role; password_hash?: string }, now: number): Promise<boolean>;
+  /** Removes an account and ends its sessions; false when unknown. */
+  removeUser(name: string): Promise<boolean>;
+
+  /** Appends to the audit log (there is no way to change or delete an entry); returns its id. */
+  appendAudit(entry: Omit<AuditEntry, "id">): Promise<number>;
+  readAudit(query: AuditQuery): Promise<AuditEntry[]>;
+
   /** Records a push signal; returns its id (ids only grow). */
   recordSignal(signal: Omit<SignalRecord, "id">): Promise<number>;
   /** Signals with an id above `after`, sent at `since` or later, oldest first (at most 1,000). */

@@ -9,7 +9,16 @@ export interface SessionRecord {
   hash: string;
   created_at: number;
   expires_at: number;
+  /**
+   * Who opened it: `user:NAME` or `token:HASH` (the admin token's full hash). Its role is read
+   * from the account or the token at each request, so a role change, a removed account or a
+   * revoked token takes effect at once. Null for sessions from before roles: they open nothing.
+   */
+  principal: string | null;
 }
+
+/** A session as created (tests make some without a principal). */
+export type NewSession = Omit<SessionRecord, "principal"> & { principal?: string | null };
 
 export type FleetSort = "name" | "last_run" | "status" | "drifted" | "commit";
 
@@ -85,7 +94,7 @@ export interface DriftHistory {
 export type Rollout = Record<"converged" | "failed" | "older" | "stale", number>;
 
 export interface UiStorage {
-  createSession(s: SessionRecord): Promise<void>;
+  createSession(s: NewSession): Promise<void>;
   /** The session if it exists and has not expired at `now`. */
   getSession(hash: string, now: number): Promise<SessionRecord | undefined>;
   deleteSession(hash: string): Promise<void>;

@@ -11,6 +11,7 @@ import type {
   FleetQuery,
   FleetRow,
   FleetSort,
+  NewSession,
   NodeInfo,
   Rollout,
   RunPoint,
@@ -43,13 +44,12 @@ const sortSql: Record<FleetSort, string> = {
 export class SqlUiStorage implements UiStorage {
   constructor(private readonly db: Driver) {}
 
-  async createSession(s: SessionRecord): Promise<void> {
+  async createSession(s: NewSession): Promise<void> {
     await this.db.query("DELETE FROM sessions WHERE expires_at < $1", [s.created_at]);
-    await this.db.query("INSERT INTO sessions (hash, created_at, expires_at) VALUES ($1, $2, $3)", [
-      s.hash,
-      s.created_at,
-      s.expires_at,
-    ]);
+    await this.db.query(
+      "INSERT INTO sessions (hash, created_at, expires_at, principal) VALUES ($1, $2, $3, $4)",
+      [s.hash, s.created_at, s.expires_at, s.principal ?? null],
+    );
   }
 
   async getSession(hash: string, now: number): Promise<SessionRecord | undefined> {

@@ -1,6 +1,7 @@
 /** The frame every dashboard page shares, and the small pieces pages repeat (badges, diffs, pagers). */
 import type { Json } from "../../core/types.js";
 import type { DuplicateIdentity } from "../duplicates.js";
+import { actorName } from "../roles.js";
 import { ago, type Html, html, query } from "./html.js";
 import type { UiSession } from "./session.js";
 
@@ -8,14 +9,16 @@ export interface PageOptions {
   title: string;
   session: UiSession | null;
   /** Which nav entry is current. */
-  nav?: "fleet" | "drift" | "commits";
+  nav?: "fleet" | "drift" | "commits" | "audit";
 }
 
 export function layout(o: PageOptions, body: Html): Html {
   const link = (href: string, name: string, key: PageOptions["nav"]) =>
     html`<a href="${href}"${o.nav === key ? html` aria-current="page"` : ""}>${name}</a>`;
+  const who = o.session?.principal;
   const nav = o.session
-    ? html`<nav>${link("/ui/", "Fleet", "fleet")}${link("/ui/drift", "Drift", "drift")}${link("/ui/commits", "Commits", "commits")}</nav>
+    ? html`<nav>${link("/ui/", "Fleet", "fleet")}${link("/ui/drift", "Drift", "drift")}${link("/ui/commits", "Commits", "commits")}${who?.role === "admin" ? link("/ui/audit", "Audit", "audit") : ""}</nav>
+<span class="who" title="signed in as">${who ? actorName(who) : ""} <span class="role">${who?.role ?? ""}</span></span>
 <form method="post" action="/ui/logout" class="logout"><input type="hidden" name="_csrf" value="${o.session.csrf}"><button type="submit">Log out</button></form>`
     : "";
   return html`<!doctype html>

@@ -1,12 +1,16 @@
 /**
- * Dashboard sessions: an admin token is exchanged once for a random session secret in an HttpOnly,
- * SameSite=Strict cookie (Secure under TLS). Only the secret's sha256 is stored, so a database
+ * Dashboard sessions: an account's name and password, or an admin token, is exchanged once for a
+ * random session secret in an HttpOnly, SameSite=Strict cookie (Secure under TLS). The session
+ * remembers who opened it and reads their role at every request, so a role change, a removed
+ * account or a revoked token takes effect at once. Only the secret's sha256 is stored, so a database
  * leak opens no session. The CSRF token of a session is derived from its secret (a different hash
  * of it), so it needs no storage and cannot be computed from what the database holds.
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { hashSecret, safeEqual } from "../identity.js";
+import type { Principal } from "../roles.js";
+import { tokenId } from "../storage/sql/tokens.js";
 import type { Storage } from "../storage/types.js";
 
 export const sessionCookie = "tend_session";
@@ -17,6 +21,7 @@ export const sessionTtlMs = 12 * 3_600_000;
 export interface UiSession {
   hash: string;
   csrf: string;
+  principal: Principal;
 }
 
 declare module "fastify" {
@@ -68,24 +73,48 @@ export async function readSession(
   if (!secret || !/^[A-Za-z0-9_-]{43}$/.test(secret)) return null;
   const hash = hashSecret(secret);
   const found = await storage.ui.getSession(hash, now);
-  return found ? { hash, csrf: csrfFor(secret) } : null;
+  const principal = found?.principal ? await sessionPrincipal(storage, found.principal, now) : null;
+  return principal ? { hash, csrf: csrfFor(secret), principal } : null;
+}
+
+/** Who a session's `principal` column names, with their role now; null when they are gone. */
+async function sessionPrincipal(storage: Storage, stored: string, now: number): Promise<Principal | null> {
+  const cut = stored.indexOf(":");
+  const kind = stored.slice(0, cut);
+  const id = stored.slice(cut + 1);
+  if (kind === "user") {
+    const user = await storage.getUser(id);
+    return user ? { kind: "user", id: user.name, role: user.role } : null;
+  }
+  if (kind === "token") {
+    const token = await storage.getToken(id);
+    if (token?.kind !== "admin" || (token.expires_at !== null && token.expires_at <= now)) return null;
+    return { kind: "token", id: tokenId(token.hash), role: token.role };
+  }
+  return null;
 }
 
 /**
- * Starts a session: stores its hash and sets the cookie. It ends with the admin token it was opened
- * with (`tokenExpiresAt`, null for a token that never expires) if that comes first: a session never
- * outlives its token.
+ * Starts a session for `principal` (`user:NAME` or `token:HASH`): stores its hash and sets the
+ * cookie. It ends with the admin token it was opened with (`tokenExpiresAt`, null for a token that
+ * never expires, or an account) if that comes first: a session never outlives its token.
  */
 export async function startSession(
   req: FastifyRequest,
   reply: FastifyReply,
   storage: Storage,
   now: number,
+  principal: string,
   tokenExpiresAt: number | null,
 ) {
   const secret = randomToken();
   const expiresAt = Math.min(now + sessionTtlMs, tokenExpiresAt ?? Number.POSITIVE_INFINITY);
-  await storage.ui.createSession({ hash: hashSecret(secret), created_at: now, expires_at: expiresAt });
+  await storage.ui.createSession({
+    hash: hashSecret(secret),
+    created_at: now,
+    expires_at: expiresAt,
+    principal,
+  });
   setCookie(req, reply, sessionCookie, secret, Math.max(1, Math.ceil((expiresAt - now) / 1000)));
 }
 

@@ -26,9 +26,9 @@ th{font-weight:600;color:#3a4352;background:#fafbfc}th a{color:inherit}
 td.num,th.num{text-align:right}tr.stale td{background:#fbfaf6}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:var(--stale)}
 .s-unchanged{background:var(--ok)}.s-changed{background:var(--changed)}.s-would-change{background:var(--noop)}
-.s-failed{background:var(--failed)}.s-skipped,.s-unknown,.s-none,.s-stale{background:var(--stale)}.s-live{background:var(--accent)}
+.s-failed{background:var(--failed)}.s-ok{background:var(--ok)}.s-skipped,.s-unknown,.s-none,.s-stale{background:var(--stale)}.s-live{background:var(--accent)}
 .tag{display:inline-block;padding:0 6px;border-radius:4px;font-size:12px;border:1px solid}
-.tag.drift{color:var(--drift);border-color:var(--drift)}.tag.deploy{color:var(--changed);border-color:var(--changed)}.tag.stale{color:var(--stale);border-color:var(--stale)}
+.tag.drift{color:var(--drift);border-color:var(--drift)}.tag.deploy{color:var(--changed);border-color:var(--changed)}.tag.stale{color:var(--stale);border-color:var(--stale)}.tag.contested{color:var(--failed);border-color:var(--failed)}
 .drift-count{color:var(--drift);font-weight:700}code.live{color:var(--accent);font-weight:600}
 svg.strip rect{fill:#cfd4dc}svg.strip .r-none{fill:#eceef2}svg.strip .r-ok{fill:var(--ok)}svg.strip .r-changed{fill:var(--changed)}svg.strip .r-noop{fill:var(--noop)}
 svg.strip .r-drift{fill:var(--drift)}svg.strip .r-failed{fill:var(--failed)}svg.strip .r-stale{fill:var(--stale)}
@@ -52,10 +52,22 @@ pre.diff .at{color:#6b48b8;background:#f3f0fb}pre.diff .h{color:var(--muted)}
 pre.error,p.error{background:#fdecec;color:#8e1b1b;border:1px solid #f1c0c0;border-radius:4px;padding:6px 10px;white-space:pre-wrap}
 pre.output{background:#151a23;color:#dfe6f2;padding:8px 10px;border-radius:4px;overflow:auto;white-space:pre-wrap}
 details.unchanged ul{columns:2;margin:6px 0}
+table.checks td.reason{word-break:break-word}table.checks tr.st-failed td:first-child{border-left:4px solid var(--failed)}
+table.checks pre.output{margin:6px 0 0;max-height:240px}
 .drift-group h2{display:flex;flex-wrap:wrap;gap:10px;align-items:baseline}.drift-group h2 span{font-size:13px;font-weight:400}.drift-group h2 code{font-size:14px}
 svg.rollout{width:100%;height:14px;display:block;background:#e3e6eb;border-radius:4px}
 .r-ok{fill:var(--ok)}.r-failed{fill:var(--failed)}.r-older{fill:var(--drift)}.r-stale{fill:var(--stale)}
 tr.live td{background:#f1f5ff}.problems{margin:4px 0 0;padding-left:18px;color:#8e1b1b}
 .login{max-width:420px;margin:60px auto;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:20px 24px}
+.who{color:#d7def0;font-size:13px}.who .role{display:inline-block;padding:0 6px;margin-left:4px;border:1px solid #56607a;border-radius:8px;font-size:11px}
+.actions{display:flex;flex-wrap:wrap;align-items:center;gap:8px;margin:8px 0 12px}form.action{display:inline;margin:0}
+.row-actions{display:flex;gap:6px}.row-actions button{padding:2px 8px;font-size:12px}
+button.danger{background:var(--failed);border-color:var(--failed)}button[disabled]{background:#c9ced6;border-color:#c9ced6;cursor:not-allowed}
+.confirm,.result{max-width:760px;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 20px}
+form.confirm{display:flex;align-items:center;gap:16px;flex-wrap:wrap;margin-top:12px;padding:0;border:0}
+p.warn{background:#fff6e6;color:#7a4a00;border:1px solid #f0d39a;border-radius:4px;padding:6px 10px}
+code.secret,pre.install{display:block;white-space:pre-wrap;word-break:break-all;background:#151a23;color:#dfe6f2;padding:8px 10px;border-radius:4px;user-select:all;margin:0}
+ul.nodes{columns:3;margin:6px 0}table.audit td{font-size:13px}
+input[type=text],input[type=number]{padding:4px 6px;border:1px solid #c9ced6;border-radius:4px}
 .login code{white-space:nowrap}.login label{display:flex;flex-direction:column;gap:4px;margin:12px 0}.login input{width:100%}
 `;

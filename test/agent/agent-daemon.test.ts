@@ -33,70 +33,86 @@ Intl.DateTimeFormat = function (...args) {
   return new Real(...args);
 };`;
 
-t.test("the daemon's module graph holds no run code", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "tend-daemon-"));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const stateDir = join(dir, "state");
-  mkdirSync(stateDir, { mode: 0o700 });
-  const config = join(dir, "agent.yaml");
-  writeFileSync(
-    config,
-    `server: http://127.0.0.1:9\nnode: daemon-1\nstate_dir: ${stateDir}\nschedule: "0 0 1 1 *"\nsplay: 0\n`,
-  );
-  const modules = join(dir, "modules.txt");
-  writeFileSync(modules, "");
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      `data:text/javascript,${encodeURIComponent(RECORDER)}`,
-      "--import",
-      "tsx",
-      main,
-      "agent",
-      "daemon",
-      "--config",
+for (const watchMode of [false, true])
+  t.test(`the daemon's module graph holds no run code${watchMode ? " (watch: true)" : ""}`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "tend-daemon-"));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const stateDir = join(dir, "state");
+    mkdirSync(stateDir, { mode: 0o700 });
+    const config = join(dir, "agent.yaml");
+    writeFileSync(
       config,
-    ],
-    { env: { ...process.env, TEND_TEST_MODULES: modules }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (c: Buffer) => {
-    err += c.toString();
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on("data", (c: Buffer) => {
-      out += c.toString();
-      if (out.includes("daemon: node daemon-1")) resolve();
+      `server: http://127.0.0.1:9\nnode: daemon-1\nstate_dir: ${stateDir}\nschedule: "0 0 1 1 *"\nsplay: 0\nwatch: ${watchMode}\n`,
+    );
+    // What a run leaves for watch mode: a plan with a path and a unit (journalctl is followed if present).
+    writeFileSync(
+      join(stateDir, "watch.json"),
+      JSON.stringify({
+        format: 1,
+        paths: { [config]: ["file:x"] },
+        units: { "x.service": ["service:x"] },
+        notify: {},
+      }),
+    );
+    const modules = join(dir, "modules.txt");
+    writeFileSync(modules, "");
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        `data:text/javascript,${encodeURIComponent(RECORDER)}`,
+        "--import",
+        "tsx",
+        main,
+        "agent",
+        "daemon",
+        "--config",
+        config,
+      ],
+      { env: { ...process.env, TEND_TEST_MODULES: modules }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (c: Buffer) => {
+      err += c.toString();
     });
-    child.once("exit", (code) => reject(new Error(`daemon exited with ${code}: ${err}`)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (c: Buffer) => {
+        out += c.toString();
+        if (out.includes(watchMode ? "watch: 2 resource(s)" : "daemon: node daemon-1")) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`daemon exited with ${code}: ${err}`)));
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    t.equal(await exited, 0, "SIGTERM stops it cleanly");
+    const loaded = readFileSync(modules, "utf8").split("\n").filter(Boolean);
+    t.ok(
+      loaded.some((u) => u.includes("/node-cron/")),
+      "the recorder sees the daemon's modules (node-cron)",
+    );
+    t.ok(
+      loaded.some((u) => u.endsWith("/agent/config.ts")),
+      "and its configuration",
+    );
+    t.equal(
+      loaded.some((u) => u.endsWith("/agent/watch/index.ts")),
+      watchMode,
+      watchMode ? "and the watcher" : "the watcher only with watch: true",
+    );
+    const runCode =
+      /\/node_modules\/(undici|liquidjs|ajv)\/|\/agent\/(run|http|store\/report-spool|store\/catalog-cache|engine\/[^/]+)\.ts$|\/agent\/client\//;
+    t.same(
+      loaded.filter((u) => runCode.test(u)),
+      [],
+      "nothing a run or a flush needs",
+    );
+    t.same(
+      loaded.filter((u) => u.startsWith("Intl.")),
+      [],
+      "node-cron computed its next run without constructing an Intl.DateTimeFormat",
+    );
   });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  t.equal(await exited, 0, "SIGTERM stops it cleanly");
-  const loaded = readFileSync(modules, "utf8").split("\n").filter(Boolean);
-  t.ok(
-    loaded.some((u) => u.includes("/node-cron/")),
-    "the recorder sees the daemon's modules (node-cron)",
-  );
-  t.ok(
-    loaded.some((u) => u.endsWith("/agent/config.ts")),
-    "and its configuration",
-  );
-  const runCode =
-    /\/node_modules\/(undici|liquidjs|ajv)\/|\/agent\/(run|http|store\/report-spool|store\/catalog-cache|engine\/[^/]+)\.ts$|\/agent\/client\//;
-  t.same(
-    loaded.filter((u) => runCode.test(u)),
-    [],
-    "nothing a run or a flush needs",
-  );
-  t.same(
-    loaded.filter((u) => u.startsWith("Intl.")),
-    [],
-    "node-cron computed its next run without constructing an Intl.DateTimeFormat",
-  );
-});
 
 t.test("the daemon's own Node.js flags and glibc settings do not reach its runs", async (t) => {
   const self = selfCommand(["--jitless", "--no-icu-timezone-data", "--max-old-space-size=200"]);

@@ -1,8 +1,9 @@
 /** The plan as people read it: markers, property changes, diffs, colour only on request, the summary. */
 import t from "tap";
-import { formatReport, formatResource, formatSummary } from "../../agent/output.js";
-import { summarize } from "../../agent/report.js";
-import type { Report, ResourceReport } from "../../core/types.js";
+import { formatCheck, formatReport, formatResource, formatSummary } from "../../agent/output.js";
+import { summarize, summarizeChecks } from "../../agent/report.js";
+import { logLine } from "../../cli/commands/agent-run.js";
+import type { CheckReport, Report, ResourceReport } from "../../core/types.js";
 
 const plain = { color: false };
 
@@ -76,6 +77,13 @@ const cases: [string, ResourceReport, string][] = [
     "? exec:reload  unknown (depends on a change above; as the box is now: executed)\n",
   ],
   [
+    "unknown whose check fails on the box as it is now says so, as a reason, not a failure",
+    res("service:ssh", "unknown", {
+      error: "service:ssh: systemctl show ssh exited 1: System has not been booted with systemd\nmore",
+    }),
+    "? service:ssh  unknown (depends on a change above; checking it now fails: service:ssh: systemctl show ssh exited 1: System has not been booted with systemd)\n",
+  ],
+  [
     "skipped names the failure behind it",
     res("file:/b", "skipped", { error: "service:nginx failed" }),
     "· file:/b  skipped: service:nginx failed\n",
@@ -120,4 +128,63 @@ t.test("the summary line counts by outcome; noop says would change", async (t) =
   const plan = [res("file:/a", "would-change"), res("exec:b", "unknown"), res("file:/c", "unchanged")];
   t.equal(formatSummary(report(plan, "noop")), "1 would change, 1 unknown, 1 unchanged in 0.21s\n");
   t.equal(formatReport(report([res("file:/c", "unchanged")]), plain), "1 unchanged in 0.21s\n");
+});
+
+function check(id: string, status: CheckReport["status"], reason: string, excerpt?: string): CheckReport {
+  return { id, type: "http", status, attempts: 1, duration_ms: 3, reason, ...(excerpt ? { excerpt } : {}) };
+}
+
+t.test(
+  "a check prints a line when it is not ok (every one in a plan), a failure with its excerpt",
+  async (t) => {
+    const ok = check("http:http://127.0.0.1/healthz", "ok", "status 200");
+    t.equal(formatCheck(ok, plain), "", "an apply does not list passing checks");
+    t.equal(
+      formatCheck(ok, { ...plain, showOk: true }),
+      "✓ check http:http://127.0.0.1/healthz  ok: status 200\n",
+    );
+    t.equal(
+      formatCheck(check("tcp:db:5432", "failed", "connection refused (ECONNREFUSED)"), plain),
+      "! check tcp:db:5432  failed: connection refused (ECONNREFUSED)\n",
+    );
+    t.equal(
+      formatCheck(check("web", "failed", "status 503, wanted 2xx", "maintenance\nback soon\n"), plain),
+      "! check web  failed: status 503, wanted 2xx\n    maintenance\n    back soon\n",
+    );
+    t.equal(
+      formatCheck(check("web", "skipped", "service:nginx failed"), plain),
+      "· check web  skipped: service:nginx failed\n",
+    );
+    t.match(
+      formatCheck(check("web", "unknown", "status 503, wanted 2xx; file:/a would change first"), plain),
+      /^\? check web {2}unknown: /,
+    );
+  },
+);
+
+t.test("the summary line counts the checks after the resources", async (t) => {
+  const withChecks = (checks: CheckReport[], mode: Report["mode"] = "apply"): Report => {
+    const r = report([res("file:/a", "changed"), res("file:/b", "unchanged")], mode);
+    return { ...r, summary: { ...r.summary, ...summarizeChecks(checks) }, checks };
+  };
+  const ok = check("a", "ok", "status 200");
+  t.equal(formatSummary(withChecks([ok, ok])), "1 changed, 1 unchanged; 2 checks ok in 0.21s\n");
+  t.equal(
+    formatSummary(withChecks([ok, check("b", "failed", "x"), check("c", "skipped", "y")])),
+    "1 changed, 1 unchanged; 3 checks: 1 ok, 1 failed, 1 skipped in 0.21s\n",
+  );
+  const plan = withChecks([ok, check("b", "failed", "status 500, wanted 2xx")], "noop");
+  t.equal(
+    formatReport(plan, plain),
+    "~ file:/a\n✓ check a  ok: status 200\n! check b  failed: status 500, wanted 2xx\n1 would change, 1 unchanged; 2 checks: 1 ok, 1 failed in 0.21s\n",
+    "a whole plan lists every probe",
+  );
+});
+
+t.test("the daemon's log line counts failed checks when the catalog has checks", async (t) => {
+  const plainRun = report([res("file:/a", "unchanged")]);
+  t.notMatch(logLine(plainRun, null, 0), /checks_failed/, "no checks, no field");
+  const checks = [check("a", "failed", "status 500, wanted 2xx"), check("b", "ok", "status 200")];
+  const withChecks = { ...plainRun, summary: { ...plainRun.summary, ...summarizeChecks(checks) }, checks };
+  t.match(logLine(withChecks, null, 0), / skipped=0 checks_failed=1 commit=- /);
 });

@@ -186,6 +186,35 @@ t.test("identical declarations in two recipes merge; their edges are united", as
   );
 });
 
+t.test(
+  "a recipe's watch: false marks its resources (any declaring recipe wins); others carry no key",
+  async (t) => {
+    const files = {
+      "nodes.yaml": '- name: "*"\n  recipes: [a, b]\n',
+      "a/recipe.yaml": "resources:\n  - package: curl\n  - package: git\n",
+      "b/recipe.yaml": "watch: false\nresources:\n  - package: wget\n  - package: git\n",
+    };
+    const c = build(repo(files), "n");
+    t.same(Object.fromEntries(c.resources.map((r) => [r.id, r.watch ?? "watched"])), {
+      "package:curl": "watched",
+      "package:git": false,
+      "package:wget": false,
+    });
+    t.notOk("watch" in c.resources.find((r) => r.id === "package:curl")!, "no key at all when not opted out");
+    t.ok(isValid("catalog", c), "the catalog schema takes it");
+    const without = build(
+      repo({ ...files, "b/recipe.yaml": "resources:\n  - package: wget\n  - package: git\n" }),
+      "n",
+    );
+    t.equal(
+      c.resources.find((r) => r.id === "package:git")?.digest,
+      without.resources.find((r) => r.id === "package:git")?.digest,
+      "watch is not desired state: the digest is the same",
+    );
+    t.notMatch(JSON.stringify(without), /"watch"/, "a catalog of recipes without watch has no watch key");
+  },
+);
+
 t.test("normalisation: defaults, modes, link by target, exec argv", async (t) => {
   const dir = repo({
     "nodes.yaml": '- name: "*"\n  recipes: [a]\n',

@@ -5,12 +5,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type App, buildApp, connectGate } from "../../server/app.js";
+import { type App, type AppOptions, buildApp, connectGate } from "../../server/app.js";
 import { type CompilerFns, coreCompiler } from "../../server/compiler.js";
 import { loadConfig } from "../../server/config.js";
 import { GitGate } from "../../server/git/gate.js";
 import { GitMirror } from "../../server/git/mirror.js";
 import { hashSecret, newSecret } from "../../server/identity.js";
+import { hashPassword } from "../../server/passwords.js";
+import type { Role } from "../../server/roles.js";
+import type { Rollouts, Signals } from "../../server/signals.js";
 import { loadSigningKey } from "../../server/signing.js";
 import type { Storage } from "../../server/storage/types.js";
 import { goodRecipes, TestRepo } from "./server-git.js";
@@ -28,6 +31,10 @@ export interface TestServer extends App {
     glob?: string;
     reenroll?: boolean;
   }): Promise<string>;
+  /** A new admin token with this role. */
+  tokenFor(role: Role): Promise<string>;
+  /** A new account (its password is `${name}-password-1`); returns the password. */
+  addUser(name: string, role: Role): Promise<string>;
   /** Enrols `node` with a fresh token; returns its credential. */
   enroll(node: string): Promise<string>;
   close(): Promise<void>;
@@ -42,6 +49,10 @@ export interface TestServerOptions {
   repo?: TestRepo;
   /** The server's request and connection timeouts (30 s). */
   timeoutMs?: number;
+  logger?: AppOptions["logger"];
+  /** A stand-in for the push channel's signals (null: none), and for rollouts (server/signals.ts). */
+  signals?: Signals | null;
+  rollouts?: Rollouts;
 }
 
 export async function startTestServer(o: TestServerOptions = {}): Promise<TestServer> {
@@ -59,7 +70,16 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   });
   const compiler = o.compiler ?? (await coreCompiler());
   const key = loadSigningKey(dataDir);
-  const built = await buildApp({ config, storage, key, compiler, timeoutMs: o.timeoutMs });
+  const built = await buildApp({
+    config,
+    storage,
+    key,
+    compiler,
+    logger: o.logger,
+    timeoutMs: o.timeoutMs,
+    signals: o.signals,
+    rollouts: o.rollouts ?? null,
+  });
   const mirror = new GitMirror(join(dataDir, "recipes.git"), repo.dir, "main");
   const gate = new GitGate(mirror, config.recipes?.path ?? "", storage, compiler, built.app.log);
   connectGate(built.deps, gate);
@@ -87,6 +107,27 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     });
     return token;
   };
+  const tokenFor = async (role: Role) => {
+    const token = newSecret("admin");
+    await storage.createToken({
+      hash: hashSecret(token),
+      kind: "admin",
+      created_at: Date.now(),
+      expires_at: null,
+      uses_left: null,
+      node_glob: null,
+      reenroll: false,
+      role,
+    });
+    return token;
+  };
+  const addUser = async (name: string, role: Role) => {
+    const password = `${name}-password-1`;
+    const now = Date.now();
+    const password_hash = await hashPassword(password);
+    await storage.createUser({ name, role, password_hash, created_at: now, changed_at: now });
+    return password;
+  };
   return {
     ...built,
     storage,
@@ -95,6 +136,8 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     adminToken,
     dataDir,
     enrollToken,
+    tokenFor,
+    addUser,
     async enroll(node) {
       const res = await built.app.inject({
         method: "POST",

@@ -30,7 +30,7 @@ export interface UiFleet {
   close(): Promise<void>;
 }
 
-async function post(url: string, body: unknown, token?: string): Promise<Response> {
+export async function post(url: string, body: unknown, token?: string): Promise<Response> {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -41,7 +41,7 @@ async function post(url: string, body: unknown, token?: string): Promise<Respons
 }
 
 /** `tend apply DIR --node NAME --json`; the exit code says changes or failures, the report is on stdout. */
-async function apply(recipes: string, node: string, stateDir: string, noop = false): Promise<unknown> {
+export async function apply(recipes: string, node: string, stateDir: string, noop = false): Promise<unknown> {
   const args = ["--import", "tsx", join(repoRoot, "cli/main.ts"), "apply", recipes, "--node", node];
   args.push("--state-dir", stateDir, "--json", ...(noop ? ["--noop"] : []));
   const out = await run(process.execPath, args, {
@@ -54,7 +54,7 @@ async function apply(recipes: string, node: string, stateDir: string, noop = fal
   return JSON.parse(out.stdout);
 }
 
-function recipeRepo(dir: string, resources: string): string {
+export function recipeRepo(dir: string, resources: string): string {
   mkdirSync(join(dir, "main"), { recursive: true });
   writeFileSync(join(dir, "nodes.yaml"), '- name: "*"\n  recipes: [main]\n');
   writeFileSync(join(dir, "main", "recipe.yaml"), `resources:\n${resources}`);

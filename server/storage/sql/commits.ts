@@ -11,6 +11,15 @@ export async function recordCommit(db: Driver, c: CommitRecord): Promise<void> {
   );
 }
 
+export async function updateCommit(db: Driver, c: CommitRecord): Promise<void> {
+  await db.query("UPDATE commits SET valid = $2, problems = $3, summary = $4 WHERE sha = $1", [
+    c.sha,
+    c.valid ? 1 : 0,
+    JSON.stringify(c.problems),
+    c.summary,
+  ]);
+}
+
 export async function getCommit(db: Driver, sha: string): Promise<CommitRecord | undefined> {
   const [r] = await db.query("SELECT * FROM commits WHERE sha = $1", [sha]);
   return r ? commitRecord(r) : undefined;

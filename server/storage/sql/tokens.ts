@@ -1,16 +1,28 @@
 /** Enrolment and admin tokens (by hash only), and the record of what was revoked. */
 import type { Driver, Query } from "../driver.js";
 import { revocationRecord, tokenRecord } from "../rows.js";
-import type { RevocationRecord, TokenRecord } from "../types.js";
+import type { NewToken, RevocationRecord, TokenRecord } from "../types.js";
 
 /** The id a token is shown and revoked by: the first 12 hex digits of its hash. */
 export const tokenId = (hash: string): string => hash.slice(0, 12);
 
-export async function createToken(db: Driver, t: TokenRecord): Promise<void> {
+/** What a dashboard session opened with an admin token is stored under (sessions.principal). */
+export const tokenSessionKey = (hash: string): string => `token:${hash}`;
+
+export async function createToken(db: Driver, t: NewToken): Promise<void> {
   await db.query(
-    `INSERT INTO tokens (hash, kind, created_at, expires_at, uses_left, node_glob, reenroll)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [t.hash, t.kind, t.created_at, t.expires_at, t.uses_left, t.node_glob, t.reenroll ? 1 : 0],
+    `INSERT INTO tokens (hash, kind, created_at, expires_at, uses_left, node_glob, reenroll, role)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      t.hash,
+      t.kind,
+      t.created_at,
+      t.expires_at,
+      t.uses_left,
+      t.node_glob,
+      t.reenroll ? 1 : 0,
+      t.kind === "admin" ? (t.role ?? "admin") : null,
+    ],
   );
 }
 
@@ -35,9 +47,9 @@ export function revokeToken(
     if (rows.length !== 1) return { revoked: [], ambiguous: rows.length > 1 };
     const hash = String(rows[0]?.hash);
     await deleteTokens(q, [hash], now);
-    // Sessions do not record which admin token opened them: revoking one ends them all, so a
-    // leaked token's dashboard session does not outlive it (the other admins log in again).
-    if (rows[0]?.kind === "admin") await q("DELETE FROM sessions", []);
+    // The dashboard sessions it opened end with it (they read the token at each request anyway).
+    if (rows[0]?.kind === "admin")
+      await q("DELETE FROM sessions WHERE principal = $1", [tokenSessionKey(hash)]);
     return { revoked: [hash], ambiguous: false };
   });
 }

@@ -2,9 +2,15 @@
 import { formatProblem } from "../../../core/errors.js";
 import type { Storage } from "../../storage/types.js";
 import type { StaleCut } from "../../storage/ui-types.js";
+import { type ActionContext, commitActions } from "../actions.js";
 import { ago, type Html, html, shortSha } from "../html.js";
 
-export async function commitsPage(storage: Storage, stale: StaleCut, now: number): Promise<Html> {
+export async function commitsPage(
+  storage: Storage,
+  stale: StaleCut,
+  now: number,
+  ctx?: ActionContext,
+): Promise<Html> {
   const [commits, live] = await Promise.all([storage.listCommits(100), storage.liveCommit()]);
   const rollout = await storage.ui.rollout(live, stale);
   const total = rollout.converged + rollout.failed + rollout.older + rollout.stale;
@@ -28,13 +34,14 @@ ${part(rollout.stale, rollout.stale ? "warn" : "", "stale", "/ui/?stale=1")}
 </section>
 <svg class="rollout" viewBox="0 0 1000 12" preserveAspectRatio="none" role="img" aria-label="rollout">${bar(rollout.converged, "r-ok")}${bar(rollout.failed, "r-failed")}${bar(rollout.older, "r-older")}${bar(rollout.stale, "r-stale")}</svg>
 </section>
-<table class="commits"><thead><tr><th>commit</th><th>summary</th><th>seen</th><th>state</th></tr></thead><tbody>
+<table class="commits"><thead><tr><th>commit</th><th>summary</th><th>seen</th><th>state</th>${ctx && commitActions(ctx, "", false) ? html`<th>actions</th>` : ""}</tr></thead><tbody>
 ${commits.map(
   (c) => html`<tr${c.sha === live ? html` class="live"` : ""}>
 <td><code title="${c.sha}">${shortSha(c.sha)}</code></td>
 <td>${c.summary}${c.problems.length ? html`<ul class="problems">${c.problems.map((p) => html`<li><code>${formatProblem(p)}</code></li>`)}</ul>` : ""}</td>
 <td>${ago(c.seen_at, now)}</td>
 <td>${c.sha === live ? html`<span class="badge s-live">live</span>` : c.valid ? html`<span class="badge s-unchanged">valid</span>` : html`<span class="badge s-failed">refused</span>`}</td>
+${ctx && commitActions(ctx, c.sha, c.valid) ? html`<td>${commitActions(ctx, c.sha, c.valid)}</td>` : ""}
 </tr>`,
 )}
 </tbody></table>

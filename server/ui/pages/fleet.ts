@@ -2,6 +2,7 @@
 
 import type { Storage } from "../../storage/types.js";
 import type { FleetQuery, FleetSort, StaleCut } from "../../storage/ui-types.js";
+import { type ActionContext, fleetActions } from "../actions.js";
 import { strip } from "../charts.js";
 import { ago, type Html, html, query, shortSha } from "../html.js";
 import { badge, duplicateAlerts, nodeHref, pageParam, pager } from "../layout.js";
@@ -39,6 +40,7 @@ export async function fleetPage(
   p: FleetParams,
   stale: StaleCut,
   now: number,
+  ctx?: ActionContext,
 ): Promise<Html> {
   const live = await storage.liveCommit();
   const fq: FleetQuery = {
@@ -88,6 +90,7 @@ ${card(counts.onLive, `on the newest commit ${shortSha(live)}`, "/ui/commits")}
 <input type="hidden" name="sort" value="${p.sort}">${p.desc ? html`<input type="hidden" name="dir" value="desc">` : ""}
 <button type="submit">Filter</button> <a href="/ui/">clear</a>
 </form>
+${ctx ? fleetActions(ctx, filterFields(p), total) : ""}
 <p class="muted">${total} node${total === 1 ? "" : "s"} shown${total !== counts.nodes ? ` of ${counts.nodes}` : ""}; stale means no report for more than two agent intervals.</p>
 <table class="fleet">
 <thead><tr>${sortLink("name", "node")}${sortLink("last_run", "last run")}${sortLink("status", "status")}${sortLink("drifted", "drifted")}${sortLink("commit", "commit")}<th>last 30 runs</th></tr></thead>
@@ -106,4 +109,11 @@ ${rows.map(
 </table>
 ${rows.length === 0 ? html`<p class="empty">No node matches.</p>` : ""}
 ${pager("/ui/", { ...keep, sort: p.sort, dir: p.desc ? "desc" : undefined }, p.page, pages)}`;
+}
+
+/** The filter as form fields, for the run / plan forms (routes/ui-actions.ts reads them back). */
+export function filterFields(
+  p: Pick<FleetParams, "status" | "drifted" | "stale" | "q">,
+): Record<string, string | undefined> {
+  return { status: p.status, drifted: p.drifted ? "1" : undefined, stale: p.stale ? "1" : undefined, q: p.q };
 }

@@ -1,9 +1,11 @@
-/** One node: its facts, its runs over time, its latest report's resources and its older reports. */
+/** One node: its facts, its runs over time, its latest report's checks and resources, and its older reports. */
 import type { Facts, Json } from "../../../core/types.js";
 import type { Storage } from "../../storage/types.js";
+import { type ActionContext, nodeActions } from "../actions.js";
 import { runsChart } from "../charts.js";
 import { ago, type Html, html, shortSha } from "../html.js";
 import { badge, duplicateAlerts, pager, reportHref } from "../layout.js";
+import { checkList, checksSummary } from "./checks.js";
 import { resourceList } from "./resources.js";
 
 const reportsPerPage = 25;
@@ -32,6 +34,7 @@ export async function nodePage(
   name: string,
   page: number,
   now: number,
+  ctx?: ActionContext,
 ): Promise<Html | null> {
   const info = await storage.ui.nodeInfo(name);
   if (!info) return null;
@@ -47,13 +50,15 @@ ${duplicateAlerts(
   duplicates.filter((d) => d.node === name),
   now,
 )}
+${ctx ? nodeActions(ctx, info.name) : ""}
 <p class="muted">enrolled ${ago(info.enrolled_at, now)} · last seen ${ago(info.last_seen, now)} · commit <code>${shortSha(info.last_commit)}</code> · ${info.reports} report${info.reports === 1 ? "" : "s"}</p>
 <section><h2>Facts</h2>${factsSummary(info.facts)}</section>
 <section><h2>Runs over time</h2>${chartRuns.length ? runsChart(chartRuns) : html`<p class="muted">No runs yet.</p>`}</section>
 <section><h2>Latest report</h2>
 ${
   latest
-    ? html`<p><a href="${reportHref(latest.id)}">${latest.started_at}</a> · ${latest.mode} · ${badge(latest.status)} · ${latest.summary.changed} changed, ${latest.summary.drifted} drifted, ${latest.summary.failed} failed, ${latest.summary.unchanged} unchanged</p>
+    ? html`<p><a href="${reportHref(latest.id)}">${latest.started_at}</a> · ${latest.mode}${latest.trigger === "watch" ? " · watch repair" : ""} · ${badge(latest.status)} · ${latest.summary.changed} changed, ${latest.summary.drifted} drifted, ${latest.summary.failed} failed, ${latest.summary.unchanged} unchanged${checksSummary(latest) ? ` · checks: ${checksSummary(latest)}` : ""}</p>
+${checkList(latest.checks)}
 ${resourceList(latest.resources, { collapseUnchanged: true })}`
     : html`<p class="muted">No report yet.</p>`
 }

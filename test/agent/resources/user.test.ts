@@ -1,16 +1,17 @@
 /** The user kind against the real /etc/passwd, with `tendtest` names removed afterwards. */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { user } from "../../../agent/resources/user.js";
 import { Accounts } from "../../../agent/sys/accounts.js";
+import { tend } from "../../helpers/cli.js";
 import { context, type KindCase, resource, runCases } from "../../helpers/kind-harness.js";
 
 const root = mkdtempSync(join(tmpdir(), "tend-user-"));
 const stateDir = join(root, "state");
-const users = ["tendtestu1", "tendtestu2", "tendtestu3", "tendtestu4"];
+const users = ["tendtestu1", "tendtestu2", "tendtestu3", "tendtestu4", "tendtestu5", "tendtestapp"];
 const groups = ["tendtestug", "tendtestug2"];
 const cleanup = () => {
   for (const u of users) spawnSync("userdel", ["-r", u], { stdio: "ignore" });
@@ -82,6 +83,13 @@ const cases: KindCase[] = [
     },
   },
   {
+    name: "a new user whose name is an existing group's gets that group as its primary group",
+    given: () => spawnSync("groupadd", ["-g", "59925", "tendtestu5"]),
+    resource: resource("user", "tendtestu5", { ensure: "present" }),
+    expect: [{ property: "ensure", from: "absent", to: "present" }],
+    after: (t) => t.equal(get("tendtestu5")?.gid, 59925),
+  },
+  {
     name: "creates a system user",
     resource: resource("user", "tendtestu4", { ensure: "present", system: true }),
     expect: [{ property: "ensure" }],
@@ -98,4 +106,30 @@ t.test("a group that does not exist is named", async (t) => {
     code: "TEND_E_UNKNOWN_OWNER",
     message: /tendtest-nosuchgroup/,
   });
+});
+
+t.test("group: app and user: app (no gid) converge in one apply, the group first", async (t) => {
+  const dir = join(root, "recipes");
+  mkdirSync(join(dir, "app"), { recursive: true });
+  writeFileSync(join(dir, "nodes.yaml"), '- name: "*"\n  recipes: [app]\n');
+  // The user is declared first: its automatic edge puts the group of its name before it.
+  writeFileSync(
+    join(dir, "app", "recipe.yaml"),
+    "resources:\n  - user: tendtestapp\n    shell: /bin/sh\n  - group: tendtestapp\n    gid: 59926\n",
+  );
+  const compiled = tend(["compile", dir, "--node", "web-1"]);
+  t.equal(compiled.code, 0, compiled.stderr);
+  const resources = (JSON.parse(compiled.stdout) as { resources: { id: string; require: string[] }[] })
+    .resources;
+  t.same(
+    resources.map((r) => r.id),
+    ["group:tendtestapp", "user:tendtestapp"],
+  );
+  t.same(resources[1]?.require, ["group:tendtestapp"]);
+  const state = join(root, "apply-state");
+  const first = tend(["apply", dir, "--node", "web-1", "--state-dir", state]);
+  t.equal(first.code, 2, `the first apply changes: ${first.stdout}${first.stderr}`);
+  t.equal(get("tendtestapp")?.gid, 59926, "the user's primary group is the declared group");
+  const second = tend(["apply", dir, "--node", "web-1", "--state-dir", state]);
+  t.equal(second.code, 0, `the second apply changes nothing: ${second.stdout}`);
 });
