@@ -111,6 +111,21 @@ t.test("a stream is the node's own, and ends when its credential is revoked (TRU
   t.match(await refusedBody(base, "web-1", web1), { status: 401 }, "and it cannot be opened again");
 });
 
+t.test("revoked from the console or the API, a node's stream ends at once", async (t) => {
+  // A heartbeat of an hour: only the revocation itself can end the stream in time.
+  const { s, base } = await listening({ config: { push: { heartbeat: "1h" } } });
+  t.teardown(() => s.close());
+  const web1 = await s.enroll("web-1");
+  const stream = await openStream(base, "web-1", web1);
+  await stream.next((e) => e.event === "hello");
+  t.equal((await admin(s, "/api/v1/nodes/web-1/revoke", {})).status, 200);
+  const ended = await Promise.race([
+    stream.ended.then(() => true),
+    new Promise((r) => setTimeout(() => r(false), 10_000)),
+  ]);
+  t.ok(ended, "the stream ended with the revocation, not at a heartbeat");
+});
+
 t.test("a node that reconnects gets what it missed, as one event", async (t) => {
   const { s, base } = await listening({ config: { push: { replay: "2s" } } });
   t.teardown(() => s.close());
