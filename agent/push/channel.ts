@@ -136,6 +136,7 @@ export class PushChannel {
     if (e.event === "hello") {
       const beat = Number(data.heartbeat_ms);
       // Three heartbeats of silence: the server or the path to it is gone without a word.
+      req.removeAllListeners("timeout");
       req.setTimeout(Number.isFinite(beat) && beat > 0 ? Math.max(3 * beat, 10_000) : 90_000, () =>
         req.destroy(new Error("the stream went silent")),
       );

@@ -20,12 +20,17 @@ interface Summary {
   commit: string | null;
 }
 
-async function setup(t: { teardown(fn: () => unknown): void }, nodes: string[], slow: string[] = []) {
+async function setup(
+  t: { teardown(fn: () => unknown): void },
+  nodes: string[],
+  slow: string[] = [],
+  serverExtra = "",
+) {
   const dir = mkdtempSync(join(tmpdir(), "tend-push-agent-"));
   const root = join(dir, "target");
   const repo = new TestRepo();
   repo.commit(pushRecipes(root, nodes, "v1\n", slow), "v1");
-  const server = await pushServerConfig(dir, repo.dir);
+  const server = await pushServerConfig(dir, repo.dir, serverExtra);
   const admin = (await tendServer(["token", "create", "--admin", "--config", server.file])).stdout.trim();
   const proc = { current: await spawnServer(server.file) };
   t.teardown(async () => {
@@ -144,3 +149,17 @@ t.test(
     t.pass("and hears signals again");
   },
 );
+
+t.test("a stream that goes silent (the server frozen) is taken for dead and opened again", async (t) => {
+  const { server, proc } = await setup(t, ["q-1"], [], "push:\n  heartbeat: 1s\n");
+  const d = await startDaemon({ server: server.url, serverConfig: server.file, node: "q-1" });
+  t.teardown(() => d.stop());
+  await d.waitFor(/push: connected/);
+  // Stopped, the server keeps the connection (the kernel still answers) but sends nothing.
+  proc.current.child.kill("SIGSTOP");
+  await d.waitFor(/push: stream lost \(the stream went silent\)/, 1, 60_000);
+  t.pass("three heartbeats (here 10 s at least) of silence end the stream");
+  proc.current.child.kill("SIGCONT");
+  await d.waitFor(/push: connected/, 2, 120_000);
+  t.pass("and it is opened again once the server answers");
+});
