@@ -6,6 +6,7 @@
  */
 import { type Driver, schemaStatements } from "./driver.js";
 import { auditSchema } from "./sql/audit.js";
+import { signalStatements } from "./sql/signals.js";
 import { usersSchema } from "./sql/users.js";
 import { uiSchemaStatements } from "./ui.js";
 
@@ -21,7 +22,13 @@ const addColumn = (c: (typeof addedColumns)[number], ifMissing: string) =>
   `ALTER TABLE ${c.table} ADD COLUMN ${ifMissing}${c.column} ${c.type}`;
 
 export async function migrate(db: Driver): Promise<void> {
-  const create = [...schemaStatements, ...uiSchemaStatements, ...usersSchema, ...auditSchema(db.kind)];
+  const create = [
+    ...schemaStatements,
+    ...uiSchemaStatements,
+    ...usersSchema,
+    ...auditSchema(db.kind),
+    ...signalStatements(db.kind),
+  ];
   if (db.kind === "postgres") {
     await db.migrate([...create, ...addedColumns.map((c) => addColumn(c, "IF NOT EXISTS "))]);
     return;

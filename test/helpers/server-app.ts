@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type App, type AppOptions, buildApp } from "../../server/app.js";
+import { type App, type AppOptions, buildApp, connectGate } from "../../server/app.js";
 import { type CompilerFns, coreCompiler } from "../../server/compiler.js";
 import { loadConfig } from "../../server/config.js";
 import { GitGate } from "../../server/git/gate.js";
@@ -47,9 +47,11 @@ export interface TestServerOptions {
   compiler?: CompilerFns;
   /** Reuse this repository (and do not delete it on close). */
   repo?: TestRepo;
+  /** The server's request and connection timeouts (30 s). */
+  timeoutMs?: number;
   logger?: AppOptions["logger"];
-  /** Stand-ins for issue 11's push channel and rollouts (server/signals.ts). */
-  signals?: Signals;
+  /** A stand-in for the push channel's signals (null: none), and for rollouts (server/signals.ts). */
+  signals?: Signals | null;
   rollouts?: Rollouts;
 }
 
@@ -74,12 +76,13 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     key,
     compiler,
     logger: o.logger,
-    signals: o.signals ?? null,
+    timeoutMs: o.timeoutMs,
+    signals: o.signals,
     rollouts: o.rollouts ?? null,
   });
   const mirror = new GitMirror(join(dataDir, "recipes.git"), repo.dir, "main");
   const gate = new GitGate(mirror, config.recipes?.path ?? "", storage, compiler, built.app.log);
-  built.deps.gate = gate;
+  connectGate(built.deps, gate);
   if (o.recipes !== null) await gate.refresh();
   const adminToken = newSecret("admin");
   await storage.createToken({
