@@ -26,6 +26,8 @@ export interface AgentConfig {
   watch: boolean;
   /** The fight guard: more than `repairs` watch repairs of one resource within `windowS` make it contested. */
   watchGuard: { repairs: number; windowS: number };
+  /** Whether the daemon holds a push stream to the server (agent/push/channel.ts). */
+  push: boolean;
 }
 
 interface RawConfig {
@@ -42,6 +44,7 @@ interface RawConfig {
   watch?: boolean;
   watch_guard_repairs?: number;
   watch_guard_window?: string;
+  push?: boolean;
 }
 
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -111,6 +114,7 @@ export function parseConfig(text: string, file: string): AgentConfig {
       repairs: raw.watch_guard_repairs ?? 5,
       windowS: durationS(raw.watch_guard_window ?? "10m"),
     },
+    push: raw.push ?? true,
   };
 }
 

@@ -11,6 +11,12 @@
  * Between runs, reports left in the spool are retried with jittered exponential backoff, each
  * attempt a child process too (`tend agent flush`).
  *
+ * With `push` (the default) the daemon also holds the push channel (agent/push/channel.ts): a
+ * signal starts a run at once (or within the spread the server asks for), `run` and `noop` as
+ * `tend agent run [--noop]`, a new commit as `tend agent run --if-changed` (one 304 when this
+ * node's catalog did not change). A signal during a run queues one more run, never more: the
+ * queued one is the strongest asked for (run over commit over noop).
+ *
  * The daemon spends nearly all its life waiting, so it loads only what waiting needs: its
  * configuration, node-cron and signal handling. Everything a run or a flush needs (the HTTP client,
  * the verifier, the engine) is loaded by the child processes; nothing here may import it, even
@@ -18,11 +24,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
 import cron, { type ScheduledTask } from "node-cron";
 import { TendError } from "../core/errors.js";
 import { type AgentConfig, loadConfig } from "./config.js";
 import { useLocalClock } from "./cron-clock.js";
+import { childEnv, mergeRuns, type RunKind, runCommand, selfCommand } from "./daemon-children.js";
+import { PushChannel, type Signal } from "./push/channel.js";
 import { errorText } from "./report.js";
 import { backoffMs, spooled } from "./store/report-spool-names.js";
 import type { Watcher } from "./watch/index.js";
@@ -34,61 +41,15 @@ export function splayMs(node: string, splayS: number): number {
   return Math.floor((n / 2 ** 32) * splayS * 1000);
 }
 
-/** The command for one run (a watch run of `ids`, else a scheduled one): under systemd, in a transient scope of its own. */
-export function runCommand(
-  configFile: string,
-  env: NodeJS.ProcessEnv = process.env,
-  ids?: string[],
-): string[] {
-  const trigger = ids
-    ? ["--trigger", "watch", ...ids.flatMap((id) => ["--resource", id])]
-    : ["--trigger", "schedule"];
-  const self = [...selfCommand(), "agent", "run", "--log-line", "--config", configFile, ...trigger];
-  const systemdRun = ["/usr/bin/systemd-run", "/bin/systemd-run"].find((p) => existsSync(p));
-  if (env.INVOCATION_ID && systemdRun && env.TEND_RUN_SCOPE !== "0") {
-    const unit = `tend-run-${Date.now()}`;
-    return [
-      systemdRun,
-      "--scope",
-      "--quiet",
-      "--collect",
-      `--unit=${unit}`,
-      "--description=tend agent run",
-      ...self,
-    ];
-  }
-  return self;
-}
-
-/**
- * Node.js flags that tend-agent.service gives the daemon process alone (install.sh, ExecStart):
- * they save memory in a process that only waits (docs/agent.md, "Idle memory") and would slow a
- * run, so selfCommand() leaves them out of the command lines of runs and flushes.
- * `--jitless`: no JIT compilers, so none of their code or code space is paged in (about 1.5 MiB).
- * `--no-icu-timezone-data`: `Date` reads the local time zone from the C library, not ICU.
- */
-export const DAEMON_NODE_FLAGS: readonly string[] = ["--jitless", "--no-icu-timezone-data"];
-
-/**
- * glibc settings tend-agent.service gives the daemon alone (install.sh): a fixed trim threshold
- * returns the heap freed after start-up, and allocations from 16 KiB up are mapped and unmapped on
- * their own instead of leaving holes in the heap (2 MiB less in the daemon). A run makes many such
- * allocations, each then a system call, so childEnv() takes both out of its environment.
- */
-export const DAEMON_ENV: readonly string[] = ["MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"];
-
-/** The environment of a run or a flush: this process's, without the daemon's own settings. */
-export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const out = { ...env };
-  for (const key of DAEMON_ENV) delete out[key];
-  return out;
-}
-
-/** This program as a command line: node, its flags (not the daemon's own), the bundle (or the CLI entry). */
-export function selfCommand(execArgv: readonly string[] = process.execArgv): string[] {
-  const flags = execArgv.filter((f) => !DAEMON_NODE_FLAGS.includes(f));
-  return [process.execPath, ...flags, process.argv[1] ?? "tend"];
-}
+export {
+  childEnv,
+  DAEMON_ENV,
+  DAEMON_NODE_FLAGS,
+  mergeRuns,
+  type RunKind,
+  runCommand,
+  selfCommand,
+} from "./daemon-children.js";
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -115,6 +76,22 @@ export async function daemon(configFile: string): Promise<number> {
   let watcher: Watcher | null = null;
   let watchRun = false;
   let tickAfterRun = false;
+  // The push channel (agent/push/): a signalled run, or the one run queued behind the current one.
+  let channel: PushChannel | null = null;
+  let next: RunKind | null = null;
+  let signalTimer: NodeJS.Timeout | null = null;
+  let signalKind: RunKind | null = null;
+
+  /** After a run or a flush: the queued signalled run (a waiting tick joins it), else the tick. */
+  const startWaiting = (tickWaiting: boolean): boolean => {
+    if (next) {
+      const kind = tickWaiting ? mergeRuns(next, "run") : next;
+      next = null;
+      log(`daemon: starting the queued run${kind === "run" ? "" : ` (${kind})`}`);
+      return startRun({ kind, push: true });
+    }
+    return tickWaiting && startRun();
+  };
 
   const scheduleFlush = () => {
     if (flushTimer || stopping) return;
@@ -137,30 +114,38 @@ export async function daemon(configFile: string): Promise<number> {
         if (stopping) return;
         if (code === 0) flushAttempt = 0;
         else scheduleFlush();
-        if (runAfterFlush) {
-          runAfterFlush = false;
-          startRun();
-        }
+        const tick = runAfterFlush;
+        runAfterFlush = false;
+        startWaiting(tick);
       });
     }, backoffMs(flushAttempt));
     flushTimer.unref();
   };
 
-  const startRun = (ids?: string[]): boolean => {
+  const startRun = (o: { ids?: string[]; kind?: RunKind; push?: boolean } = {}): boolean => {
     if (stopping) return false;
+    const kind = o.kind ?? "run";
+    if (child && o.push) {
+      // A signal during a run: one more run after it, whatever else is asked meanwhile.
+      log(`push: a run is in progress; ${next ? "the queued run stays the one" : "one more run queued"}`);
+      next = mergeRuns(next, kind);
+      return false;
+    }
     if (child) {
-      if (!ids && watchRun) tickAfterRun = true;
-      else if (!ids) log("tick skipped: the previous run is still going");
+      if (!o.ids && watchRun) tickAfterRun = true;
+      else if (!o.ids) log("tick skipped: the previous run is still going");
       return false;
     }
     if (flusher) {
       // A flush is short (the spool is bounded); the run starts when it ends, so reports go once.
-      if (!ids) runAfterFlush = true;
+      if (o.push) next = mergeRuns(next, kind);
+      else if (!o.ids) runAfterFlush = true;
       return false;
     }
-    const argv = runCommand(configFile, process.env, ids);
-    watchRun = Boolean(ids);
-    if (!ids) watcher?.runStarted("all");
+    const argv = runCommand(configFile, process.env, o);
+    watchRun = Boolean(o.ids);
+    // A plan changes nothing, so what the watcher sees during it is not the run's own doing.
+    if (!o.ids && kind !== "noop") watcher?.runStarted("all");
     scoped = argv[0]?.endsWith("systemd-run") ?? false;
     // The run's line is relayed through the daemon so the journal files it under tend-agent.service
     // (a scoped run's own output is filed under its scope).
@@ -172,10 +157,9 @@ export async function daemon(configFile: string): Promise<number> {
       watcher?.runEnded();
       if (code === 1 || signal) log(`run ended with ${signal ?? `exit ${code}`}`);
       if (stopping) return done(0);
-      if (tickAfterRun) {
-        tickAfterRun = false;
-        startRun();
-      } else if ((await spooled(config.stateDir)) > 0) scheduleFlush();
+      const tick = tickAfterRun;
+      tickAfterRun = false;
+      if (!startWaiting(tick) && (await spooled(config.stateDir)) > 0) scheduleFlush();
     });
     return true;
   };
@@ -186,7 +170,40 @@ export async function daemon(configFile: string): Promise<number> {
     watcher = null;
     if (!config.watch) return log("watch: off");
     const { Watcher } = await import("./watch/index.js");
-    watcher = await Watcher.start({ stateDir: config.stateDir, log, repair: (ids) => startRun(ids) });
+    watcher = await Watcher.start({ stateDir: config.stateDir, log, repair: (ids) => startRun({ ids }) });
+  };
+
+  const onSignal = (signal: Signal) => {
+    if (stopping) return;
+    const commit = signal.commit ? ` for commit ${signal.commit.slice(0, 12)}` : "";
+    if (signalTimer) {
+      log(`push: ${signal.kind} signal${commit}; joins the run about to start`);
+      signalKind = mergeRuns(signalKind, signal.kind);
+      return;
+    }
+    signalKind = signal.kind;
+    // The server spreads a fleet-wide signal over spread_ms, so the fleet does not pull at once.
+    const wait = Math.floor(Math.random() * signal.spreadMs);
+    log(
+      `push: ${signal.kind} signal${commit}${wait > 0 ? `; starting in ${(wait / 1000).toFixed(1)}s` : ""}`,
+    );
+    signalTimer = setTimeout(() => {
+      signalTimer = null;
+      const kind = signalKind ?? signal.kind;
+      signalKind = null;
+      startRun({ kind, push: true });
+    }, wait);
+  };
+
+  /** The push channel as the configuration says: kept across a reload unless its server changed. */
+  const connect = (previous: AgentConfig | null) => {
+    const same = previous && previous.server === config.server && previous.stateDir === config.stateDir;
+    if (channel && same && config.push) return;
+    channel?.stop();
+    channel = config.push
+      ? new PushChannel({ server: config.server, stateDir: config.stateDir, onSignal, log })
+      : null;
+    channel?.start();
   };
 
   const arm = () => {
@@ -200,14 +217,16 @@ export async function daemon(configFile: string): Promise<number> {
       }, delay);
     });
     log(
-      `daemon: node ${config.node}, schedule "${config.schedule}", splay offset ${(delay / 1000).toFixed(1)}s, server ${config.server}`,
+      `daemon: node ${config.node}, schedule "${config.schedule}", splay offset ${(delay / 1000).toFixed(1)}s, server ${config.server}, push ${config.push ? "on" : "off"}`,
     );
   };
 
   process.on("SIGHUP", async () => {
     try {
+      const previous = config;
       config = await checked(configFile);
       arm();
+      connect(previous);
       await watchIf();
       log("daemon: configuration reloaded");
     } catch (err) {
@@ -218,6 +237,8 @@ export async function daemon(configFile: string): Promise<number> {
     if (stopping) return;
     stopping = true;
     task?.destroy();
+    channel?.stop();
+    if (signalTimer) clearTimeout(signalTimer);
     watcher?.close();
     if (pendingTimer) clearTimeout(pendingTimer);
     if (flushTimer) clearTimeout(flushTimer);
@@ -240,6 +261,7 @@ export async function daemon(configFile: string): Promise<number> {
   process.on("SIGTERM", onStop);
   process.on("SIGINT", onStop);
   arm();
+  connect(null);
   await watchIf();
   return finished;
 }

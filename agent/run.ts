@@ -50,6 +50,8 @@ interface Chosen {
   source: "server" | "cache";
   ageS: number;
   notice: string | null;
+  /** The server answered 304: the cached catalog is still this node's. */
+  notModified?: boolean;
 }
 
 /** Errors after which the cache is used: the server is away, failing, or cannot compile for us. */
@@ -93,7 +95,7 @@ async function chooseCatalog(
     if (!cached)
       throw new TendError("TEND_E_CATALOG", "the server answered 304 but there is no cached catalog");
     await cache.confirm(now);
-    return { envelope: cached.envelope, source: "server", ageS: 0, notice: null };
+    return { envelope: cached.envelope, source: "server", ageS: 0, notice: null, notModified: true };
   }
   const envelope = verifyEnvelope(fresh.envelope, id.server_key, id.node, "the catalog from the server");
   const applied = await cache.appliedSerial();
@@ -198,6 +200,19 @@ function withInterval(report: Report, config: AgentConfig): Report {
 
 /** One run against the server. The caller holds the run lock (unless noop). */
 export async function agentRun(config: AgentConfig, o: RunOptions = {}): Promise<RunResult> {
+  return (await run(config, o, false))!;
+}
+
+/**
+ * A run for a "new commit" push signal: when the server answers 304 (this node's catalog did not
+ * change with the commit), nothing is converged or reported and the answer is null; otherwise
+ * the run as `agentRun`.
+ */
+export function agentRunIfChanged(config: AgentConfig, o: RunOptions = {}): Promise<RunResult | null> {
+  return run(config, o, true);
+}
+
+async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Promise<RunResult | null> {
   const now = o.now ?? Date.now;
   const startedAt = new Date(now());
   const log = o.log ?? (() => {});
@@ -233,6 +248,7 @@ export async function agentRun(config: AgentConfig, o: RunOptions = {}): Promise
     const flush = await spool.flush((r) => api.report(r));
     throw new CatalogRefusedError(err, report, flush);
   }
+  if (ifChanged && chosen.notModified) return null;
   if (chosen.notice) log(`tend: ${chosen.notice}`);
   const catalog = chosen.envelope.catalog;
   let report: Report;

@@ -17,6 +17,8 @@ import { decompressPlugin } from "./plugins/decompress.js";
 import { errorsPlugin } from "./plugins/errors.js";
 import { guardPlugin } from "./plugins/guard.js";
 import { Metrics, metricsPlugin } from "./plugins/metrics.js";
+import { PgBus } from "./push/bus.js";
+import { PushSignals } from "./push/signals.js";
 import { adminRoutes } from "./routes/admin.js";
 import { agentBundleRoutes } from "./routes/agent-bundle.js";
 import { alertRoutes } from "./routes/alerts.js";
@@ -25,6 +27,7 @@ import { consoleApiRoutes } from "./routes/console-api.js";
 import { enrollRoutes } from "./routes/enroll.js";
 import { healthRoutes, type RouteRecord, recordRoutes } from "./routes/health.js";
 import { hookRoutes } from "./routes/hooks.js";
+import { pushRoutes } from "./routes/push.js";
 import { reportRoutes } from "./routes/reports.js";
 import { uiRoutes } from "./routes/ui.js";
 import { usersApiRoutes } from "./routes/users-api.js";
@@ -39,10 +42,15 @@ export interface AppOptions {
   compiler: CompilerFns;
   gate?: GitGate | null;
   logger?: FastifyServerOptions["logger"];
+  /** The request and connection (inactivity) timeouts: 30 s (TRUST E3); tests shorten them. */
+  timeoutMs?: number;
   /** PEM certificate and key: serve HTTPS (TLS 1.2+). */
   https?: { cert: Buffer; key: Buffer } | null;
   now?: () => number;
-  /** Issue 11's push channel and rollouts, when present (server/signals.ts). */
+  /**
+   * What the console's run and plan buttons signal through (server/signals.ts): by default this
+   * server's push channel; a test may pass a stand-in, or null for a server without it.
+   */
   signals?: Signals | null;
   rollouts?: Rollouts | null;
   /** Alert sinks with their secrets read (alerts/sinks.ts `loadSinks`); none by default. */
@@ -67,8 +75,10 @@ export async function buildApp(o: AppOptions): Promise<App> {
   const options: FastifyServerOptions & { https?: object } = {
     logger: o.logger ?? false,
     bodyLimit: o.config.limits.bodyBytes,
-    requestTimeout: 30_000,
-    connectionTimeout: 30_000,
+    // A push stream is exempt from the inactivity timeout (routes/push.ts); the request timeout
+    // ends when a request has been read, so a stream, a GET, is past it at once.
+    requestTimeout: o.timeoutMs ?? 30_000,
+    connectionTimeout: o.timeoutMs ?? 30_000,
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     // Behind a proxy, trust its one hop only: the client's own X-Forwarded-For must not pick the
@@ -80,16 +90,27 @@ export async function buildApp(o: AppOptions): Promise<App> {
   const app = Fastify(options) as unknown as FastifyInstance;
   const metrics = new Metrics();
   const now = o.now ?? Date.now;
+  const push = new PushSignals({
+    storage: o.storage,
+    metrics,
+    push: o.config.push,
+    now,
+    warn: (message, err) => app.log.warn({ err: (err as Error | undefined)?.message }, message),
+    adoptCommit: async (sha) => {
+      if (deps.gate && deps.gate.live?.sha !== sha) await deps.gate.loadLive();
+    },
+  });
   const deps = {
     config: o.config,
     storage: o.storage,
     key: o.key,
-    gate: o.gate ?? null,
+    gate: null,
     catalogs: new CatalogService(o.compiler, o.key, o.config.inlineFileBytes, metrics),
     metrics,
     publicUrl: o.config.publicUrl ?? listenUrl(o.config),
+    push,
     now,
-    signals: o.signals ?? null,
+    signals: o.signals === undefined ? push : o.signals,
     rollouts: o.rollouts ?? null,
   } as Deps;
   deps.alerts = new AlertService({
@@ -104,6 +125,28 @@ export async function buildApp(o: AppOptions): Promise<App> {
     onOutcome: (sink, outcome, n) => metrics.alertDelivery(sink, outcome, n),
     worker: o.alertWorker,
   });
+  metrics.pushStreams = () => push.hub.size;
+  if (o.gate) connectGate(deps, o.gate);
+  if (o.storage.kind === "postgres" && /^postgres(ql)?:/.test(o.config.database)) {
+    const bus = new PgBus({
+      url: o.config.database,
+      schema: o.config.databaseSchema,
+      onMessage: (m) =>
+        void push
+          .onMessage(m)
+          .catch((err) => app.log.warn({ err: (err as Error).message }, "push message failed")),
+      onResync: () =>
+        void push
+          .resync()
+          .catch((err) => app.log.warn({ err: (err as Error).message }, "push resync failed")),
+      warn: (message, err) => app.log.warn({ err: (err as Error | undefined)?.message }, message),
+    });
+    push.useBus(bus);
+    await bus.start();
+  }
+  // Streams end before the server closes (it would wait for them); agents come back over `retry:`.
+  app.addHook("preClose", async () => push.hub.endAll());
+  app.addHook("onClose", async () => push.close());
   const routes = recordRoutes(app);
   app.removeContentTypeParser("text/plain");
   app.addSchema(errorSchema);
@@ -117,6 +160,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   reportRoutes(app, deps);
   adminRoutes(app, deps);
   alertRoutes(app, deps);
+  pushRoutes(app, deps);
   consoleApiRoutes(app, deps);
   usersApiRoutes(app, deps);
   agentBundleRoutes(app, o.key);
@@ -125,4 +169,12 @@ export async function buildApp(o: AppOptions): Promise<App> {
   healthRoutes(app, deps, routes);
   await app.ready();
   return { app, deps, routes };
+}
+
+/** Serves `gate`'s live commit, and signals every node when it promotes a new one. */
+export function connectGate(deps: Deps, gate: GitGate): void {
+  deps.gate = gate;
+  gate.onPromote = (sha) => {
+    deps.push.commitPromoted(sha).catch((err) => gate.warn("push: the new commit was not signalled", err));
+  };
 }

@@ -74,7 +74,11 @@ export class CatalogService {
     const entry: Compiled = {
       catalog,
       problems: result.problems,
-      digest: catalog ? sha256(canonicalJson(catalog)) : "",
+      // What the node would apply, not which commit said so: a commit that leaves this node's
+      // catalog as it was keeps its digest, serial and ETag, so the node's poll (on schedule, or on
+      // the push channel's "new commit" signal) is one 304 and its cached catalog, naming the
+      // commit it was compiled from, stays the one it runs.
+      digest: catalog ? sha256(canonicalJson({ ...catalog, commit: null })) : "",
       ...(fetched.length > 0 ? { unsaved: fetched } : {}),
     };
     if (this.cache.size >= this.maxEntries) {

@@ -33,6 +33,8 @@ export interface ServerConfig {
   limits: { bodyBytes: number; maxInFlight: number; enrollBurst: number; enrollPerMinute: number };
   alerts: AlertsConfig;
   inlineFileBytes: number;
+  /** The push channel (server/push/): heartbeat and replay window in ms, fleet run rate per second. */
+  push: { heartbeatMs: number; replayMs: number; runRate: number };
   logLevel: string;
 }
 
@@ -113,6 +115,7 @@ function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfi
   }
   const r = raw.recipes as Record<string, string> | undefined;
   const limits = (raw.limits ?? {}) as Record<string, number>;
+  const pushRaw = (raw.push ?? {}) as Record<string, unknown>;
   const defaultDir = process.getuid?.() === 0 ? "/var/lib/tend-server" : resolve(homedir(), ".tend-server");
   return {
     listen: { host, port },
@@ -146,6 +149,11 @@ function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfi
     inlineFileBytes: Number(
       (raw.catalog as { inline_file_bytes?: number } | undefined)?.inline_file_bytes ?? 65536,
     ),
+    push: {
+      heartbeatMs: Math.max(100, parseDuration(String(pushRaw.heartbeat ?? "25s"))),
+      replayMs: parseDuration(String(pushRaw.replay ?? "15m")),
+      runRate: Number(pushRaw.run_rate ?? 100),
+    },
     logLevel: String(raw.log_level ?? "info"),
   };
 }

@@ -4,6 +4,7 @@ import type { CatalogService } from "./catalogs.js";
 import type { ServerConfig } from "./config.js";
 import type { GitGate } from "./git/gate.js";
 import type { Metrics } from "./plugins/metrics.js";
+import type { PushSignals } from "./push/signals.js";
 import type { Rollouts, Signals } from "./signals.js";
 import type { SigningKey } from "./signing.js";
 import type { Storage } from "./storage/types.js";
@@ -18,8 +19,10 @@ export interface Deps {
   alerts: AlertService;
   /** The address people reach the server at (`public_url`, else the listen address). */
   publicUrl: string;
+  /** The push channel: the streams held here and the signals sent to them (server/push/). */
+  push: PushSignals;
   now: () => number;
-  /** Issue 11's push channel ("run now", "plan now"); null until it is connected (signals.ts). */
+  /** What sends signals for the console's "run now", "plan now": `push`, unless a test replaces it (signals.ts). */
   signals: Signals | null;
   /** Issue 11's rollouts ("Deploy"); null until they are connected (signals.ts). */
   rollouts: Rollouts | null;

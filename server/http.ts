@@ -19,6 +19,8 @@ declare module "fastify" {
     auth?: RouteAuth;
     /** `admin` and `session` routes: the least role a caller needs (default `admin`). */
     role?: Role;
+    /** A long-lived stream (the push channel): not counted as a request in flight. */
+    stream?: boolean;
   }
   interface FastifySchema {
     /** One line for the OpenAPI document. */

@@ -9,7 +9,7 @@ import { TendError } from "../core/errors.js";
 import { help, parse } from "./admin/args.js";
 import { adminCommand } from "./admin/index.js";
 import { loadSinks, secretFileProblems } from "./alerts/sinks.js";
-import { buildApp } from "./app.js";
+import { buildApp, connectGate } from "./app.js";
 import { coreCompiler } from "./compiler.js";
 import { loadConfig, type ServerConfig } from "./config.js";
 import { GitGate } from "./git/gate.js";
@@ -104,7 +104,7 @@ async function serve(argv: string[]): Promise<number> {
       config.recipes.branch,
     );
     gate = new GitGate(mirror, config.recipes.path, storage, compiler, app.log);
-    built.deps.gate = gate;
+    connectGate(built.deps, gate);
     await gate.refresh().catch((err) => app.log.error({ err: (err as Error).message }, "git fetch failed"));
   }
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });

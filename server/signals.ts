@@ -1,20 +1,23 @@
 /**
- * What the console's "Run now", "Plan now" and "Deploy" buttons need from issue 11 (the push
- * channel and rollouts), as two small interfaces. The server is built without them until that
- * work lands (`Deps.signals` and `Deps.rollouts` are null): the buttons then say the push channel
- * is not available and the API answers 503 TEND_E_PUSH_UNAVAILABLE. To connect them, pass the
- * implementations to `buildApp` (`signals`, `rollouts` in AppOptions); nothing else changes.
+ * What the console's "Run now", "Plan now" and "Deploy" buttons need from issue 11, as two small
+ * interfaces. `Signals` is the push channel (server/push/signals.ts, `Deps.push`), which every
+ * server has; tests of the console may pass a stand-in, or null for a server without it (the
+ * buttons then say the push channel is not available and the API answers 503
+ * TEND_E_PUSH_UNAVAILABLE). `Rollouts` is null until issue 11's rollouts land: pass the
+ * implementation to `buildApp` (`rollouts` in AppOptions).
  */
+import type { SignalKind } from "./push/events.js";
+import type { SendResult } from "./push/signals.js";
 
-/** A signal only says "pull and run now" (noop: a plan); it never carries resources. */
-export interface RunSignal {
-  kind: "run";
-  noop: boolean;
-}
+export type { SendResult, SignalKind };
 
 export interface Signals {
-  /** Asks these nodes to run now; resolves once the signal is handed to the channel. */
-  send(nodes: string[], signal: RunSignal): Promise<void>;
+  /**
+   * Signals these nodes (`run`: run now; `noop`: plan now; `commit`: run if the catalog changed);
+   * resolves once the signal is recorded and handed to the streams, with how many it reached.
+   * A signal never carries resources.
+   */
+  send(nodes: string[], signal: SignalKind): Promise<SendResult>;
 }
 
 export interface Rollouts {

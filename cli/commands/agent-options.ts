@@ -4,7 +4,7 @@ import { DEFAULT_CONFIG_FILE } from "../../agent/config.js";
 
 export const USAGE = `usage: tend agent enroll --server URL --token TOKEN [--node NAME] [--server-key FINGERPRINT|PEM-FILE]
                          [--insecure-http] [--config FILE] [--force]
-       tend agent run [--noop] [--json] [--config FILE] [--trigger watch --resource ID...]
+       tend agent run [--noop] [--if-changed] [--json] [--config FILE] [--trigger watch --resource ID...]
        tend agent daemon [--config FILE]
        tend agent flush [--config FILE]
 
@@ -14,8 +14,11 @@ enroll   trade an enrolment token for this node's credential, pin the server's k
          plain http:// is refused for any host but this one unless --insecure-http is given
 run      one run: fetch the signed catalog (or use the cached one when the server is away),
          converge, report; --trigger watch --resource ID... converges only those resources (and
-         what they notify) from the cached catalog, as the daemon does in watch mode
-daemon   run on the configured schedule, with this node's splay
+         what they notify) from the cached catalog, as the daemon does in watch mode;
+         --if-changed: only when the server's catalog differs from the cached one (what the
+         daemon runs for a "new commit" push signal)
+daemon   run on the configured schedule, with this node's splay, and when the server signals it
+         over the push channel
 flush    send the reports waiting in the spool (the daemon does this between runs); exit 0 when
          the spool is empty, 3 when reports are left
 
@@ -31,6 +34,7 @@ export const options = {
   "server-key": { type: "string" },
   "insecure-http": { type: "boolean" },
   noop: { type: "boolean" },
+  "if-changed": { type: "boolean" },
   json: { type: "boolean" },
   "log-line": { type: "boolean" },
   trigger: { type: "string" },

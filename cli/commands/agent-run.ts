@@ -5,12 +5,13 @@ import { RunStop } from "../run-stop.js";
 import type { Values } from "./agent-options.js";
 
 export async function runCommand(values: Values, configFile: string): Promise<number> {
-  const [{ loadConfig }, { agentRun, CatalogRefusedError }, output, { exitCode, EXIT }] = await Promise.all([
-    import("../../agent/config.js"),
-    import("../../agent/run.js"),
-    import("../../agent/output.js"),
-    import("../../agent/report.js"),
-  ]);
+  const [{ loadConfig }, { agentRun, agentRunIfChanged, CatalogRefusedError }, output, { exitCode, EXIT }] =
+    await Promise.all([
+      import("../../agent/config.js"),
+      import("../../agent/run.js"),
+      import("../../agent/output.js"),
+      import("../../agent/report.js"),
+    ]);
   const config = await loadConfig(configFile);
   if (values["state-dir"]) config.stateDir = values["state-dir"];
   const noop = Boolean(values.noop);
@@ -31,9 +32,9 @@ export async function runCommand(values: Values, configFile: string): Promise<nu
   if (values["log-line"]) process.stdout.on("error", () => {});
   const style = { color: output.wantsColor(process.stdout) };
   const quiet = Boolean(values.json) || Boolean(values["log-line"]);
-  let result: Awaited<ReturnType<typeof agentRun>>;
+  let result: Awaited<ReturnType<typeof agentRunIfChanged>>;
   try {
-    result = await agentRun(config, {
+    result = await (values["if-changed"] ? agentRunIfChanged : agentRun)(config, {
       noop,
       trigger,
       only: values.resource,
@@ -64,6 +65,12 @@ export async function runCommand(values: Values, configFile: string): Promise<nu
     clearTimeout(timer);
     stop.release();
     await lock?.release();
+  }
+  if (!result) {
+    // --if-changed and the server answered 304: nothing to converge, nothing to report.
+    if (values.json) process.stdout.write("null\n");
+    else process.stdout.write("run skipped: the catalog is unchanged (the server answered 304)\n");
+    return EXIT.ok;
   }
   const { report, notice, flush } = result;
   if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -19,6 +19,8 @@ export const pushUnavailable = (what: string) =>
 export async function revokeNode(d: Deps, actor: Actor, name: string): Promise<boolean> {
   const now = d.now();
   if (!(await d.storage.revokeNode(name, now))) return false;
+  // Its push streams end now, here and on the other servers (TRUST A7).
+  await d.push.revoked(name);
   await audit(d.storage, actor, { action: "node.revoke", nodes: [name] }, now);
   return true;
 }
@@ -26,7 +28,7 @@ export async function revokeNode(d: Deps, actor: Actor, name: string): Promise<b
 /** Asks `nodes` to run now (`noop`: a plan). The caller resolved and checked the names. */
 export async function signalNodes(d: Deps, actor: Actor, nodes: string[], noop: boolean): Promise<void> {
   if (!d.signals) throw pushUnavailable(noop ? "ask nodes to plan now" : "ask nodes to run now");
-  await d.signals.send(nodes, { kind: "run", noop });
+  await d.signals.send(nodes, noop ? "noop" : "run");
   await audit(
     d.storage,
     actor,

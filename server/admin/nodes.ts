@@ -1,6 +1,8 @@
 /** `tend server node revoke NAME`: end a node's credential at once (its reports stay). */
 import { TendError } from "../../core/errors.js";
 import { audit, cliActor } from "../audit.js";
+import { loadConfig } from "../config.js";
+import { announceRevocation } from "../push/bus.js";
 import { help, parse, usage, withStorage } from "./args.js";
 
 export async function nodeRevoke(argv: string[]): Promise<number> {
@@ -17,6 +19,14 @@ export async function nodeRevoke(argv: string[]): Promise<number> {
   if (!done) throw new TendError("TEND_E_SERVER_REVOKE", `No node named "${name}" is enrolled.`);
   process.stdout.write(
     `revoked node ${name}: its credential no longer works; re-enrol it with a --reenroll token\n`,
+  );
+  // Its push streams end at once on every server; should the message be lost, each server's next
+  // heartbeat ends them anyway (the credential check).
+  const config = loadConfig(values.config as string | undefined);
+  await announceRevocation(config.database, config.databaseSchema, name).catch((err) =>
+    process.stderr.write(
+      `warning: the servers were not told at once (${(err as Error).message}); its streams end at their next heartbeat\n`,
+    ),
   );
   return 0;
 }

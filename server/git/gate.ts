@@ -32,8 +32,12 @@ const yieldEveryMs = 5;
 export class GitGate {
   /** The live commit and its files; catalogs are compiled from it. */
   live: { sha: string; tree: GitTree } | null = null;
+  /** Called once this server has promoted a commit and serves it (the push channel signals it). */
+  onPromote: ((sha: string) => void) | null = null;
   private running: Promise<GateResult> | null = null;
   private tail: Promise<unknown> = Promise.resolve();
+  /** A commit this server made live since the last announce(). */
+  private promoted: string | null = null;
 
   constructor(
     private readonly mirror: GitMirror,
@@ -69,6 +73,7 @@ export class GitGate {
       }
     }
     await this.loadLive();
+    this.announce();
     return {
       head,
       live: this.live?.sha ?? null,
@@ -96,6 +101,7 @@ export class GitGate {
       });
       if (!ran) return undefined;
       await this.loadLive();
+      this.announce();
       const verdict = await this.storage.getCommit(target);
       return {
         commit: target,
@@ -105,6 +111,13 @@ export class GitGate {
         problems: verdict?.problems ?? [],
       };
     });
+  }
+
+  /** Once a commit this server promoted is the one it serves: onPromote (the push channel). */
+  private announce(): void {
+    const promoted = this.promoted;
+    this.promoted = null;
+    if (promoted && this.live?.sha === promoted) this.onPromote?.(promoted);
   }
 
   /** Fetches and re-checks run one after another: two git fetches into one mirror would collide. */
@@ -135,7 +148,11 @@ export class GitGate {
     };
     if (o.replace && (await this.storage.getCommit(sha))) await this.storage.updateCommit(record);
     else await this.storage.recordCommit(record);
-    if (valid && o.promote !== false) await this.storage.setLiveCommit(sha);
+    if (valid && o.promote !== false) {
+      const before = await this.storage.liveCommit();
+      await this.storage.setLiveCommit(sha);
+      if (before !== sha) this.promoted = sha;
+    }
     // The branch's head decides the refused-commit alert; a re-check of an older commit does not.
     if (o.promote !== false) await this.alert(sha, valid, summary, verdict.blocking);
     this.log.info(
@@ -247,6 +264,10 @@ export class GitGate {
     if (this.live?.sha === live) return this.live;
     if (!(await this.mirror.hasCommit(live))) return null;
     return { sha: live, tree: await this.mirror.tree(live, this.subpath) };
+  }
+
+  warn(message: string, err: unknown): void {
+    this.log.warn({ err: (err as Error)?.message }, message);
   }
 
   /** Adopts the storage's live commit (another server may have promoted it). */

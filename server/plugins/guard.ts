@@ -32,7 +32,7 @@ export function shapeProblem(value: unknown): string | null {
 
 export function guardPlugin(app: FastifyInstance, maxInFlight: number): { inFlight: () => number } {
   let inFlight = 0;
-  app.addHook("onRequest", async (_req, reply) => {
+  app.addHook("onRequest", async (req, reply) => {
     if (inFlight >= maxInFlight) {
       reply.header("retry-after", String(jitteredRetryAfter(1, 10)));
       throw new HttpError(
@@ -41,6 +41,9 @@ export function guardPlugin(app: FastifyInstance, maxInFlight: number): { inFlig
         "The server is overloaded; retry after the Retry-After delay.",
       );
     }
+    // A push stream stays open for hours: it is held by the stream hub, not counted here (it is
+    // still refused above when the server is overloaded).
+    if (req.routeOptions.config?.stream) return;
     inFlight++;
     reply.raw.once("close", () => {
       inFlight--;

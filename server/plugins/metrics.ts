@@ -16,6 +16,13 @@ export class Metrics {
   private compileSum = 0;
   private compileCount = 0;
   catalogCacheHits = 0;
+  /** Push streams held by this server (set by app.ts). */
+  pushStreams: () => number = () => 0;
+  private readonly signals = new Map<string, number>();
+
+  signal(kind: string): void {
+    this.signals.set(kind, (this.signals.get(kind) ?? 0) + 1);
+  }
 
   request(route: string, method: string, status: number): void {
     const key = `route="${route}",method="${method}",status="${status}"`;
@@ -74,6 +81,12 @@ export class Metrics {
     );
     out.push("# TYPE tend_alert_deliveries_total counter");
     for (const [k, v] of this.alertDeliveries) out.push(`tend_alert_deliveries_total{${k}} ${v}`);
+    out.push("# HELP tend_push_streams Agents' push streams this server holds.");
+    out.push("# TYPE tend_push_streams gauge");
+    out.push(`tend_push_streams ${this.pushStreams()}`);
+    out.push("# HELP tend_push_signals_total Push signals sent from this server, by kind.");
+    out.push("# TYPE tend_push_signals_total counter");
+    for (const [k, v] of this.signals) out.push(`tend_push_signals_total{signal="${k}"} ${v}`);
     // /metrics needs no credential, so what it reads from storage is computed at most every
     // STORAGE_GAUGES_MS, however often it is scraped (TRUST E4: O(1) work before authentication).
     const now = Date.now();

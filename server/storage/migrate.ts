@@ -7,6 +7,7 @@
 import { type Driver, schemaStatements } from "./driver.js";
 import { alertNodeColumns, alertSchemaStatements } from "./sql/alert-conditions.js";
 import { auditSchema } from "./sql/audit.js";
+import { signalStatements } from "./sql/signals.js";
 import { usersSchema } from "./sql/users.js";
 import { uiSchemaStatements } from "./ui.js";
 
@@ -28,6 +29,7 @@ export async function migrate(db: Driver): Promise<void> {
     ...uiSchemaStatements,
     ...usersSchema,
     ...auditSchema(db.kind),
+    ...signalStatements(db.kind),
     ...alertSchemaStatements,
   ];
   if (db.kind === "postgres") {

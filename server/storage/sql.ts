@@ -18,6 +18,7 @@ import * as catalogs from "./sql/catalogs.js";
 import * as commits from "./sql/commits.js";
 import * as nodes from "./sql/nodes.js";
 import * as reports from "./sql/reports.js";
+import * as signals from "./sql/signals.js";
 import * as tokens from "./sql/tokens.js";
 import * as users from "./sql/users.js";
 import type {
@@ -32,6 +33,7 @@ import type {
   ReportSummary,
   RevocationRecord,
   SaveReportOutcome,
+  SignalRecord,
   Storage,
   TokenRecord,
   UserRecord,
@@ -241,6 +243,34 @@ export class SqlStorage implements Storage {
 
   readAudit(q: AuditQuery): Promise<AuditEntry[]> {
     return audit.readAudit(this.db, q);
+  }
+
+  recordSignal(signal: Omit<SignalRecord, "id">): Promise<number> {
+    return signals.recordSignal(this.db, signal);
+  }
+
+  signalsAfter(after: number, since: number): Promise<SignalRecord[]> {
+    return signals.signalsAfter(this.db, after, since);
+  }
+
+  getSignal(id: number): Promise<SignalRecord | undefined> {
+    return signals.getSignal(this.db, id);
+  }
+
+  lastSignalId(): Promise<number> {
+    return signals.lastSignalId(this.db);
+  }
+
+  pruneSignals(before: number): Promise<void> {
+    return signals.pruneSignals(this.db, before);
+  }
+
+  signalableNodes(): Promise<string[]> {
+    return signals.signalableNodes(this.db);
+  }
+
+  validCredentials(hashes: string[]): Promise<Set<string>> {
+    return signals.validCredentials(this.db, hashes);
   }
 
   withIngestLock<T>(fn: () => Promise<T>): Promise<T | undefined> {

@@ -126,6 +126,20 @@ export interface RevocationRecord {
   subject: string;
 }
 
+/** A push signal as recorded (server/push/signals.ts): who it was for, what it asks. */
+export interface SignalRecord {
+  id: number;
+  at: number;
+  kind: "run" | "noop" | "commit";
+  /** A picomatch glob on node names, or null when `nodes` lists them. */
+  glob: string | null;
+  nodes: string[] | null;
+  /** For `commit`: the commit made live. */
+  commit: string | null;
+  /** Agents start their run at a random moment in [0, spreadMs) after the signal. */
+  spreadMs: number;
+}
+
 export interface Storage {
   readonly kind: "sqlite" | "postgres";
   /** Sessions and the dashboard's page queries (server/ui/). */
@@ -225,6 +239,18 @@ export interface Storage {
   appendAudit(entry: Omit<AuditEntry, "id">): Promise<number>;
   readAudit(query: AuditQuery): Promise<AuditEntry[]>;
 
+  /** Records a push signal; returns its id (ids only grow). */
+  recordSignal(signal: Omit<SignalRecord, "id">): Promise<number>;
+  /** Signals with an id above `after`, sent at `since` or later, oldest first (at most 1,000). */
+  signalsAfter(after: number, since: number): Promise<SignalRecord[]>;
+  getSignal(id: number): Promise<SignalRecord | undefined>;
+  /** The highest signal id so far (0: none yet). */
+  lastSignalId(): Promise<number>;
+  pruneSignals(before: number): Promise<void>;
+  /** Enrolled, not revoked nodes, by name. */
+  signalableNodes(): Promise<string[]>;
+  /** Which of these credential hashes still open a node (not revoked, not superseded). */
+  validCredentials(hashes: string[]): Promise<Set<string>>;
   /** Runs `fn` only if no other server holds the ingest lock; undefined when it was held. */
   withIngestLock<T>(fn: () => Promise<T>): Promise<T | undefined>;
 }

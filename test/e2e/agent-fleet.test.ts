@@ -64,6 +64,7 @@ const selfRestart = {
 interface ReportSummary {
   id: string;
   status: string;
+  commit: string | null;
 }
 
 const page = async (port: number) => (await fetch(`http://127.0.0.1:${port}/`)).text();
@@ -190,15 +191,24 @@ t.test("a fleet bootstraps, converges and keeps converging", { skip: noBoxes }, 
     t.equal((await reportsOf("web-1"))[0]?.status, "unchanged");
   });
 
-  await t.test("a git commit reaches both boxes as a deploy", async (t) => {
+  await t.test("a git commit reaches both boxes as a deploy, at once (the push channel)", async (t) => {
     repo.commit(recipes(ports, "hello again"), "new greeting");
     const hook = (await fleet.post("/api/v1/hooks/git")) as { live: string; valid: boolean };
     t.ok(hook.valid);
     for (const [i, box] of boxes.entries()) {
-      const { code, report } = await agentRun(box);
-      t.equal(code, 2);
-      t.equal(report.summary.drifted, 0, "a new commit is not drift");
+      // The daemon heard the commit and ran (its schedule is every 30 minutes).
+      const latest = await until(`${names[i]}'s report on the new commit`, async () => {
+        const [r] = await reportsOf(names[i]!);
+        return r?.commit === hook.live ? ((await fleet.get(`/api/v1/reports/${r.id}`)) as object) : undefined;
+      });
+      t.match(
+        latest,
+        { status: "changed", trigger: "push", summary: { drifted: 0 } },
+        "a new commit is not drift",
+      );
       t.equal(await page(ports[i]!), `<p>${names[i]}: hello again</p>\n`);
+      const { code } = await agentRun(box);
+      t.equal(code, 0, "a run after it has nothing left to do");
     }
   });
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSinks } from "../../server/alerts/sinks.js";
-import { type App, type AppOptions, buildApp } from "../../server/app.js";
+import { type App, type AppOptions, buildApp, connectGate } from "../../server/app.js";
 import { type CompilerFns, coreCompiler } from "../../server/compiler.js";
 import { loadConfig } from "../../server/config.js";
 import { GitGate } from "../../server/git/gate.js";
@@ -51,9 +51,11 @@ export interface TestServerOptions {
   /** The app's clock (reports' arrival, alert conditions, the sweeper). */
   now?: () => number;
   alertWorker?: AppOptions["alertWorker"];
+  /** The server's request and connection timeouts (30 s). */
+  timeoutMs?: number;
   logger?: AppOptions["logger"];
-  /** Stand-ins for issue 11's push channel and rollouts (server/signals.ts). */
-  signals?: Signals;
+  /** A stand-in for the push channel's signals (null: none), and for rollouts (server/signals.ts). */
+  signals?: Signals | null;
   rollouts?: Rollouts;
 }
 
@@ -78,7 +80,8 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     key,
     compiler,
     logger: o.logger,
-    signals: o.signals ?? null,
+    timeoutMs: o.timeoutMs,
+    signals: o.signals,
     rollouts: o.rollouts ?? null,
     now: o.now,
     sinks: loadSinks(config.alerts),
@@ -86,7 +89,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   });
   const mirror = new GitMirror(join(dataDir, "recipes.git"), repo.dir, "main");
   const gate = new GitGate(mirror, config.recipes?.path ?? "", storage, compiler, built.app.log);
-  built.deps.gate = gate;
+  connectGate(built.deps, gate);
   if (o.recipes !== null) await gate.refresh();
   const adminToken = newSecret("admin");
   await storage.createToken({

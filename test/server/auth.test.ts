@@ -46,6 +46,11 @@ const access: Record<string, Access> = {
   "POST /api/v1/nodes/:name/revoke": "api:admin",
   "POST /api/v1/runs": "api:operator",
   "POST /api/v1/commits/:sha/recheck": "api:operator",
+  // The push channel: a node's own stream (another node's is a 404, TRUST B1: push.test.ts), and
+  // the operator's calls that signal nodes.
+  "GET /api/v1/nodes/:name/events": "node",
+  "POST /api/v1/nodes/:name/run": "api:operator",
+  "POST /api/v1/signals": "api:operator",
   "GET /api/v1/users": "api:admin",
   "PUT /api/v1/users/:name": "api:admin",
   "DELETE /api/v1/users/:name": "api:admin",
@@ -127,7 +132,12 @@ t.test(
   async (t) => {
     const signalled: string[][] = [];
     const s = await startTestServer({
-      signals: { send: async (nodes) => void signalled.push(nodes) },
+      signals: {
+        send: async (nodes, signal) => {
+          signalled.push(nodes);
+          return { id: 1, signal, targets: nodes.length, delivered: 0, queued: nodes.length, spread_ms: 0 };
+        },
+      },
       rollouts: { start: async () => ({ id: "rollout-1" }) },
     });
     t.teardown(() => s.close());
@@ -157,6 +167,7 @@ t.test(
       "POST /api/v1/tokens": { kind: "enroll" },
       "POST /api/v1/runs": { nodes: ["web-1"] },
       "PUT /api/v1/users/:name": { role: "viewer" },
+      "POST /api/v1/signals": { nodes: "nobody-*", signal: "run" },
     };
     for (const key of Object.keys(access)) {
       const [method, path] = key.split(" ") as [string, string];
@@ -186,19 +197,28 @@ t.test(
           payload = session ? `_csrf=${encodeURIComponent(session.csrf)}` : "";
         } else if (write) payload = JSON.stringify(bodies[key] ?? {});
         if (write && !ui) headers["content-type"] = "application/json";
+        // A push stream that opens stays open: read its status, then hang up.
+        const stream = key.endsWith("/events");
         const res = await s.app.inject({
           method: method as "GET",
           url,
           headers,
           ...(payload !== undefined ? { payload } : {}),
+          ...(stream ? { payloadAsStream: true } : {}),
         });
+        let body = "";
+        if (stream) {
+          const chunks = res.stream();
+          if (res.statusCode === 200) chunks.destroy();
+          else for await (const chunk of chunks) body += String(chunk);
+        } else body = res.body;
         const want = expected(access[key] as Access, caller);
-        const got = `${res.statusCode} ${res.body.slice(0, 120)}`;
+        const got = `${res.statusCode} ${body.slice(0, 120)}`;
         if (want === "pass") {
           // A 403 of the route's own (another node's report, a stale login form) is not auth's.
           const refused =
             res.statusCode === 401 ||
-            (res.statusCode === 403 && /This needs the \w+ role|This is an? \w+ route/.test(res.body)) ||
+            (res.statusCode === 403 && /This needs the \w+ role|This is an? \w+ route/.test(body)) ||
             (res.headers.location === "/ui/login" && key !== "POST /ui/logout");
           t.notOk(refused, `${caller} passes auth on ${key} (${got})`);
         } else if (want === "login") {

@@ -47,7 +47,12 @@ async function call(s: TestServer, method: string, url: string, token: string, p
 t.test("tokens, node revocation and run / plan now: done, recorded, logged", async (t) => {
   const log = logSink();
   const sent: { nodes: string[]; noop: boolean }[] = [];
-  const signals: Signals = { send: async (nodes, sig) => void sent.push({ nodes, noop: sig.noop }) };
+  const signals: Signals = {
+    send: async (nodes, sig) => {
+      sent.push({ nodes, noop: sig === "noop" });
+      return { id: 1, signal: sig, targets: nodes.length, delivered: nodes.length, queued: 0, spread_ms: 0 };
+    },
+  };
   const s = await startTestServer({ logger: log.logger, signals });
   t.teardown(() => s.close());
   const adminId = (await s.storage.listTokens())[0]?.hash.slice(0, 12);
@@ -169,7 +174,7 @@ t.test("tokens, node revocation and run / plan now: done, recorded, logged", asy
 });
 
 t.test("without the push channel, run and plan say so and record nothing", async (t) => {
-  const s = await startTestServer();
+  const s = await startTestServer({ signals: null });
   t.teardown(() => s.close());
   await s.enroll("web-1");
   const r = await call(s, "POST", "/api/v1/runs", s.adminToken, { nodes: ["web-1"] });

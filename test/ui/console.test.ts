@@ -14,7 +14,12 @@ import { makeReport } from "../helpers/server-report.js";
 import { openBrowser } from "../helpers/ui-browser.js";
 
 const signalled: { nodes: string[]; noop: boolean }[] = [];
-const recordingSignals: Signals = { send: async (nodes, s) => void signalled.push({ nodes, noop: s.noop }) };
+const recordingSignals: Signals = {
+  send: async (nodes, signal) => {
+    signalled.push({ nodes, noop: signal === "noop" });
+    return { id: 1, signal, targets: nodes.length, delivered: nodes.length, queued: 0, spread_ms: 0 };
+  },
+};
 const deployed: string[] = [];
 const recordingRollouts: Rollouts = {
   start: async (o) => {
@@ -249,7 +254,7 @@ t.test("a viewer sees no buttons and may press none", async (t) => {
 });
 
 t.test("without the push channel, run and plan are shown disabled and refused with the reason", async (t) => {
-  const bare = await startTestServer();
+  const bare = await startTestServer({ signals: null });
   t.teardown(() => bare.close());
   const url = await bare.app.listen({ host: "127.0.0.1", port: 0 });
   await bare.enroll("web-1");
