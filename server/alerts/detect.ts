@@ -82,17 +82,38 @@ export function driftedInput(report: Report): RaiseInput {
   };
 }
 
-/** The conditions a report puts its node in (failing, drifted), by kind. */
+/**
+ * Resources the agent's watch mode leaves alone because something else keeps changing them (a
+ * fight: repaired more than its guard allows). A report lists all of them while any is contested.
+ */
+export function contestedInput(report: Report): RaiseInput {
+  const ids = (report.contested ?? []).map((id) => firstLine(id, 200));
+  return {
+    node: report.node,
+    summary: `${report.node}: ${ids.length} resource${ids.length === 1 ? " is" : "s are"} contested — something keeps changing ${ids.length === 1 ? "it" : "them"} back (${ids.slice(0, 3).join(", ")}${ids.length > 3 ? ", …" : ""}); watch mode leaves ${ids.length === 1 ? "it" : "them"} alone until the next scheduled run`,
+    details: {
+      report_id: report.id,
+      commit: report.commit,
+      started_at: report.started_at,
+      contested_resources: ids.slice(0, maxListed),
+      contested_count: ids.length,
+    },
+  };
+}
+
+/** The conditions a report puts its node in (failing, drifted, contested), by kind. */
 export function reportConditions(report: Report): Map<string, RaiseInput> {
   const out = new Map<string, RaiseInput>();
   if (report.status === "failed") out.set("failing", failingInput(report));
   if (repaired(report).length > 0) out.set("drifted", driftedInput(report));
+  if (report.contested?.length) out.set("contested", contestedInput(report));
   return out;
 }
 
 /** The kinds a report wants open, as stored in `nodes.alerts`: sorted, comma-separated. */
 export function wantedKinds(report: Report): string {
   const kinds: string[] = [];
+  if (report.contested?.length) kinds.push("contested");
   if (repaired(report).length > 0) kinds.push("drifted");
   if (report.status === "failed") kinds.push("failing");
   return kinds.join(",");

@@ -5,11 +5,11 @@
  */
 
 /** The kinds tend raises today; `on:` in server.yaml names these (or `all`). */
-export const conditionKinds = ["failing", "stale", "drifted", "refused-commit"] as const;
+export const conditionKinds = ["failing", "stale", "drifted", "contested", "refused-commit"] as const;
 export type ConditionKind = (typeof conditionKinds)[number];
 
 /** Kinds the report evaluator keeps in a node's row (`nodes.alerts`): a report settles them. */
-export const nodeKinds = ["drifted", "failing", "stale"] as const;
+export const nodeKinds = ["contested", "drifted", "failing", "stale"] as const;
 
 /** PagerDuty's four severities (Events API v2 `payload.severity`). */
 export type Severity = "critical" | "error" | "warning" | "info";
@@ -19,6 +19,7 @@ const severities: Record<string, Severity> = {
   "refused-commit": "error",
   stale: "warning",
   drifted: "warning",
+  contested: "warning",
 };
 
 export function severityOf(kind: string): Severity {

@@ -149,10 +149,13 @@ export async function change(
 const openNodeKinds = (rows: Map<string, ConditionRow>) =>
   nodeKinds.filter((k) => rows.get(k)?.state === "open").join(",");
 
+/** The node kinds as an SQL list: constants of kinds.ts, never input. */
+const nodeKindList = nodeKinds.map((k) => `'${k}'`).join(", ");
+
 async function nodeConditions(q: Query, pg: boolean, node: string): Promise<Map<string, ConditionRow>> {
   const rows = await q(
     `SELECT ${conditionColumns} FROM alert_conditions WHERE subject = $1
-     AND kind IN ('drifted', 'failing', 'stale')${pg ? " FOR UPDATE" : ""}`,
+     AND kind IN (${nodeKindList})${pg ? " FOR UPDATE" : ""}`,
     [node],
   );
   return new Map(rows.filter((r) => Number(r.seq) > 0).map((r) => [String(r.kind), conditionRow(r)]));

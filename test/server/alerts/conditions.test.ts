@@ -196,6 +196,19 @@ t.test("what a report raises", async (t) => {
   t.equal(wantedKinds(goodReport("web-5")), "", "a clean run wants nothing open");
 });
 
+t.test("a watch report with contested resources raises contested; one without clears it", async (t) => {
+  const fight = { ...goodReport("web-6"), trigger: "watch" as const, contested: ["file:/etc/app.conf"] };
+  t.equal(wantedKinds(fight), "contested");
+  t.match(reportConditions(fight).get("contested"), {
+    node: "web-6",
+    summary: /web-6: 1 resource is contested — something keeps changing it back \(file:\/etc\/app\.conf\)/,
+    details: { contested_resources: ["file:/etc/app.conf"], contested_count: 1 },
+  });
+  const both = { ...failingReport("web-6"), contested: ["file:/etc/a", "file:/etc/b"] };
+  t.equal(wantedKinds(both), "contested,failing", "with others, in the node row's order");
+  t.equal(wantedKinds({ ...fight, contested: [] }), "", "an empty list wants nothing open");
+});
+
 t.test("report strings are cut to a bounded size", async (t) => {
   const r = failingReport("web-1");
   const nginx = r.resources.find((x) => x.id === "package:nginx") as Report["resources"][number];

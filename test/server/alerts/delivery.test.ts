@@ -20,6 +20,34 @@ const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
 
 for (const make of testStorages()) {
   const storage = make();
+  t.test(`a contested resource pages the sinks that want it, and recovers (${storage.name})`, async (t) => {
+    const rig = await alertRig({ storage });
+    t.teardown(() => rig.close());
+    const { s, pd, hook } = rig;
+    const fight = { ...goodReport("web-7"), trigger: "watch" as const, contested: ["file:/etc/app.conf"] };
+    t.equal(await rig.post(fight), 201);
+    await deliverUntil(s, () => hook.received.length === 1);
+    t.match(hook.received[0]?.body, {
+      action: "trigger",
+      kind: "contested",
+      node: "web-7",
+      dedup_key: "tend/web-7/contested",
+      severity: "warning",
+      details: { contested_resources: ["file:/etc/app.conf"] },
+    });
+    t.equal(pd.received.length, 0, "PagerDuty's sink does not list contested");
+    t.equal(await rig.post(goodReport("web-7")), 201, "the next scheduled run converges it");
+    await deliverUntil(s, () => hook.received.length === 2);
+    t.match(hook.received[1]?.body, {
+      action: "resolve",
+      kind: "contested",
+      dedup_key: "tend/web-7/contested",
+    });
+  });
+}
+
+for (const make of testStorages()) {
+  const storage = make();
   t.test(`alerts from reports (${storage.name})`, async (t) => {
     const rig = await alertRig({ storage });
     t.teardown(() => rig.close());
