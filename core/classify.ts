@@ -11,6 +11,10 @@ export interface Rule {
   recipes?: string[];
   vars?: Record<string, Json>;
   description?: string;
+  /** The environment (branch) the named nodes are in; read from the default branch only. */
+  environment?: string;
+  /** Environments (globs) the named nodes may ask for. */
+  allow_environments?: string | string[];
 }
 
 export interface Classification {

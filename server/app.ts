@@ -10,6 +10,7 @@ import { CatalogService } from "./catalogs.js";
 import type { CompilerFns } from "./compiler.js";
 import type { ServerConfig } from "./config.js";
 import type { Deps } from "./deps.js";
+import { environmentNodes } from "./environments.js";
 import type { GitGate } from "./git/gate.js";
 import { errorSchema } from "./http.js";
 import { authPlugin } from "./plugins/auth.js";
@@ -171,10 +172,19 @@ export async function buildApp(o: AppOptions): Promise<App> {
   return { app, deps, routes };
 }
 
-/** Serves `gate`'s live commit, and signals every node when it promotes a new one. */
+/**
+ * Serves `gate`'s live commits, and signals the nodes of an environment when it promotes a new
+ * one (every node for the default environment's: nodes never classified are in it).
+ */
 export function connectGate(deps: Deps, gate: GitGate): void {
   deps.gate = gate;
-  gate.onPromote = (sha) => {
-    deps.push.commitPromoted(sha).catch((err) => gate.warn("push: the new commit was not signalled", err));
+  gate.onPromote = (sha, branch) => {
+    const sent =
+      branch === gate.defaultBranch
+        ? deps.push.commitPromoted(sha)
+        : environmentNodes(deps.storage, branch).then((nodes) =>
+            deps.push.send(nodes, "commit", { commit: sha }),
+          );
+    sent.catch((err) => gate.warn("push: the new commit was not signalled", err));
   };
 }

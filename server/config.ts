@@ -22,7 +22,10 @@ export interface ServerConfig {
   tls: { cert: string; key: string } | null;
   recipes: {
     repo: string;
+    /** The default environment's branch: the first of `branches`. */
     branch: string;
+    /** The branches followed, each an environment (names or globs); the first is `branch`. */
+    branches: string[];
     path: string;
     pollMs: number;
     webhookSecret: string | null;
@@ -98,6 +101,26 @@ export function loadConfig(file?: string, overrides: Record<string, unknown> = {
   return resolveConfig(raw, file);
 }
 
+/** `branch:` or `branches:` (not both); the first branch is a plain name, the default environment. */
+function resolveBranches(r: Record<string, unknown> | undefined, file?: string): string[] {
+  const where = file ?? "(defaults)";
+  if (r?.branch !== undefined && r.branches !== undefined) {
+    throw new TendError(
+      "TEND_E_CONFIG",
+      `${where}: recipes: give either branch: or branches:, not both (branch: X is branches: [X]).`,
+    );
+  }
+  const branches = (r?.branches as string[] | undefined) ?? [String(r?.branch ?? "main")];
+  const first = branches[0]!;
+  if (/[*?{},]/.test(first)) {
+    throw new TendError(
+      "TEND_E_CONFIG",
+      `${where}: recipes.branches[0] is "${first}", a glob; the first branch is the default environment and must be one branch's name, e.g. branches: [main, "${first}"].`,
+    );
+  }
+  return branches;
+}
+
 function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfig {
   const base = file ? dirname(resolve(file)) : process.cwd();
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
@@ -114,6 +137,7 @@ function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfi
     );
   }
   const r = raw.recipes as Record<string, string> | undefined;
+  const branches = resolveBranches(r, file);
   const limits = (raw.limits ?? {}) as Record<string, number>;
   const pushRaw = (raw.push ?? {}) as Record<string, unknown>;
   const defaultDir = process.getuid?.() === 0 ? "/var/lib/tend-server" : resolve(homedir(), ".tend-server");
@@ -131,7 +155,8 @@ function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfi
             /^[a-z][a-z0-9+.-]*:\/\//i.test(r.repo ?? "") || /^[^/]+@[^:]+:/.test(r.repo ?? "")
               ? String(r.repo)
               : abs(String(r.repo)),
-          branch: r.branch ?? "main",
+          branch: branches[0]!,
+          branches,
           path: r.path ?? "",
           pollMs: parseDuration(String(r.poll ?? "60s")),
           webhookSecret: r.webhook_secret ?? null,

@@ -103,7 +103,7 @@ async function serve(argv: string[]): Promise<number> {
       config.recipes.repo,
       config.recipes.branch,
     );
-    gate = new GitGate(mirror, config.recipes.path, storage, compiler, app.log);
+    gate = new GitGate(mirror, config.recipes.path, storage, compiler, app.log, config.recipes.branches);
     connectGate(built.deps, gate);
     await gate.refresh().catch((err) => app.log.error({ err: (err as Error).message }, "git fetch failed"));
   }

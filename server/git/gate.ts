@@ -5,7 +5,9 @@
  * compiles on the live commit (a node whose facts fail on the live commit too is recorded, not
  * blocking). A refused commit is recorded with its file:line problems and the previous commit
  * keeps serving. With PostgreSQL, one server ingests a commit (advisory lock) and the others adopt
- * its verdict.
+ * its verdict. Every followed branch (`recipes.branches`) is an environment judged on its own: its
+ * head against its own live commit and its own nodes, so a refused commit on one branch never
+ * changes what another serves (docs/environments.md).
  */
 import type { FastifyBaseLogger } from "fastify";
 import type { Problem } from "../../core/errors.js";
@@ -14,10 +16,12 @@ import type { Facts } from "../../core/types.js";
 import { recipesSubject, refusedCommitInput } from "../alerts/detect.js";
 import type { CompilerFns } from "../compiler.js";
 import type { Storage } from "../storage/types.js";
+import { followedHeads, isFollowed, judgedOn } from "./branches.js";
 import type { GitMirror } from "./mirror.js";
 import type { GitTree } from "./tree.js";
 
-export interface GateResult {
+export interface BranchResult {
+  branch: string;
   head: string | null;
   live: string | null;
   /** The verdict on `head`: true when valid, false when refused, null when not judged yet. */
@@ -25,19 +29,33 @@ export interface GateResult {
   problems: Problem[];
 }
 
+/** The default branch's result (as before environments), and every followed branch's. */
+export interface GateResult extends Omit<BranchResult, "branch"> {
+  branches: BranchResult[];
+}
+
+export interface Live {
+  sha: string;
+  tree: GitTree;
+}
+
 const maxProblems = 200;
 /** How long the commit check compiles before it lets the event loop serve requests. */
 const yieldEveryMs = 5;
 
 export class GitGate {
-  /** The live commit and its files; catalogs are compiled from it. */
-  live: { sha: string; tree: GitTree } | null = null;
+  /** The default environment's branch. */
+  readonly defaultBranch: string;
+  /** Each served branch's live commit and its files; catalogs are compiled from them. */
+  private readonly lives = new Map<string, Live>();
+  /** The followed branches and their heads at the last fetch. */
+  private heads = new Map<string, string>();
   /** Called once this server has promoted a commit and serves it (the push channel signals it). */
-  onPromote: ((sha: string) => void) | null = null;
+  onPromote: ((sha: string, branch: string) => void) | null = null;
   private running: Promise<GateResult> | null = null;
   private tail: Promise<unknown> = Promise.resolve();
-  /** A commit this server made live since the last announce(). */
-  private promoted: string | null = null;
+  /** Commits this server made live since the last announce(), by branch. */
+  private promoted = new Map<string, string>();
 
   constructor(
     private readonly mirror: GitMirror,
@@ -45,7 +63,43 @@ export class GitGate {
     private readonly storage: Storage,
     private readonly compiler: CompilerFns,
     private readonly log: FastifyBaseLogger,
-  ) {}
+    /** `recipes.branches`: names and globs; the first is the default (the mirror's branch). */
+    private readonly patterns: string[] = [mirror.branch],
+  ) {
+    this.defaultBranch = mirror.branch;
+  }
+
+  /** The default environment's live commit. */
+  get live(): Live | null {
+    return this.lives.get(this.defaultBranch) ?? null;
+  }
+
+  /** The live commit of the environment `branch`, or null when that branch is not served. */
+  liveFor(branch: string): Live | null {
+    return this.lives.get(branch) ?? null;
+  }
+
+  /** The environments served now (branches with a live commit), the default first. */
+  environments(): string[] {
+    return [...this.lives.keys()].sort((a, b) =>
+      a === this.defaultBranch ? -1 : b === this.defaultBranch ? 1 : a < b ? -1 : 1,
+    );
+  }
+
+  /** The followed branches and their heads at the last fetch. */
+  branchHeads(): Map<string, string> {
+    return new Map(this.heads);
+  }
+
+  /** Whether `branch` is one the server follows (by name or glob). */
+  follows(branch: string): boolean {
+    return branch === this.defaultBranch || isFollowed(branch, this.patterns);
+  }
+
+  /** Storage's branch key: undefined for the default environment (its tables are the old ones). */
+  private key(branch: string): string | undefined {
+    return branch === this.defaultBranch ? undefined : branch;
+  }
 
   /** Fetches and ingests; concurrent calls share one run. */
   refresh(): Promise<GateResult> {
@@ -58,28 +112,62 @@ export class GitGate {
   }
 
   private async doRefresh(): Promise<GateResult> {
-    const head = await this.mirror.sync();
-    let verdict = head ? await this.storage.getCommit(head) : undefined;
-    if (head && !verdict) {
+    await this.mirror.fetch();
+    const heads = followedHeads(await this.mirror.heads(), this.patterns, this.defaultBranch);
+    this.heads = heads;
+    const branches: BranchResult[] = [];
+    for (const [branch, head] of heads) branches.push(await this.refreshBranch(branch, head));
+    await this.forgetGone(heads);
+    await this.loadLive();
+    this.announce();
+    const main = branches.find((b) => b.branch === this.defaultBranch);
+    return {
+      head: main?.head ?? null,
+      live: this.live?.sha ?? null,
+      valid: main?.valid ?? null,
+      problems: main?.problems ?? [],
+      branches: branches.map((b) => ({ ...b, live: this.lives.get(b.branch)?.sha ?? null })),
+    };
+  }
+
+  /** Judges a branch's head unless it has a verdict already (on this branch). */
+  private async refreshBranch(branch: string, head: string): Promise<BranchResult> {
+    const key = this.key(branch);
+    let verdict = await this.storage.getCommit(head, key);
+    if (!verdict) {
       const ran = await this.storage.withIngestLock(async () => {
-        if (!(await this.storage.getCommit(head))) await this.ingest(head);
+        if (!(await this.storage.getCommit(head, key))) await this.ingest(head, branch);
         return true;
       });
-      verdict = await this.storage.getCommit(head);
+      verdict = await this.storage.getCommit(head, key);
       // Another server holds the lock: wait (bounded) for its verdict rather than judge twice.
       for (let i = 0; !ran && !verdict && i < 300; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        verdict = await this.storage.getCommit(head);
+        verdict = await this.storage.getCommit(head, key);
       }
     }
-    await this.loadLive();
-    this.announce();
     return {
+      branch,
       head,
-      live: this.live?.sha ?? null,
+      live: null,
       valid: verdict ? verdict.valid : null,
       problems: verdict?.problems ?? [],
     };
+  }
+
+  /**
+   * A branch deleted from git (or no longer followed) stops being served: its live commit is
+   * forgotten, and its nodes are served the default environment's (routes/environment.ts).
+   */
+  private async forgetGone(heads: Map<string, string>): Promise<void> {
+    for (const branch of (await this.storage.branchLives()).keys()) {
+      if (heads.has(branch)) continue;
+      await this.storage.dropBranch(branch);
+      this.log.warn(
+        { branch },
+        "a followed branch is gone from the repository; its nodes fall back to the default environment",
+      );
+    }
   }
 
   /**
@@ -90,34 +178,42 @@ export class GitGate {
    * business. Null when the commit is not in the repository, undefined when another server holds
    * the ingest lock. Waits for a fetch in progress rather than running beside it.
    */
-  recheck(sha: string | "head"): Promise<(GateResult & { commit: string }) | null | undefined> {
+  recheck(
+    sha: string | "head",
+    branch = this.defaultBranch,
+  ): Promise<(GateResult & { commit: string }) | null | undefined> {
     return this.serially(async () => {
-      const head = await this.mirror.sync();
+      await this.mirror.fetch();
+      const head = await this.mirror.head(branch);
       const target = sha === "head" ? head : sha;
       if (!target || !(await this.mirror.hasCommit(target))) return null;
       const ran = await this.storage.withIngestLock(async () => {
-        await this.ingest(target, { replace: true, promote: target === head });
+        await this.ingest(target, branch, { replace: true, promote: target === head });
         return true;
       });
       if (!ran) return undefined;
       await this.loadLive();
       this.announce();
-      const verdict = await this.storage.getCommit(target);
-      return {
-        commit: target,
+      const verdict = await this.storage.getCommit(target, this.key(branch));
+      const result = {
+        branch,
         head,
-        live: this.live?.sha ?? null,
+        live: this.lives.get(branch)?.sha ?? null,
         valid: verdict ? verdict.valid : null,
         problems: verdict?.problems ?? [],
       };
+      const { branch: _b, ...rest } = result;
+      return { commit: target, ...rest, branches: [result] };
     });
   }
 
   /** Once a commit this server promoted is the one it serves: onPromote (the push channel). */
   private announce(): void {
-    const promoted = this.promoted;
-    this.promoted = null;
-    if (promoted && this.live?.sha === promoted) this.onPromote?.(promoted);
+    const promoted = [...this.promoted];
+    this.promoted.clear();
+    for (const [branch, sha] of promoted) {
+      if (this.lives.get(branch)?.sha === sha) this.onPromote?.(sha, branch);
+    }
   }
 
   /** Fetches and re-checks run one after another: two git fetches into one mirror would collide. */
@@ -128,9 +224,14 @@ export class GitGate {
   }
 
   /** Judges one commit and records the verdict; promotes it when valid (and `promote`). */
-  private async ingest(sha: string, o: { replace?: boolean; promote?: boolean } = {}): Promise<void> {
+  private async ingest(
+    sha: string,
+    branch: string,
+    o: { replace?: boolean; promote?: boolean } = {},
+  ): Promise<void> {
+    const key = this.key(branch);
     const tree = await this.mirror.tree(sha, this.subpath);
-    const verdict = await this.judge(sha, tree);
+    const verdict = await this.judge(sha, tree, branch);
     const valid = verdict.blocking.length === 0;
     const subject = await this.mirror.subject(sha).catch(() => "");
     const failing = verdict.failingNodes.length;
@@ -145,36 +246,51 @@ export class GitGate {
       problems: [...verdict.blocking, ...verdict.nodeProblems].slice(0, maxProblems),
       seen_at: Date.now(),
       summary,
+      ...(key ? { branch: key } : {}),
     };
-    if (o.replace && (await this.storage.getCommit(sha))) await this.storage.updateCommit(record);
+    if (o.replace && (await this.storage.getCommit(sha, key))) await this.storage.updateCommit(record);
     else await this.storage.recordCommit(record);
     if (valid && o.promote !== false) {
-      const before = await this.storage.liveCommit();
-      await this.storage.setLiveCommit(sha);
-      if (before !== sha) this.promoted = sha;
+      const before = await this.storage.liveCommit(key);
+      await this.storage.setLiveCommit(sha, key);
+      if (before !== sha) this.promoted.set(branch, sha);
     }
     // The branch's head decides the refused-commit alert; a re-check of an older commit does not.
-    if (o.promote !== false) await this.alert(sha, valid, summary, verdict.blocking);
+    if (o.promote !== false) await this.alert(sha, branch, valid, summary, verdict.blocking);
     this.log.info(
-      { commit: sha, valid, problems: verdict.blocking.length, failingNodes: failing },
+      { commit: sha, branch, valid, problems: verdict.blocking.length, failingNodes: failing },
       valid ? "commit promoted" : "commit refused",
     );
     if (failing > 0) {
       this.log.warn(
-        { commit: sha, nodes: verdict.failingNodes.slice(0, 20), count: failing },
+        { commit: sha, branch, nodes: verdict.failingNodes.slice(0, 20), count: failing },
         "nodes whose facts do not compile on the live commit do not compile on this one either; they do not block it",
       );
     }
   }
 
-  /** The refused-commit condition: raised by a refused commit, resolved when a valid one lands. */
-  private async alert(sha: string, valid: boolean, summary: string, problems: Problem[]): Promise<void> {
+  /**
+   * The refused-commit condition: raised by a refused commit, resolved when a valid one lands; one
+   * per branch (`recipes` for the default environment, `recipes:BRANCH` for the others).
+   */
+  private async alert(
+    sha: string,
+    branch: string,
+    valid: boolean,
+    summary: string,
+    problems: Problem[],
+  ): Promise<void> {
     const alerts = this.storage.alerts;
     const now = Date.now();
+    const subject = branch === this.defaultBranch ? recipesSubject : `${recipesSubject}:${branch}`;
+    const input = refusedCommitInput(sha, summary, problems);
+    if (branch !== this.defaultBranch) {
+      input.summary = `${branch}: ${input.summary}`;
+      input.details = { ...input.details, branch };
+    }
     try {
-      if (valid) await alerts.clear("refused-commit", recipesSubject, now);
-      else
-        await alerts.raise("refused-commit", recipesSubject, refusedCommitInput(sha, summary, problems), now);
+      if (valid) await alerts.clear("refused-commit", subject, now);
+      else await alerts.raise("refused-commit", subject, input, now);
     } catch (err) {
       // The verdict stands; the sweeper raises or clears the condition from it later.
       this.log.warn(
@@ -197,14 +313,20 @@ export class GitGate {
   async judge(
     sha: string,
     tree: GitTree,
+    branch = this.defaultBranch,
   ): Promise<{ blocking: Problem[]; nodeProblems: Problem[]; failingNodes: string[] }> {
     const blocking: Problem[] = [...tree.escapingSymlinks()];
     const nodeProblems: Problem[] = [];
     const failingNodes: string[] = [];
     try {
       blocking.push(...this.compiler.validateRepo(tree).problems);
-      const base = await this.liveTree(sha);
-      const known = await this.storage.knownFacts(); // revoked nodes' are left out
+      const base = await this.liveTree(sha, branch);
+      // This environment's nodes only (revoked nodes' facts are left out by knownFacts).
+      const envs = await this.storage.nodeEnvironments();
+      const served = (b: string) => this.lives.has(b);
+      const known = (await this.storage.knownFacts()).filter((k) =>
+        judgedOn(envs.get(k.node)?.environment, branch, this.defaultBranch, served),
+      );
       let sliceStart = performance.now();
       for (const { node, facts } of known) {
         if (performance.now() - sliceStart >= yieldEveryMs) {
@@ -258,10 +380,11 @@ export class GitGate {
    * The live commit's tree, the baseline a new commit is compared with: undefined when no commit is
    * live, null when the live commit is not in this mirror.
    */
-  private async liveTree(sha: string): Promise<{ sha: string; tree: GitTree } | null | undefined> {
-    const live = await this.storage.liveCommit();
+  private async liveTree(sha: string, branch: string): Promise<Live | null | undefined> {
+    const live = await this.storage.liveCommit(this.key(branch));
     if (!live || live === sha) return undefined;
-    if (this.live?.sha === live) return this.live;
+    const held = this.lives.get(branch);
+    if (held?.sha === live) return held;
     if (!(await this.mirror.hasCommit(live))) return null;
     return { sha: live, tree: await this.mirror.tree(live, this.subpath) };
   }
@@ -270,15 +393,31 @@ export class GitGate {
     this.log.warn({ err: (err as Error)?.message }, message);
   }
 
-  /** Adopts the storage's live commit (another server may have promoted it). */
+  /**
+   * Adopts the storage's live commits (another server may have promoted them): the default
+   * branch's, and every followed branch's; a branch whose live commit was dropped is no longer
+   * served.
+   */
   async loadLive(): Promise<void> {
-    const sha = await this.storage.liveCommit();
-    if (!sha || sha === this.live?.sha) return;
-    if (!(await this.mirror.hasCommit(sha))) await this.mirror.sync();
-    if (!(await this.mirror.hasCommit(sha))) {
-      this.log.warn({ commit: sha }, "the live commit is not in this server's mirror yet");
-      return;
+    const wanted = new Map<string, string>();
+    const main = await this.storage.liveCommit();
+    if (main) wanted.set(this.defaultBranch, main);
+    for (const [branch, sha] of await this.storage.branchLives()) {
+      if (branch !== this.defaultBranch && this.follows(branch)) wanted.set(branch, sha);
     }
-    this.live = { sha, tree: await this.mirror.tree(sha, this.subpath) };
+    for (const branch of [...this.lives.keys()]) if (!wanted.has(branch)) this.lives.delete(branch);
+    let synced = false;
+    for (const [branch, sha] of wanted) {
+      if (this.lives.get(branch)?.sha === sha) continue;
+      if (!synced && !(await this.mirror.hasCommit(sha))) {
+        await this.mirror.fetch();
+        synced = true;
+      }
+      if (!(await this.mirror.hasCommit(sha))) {
+        this.log.warn({ commit: sha, branch }, "the live commit is not in this server's mirror yet");
+        continue;
+      }
+      this.lives.set(branch, { sha, tree: await this.mirror.tree(sha, this.subpath) });
+    }
   }
 }

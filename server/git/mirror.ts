@@ -47,16 +47,21 @@ export class GitMirror {
 
   /** Clones or fetches, then returns the branch's newest commit (null when the branch is missing). */
   async sync(): Promise<string | null> {
+    await this.fetch();
+    return this.head();
+  }
+
+  /** Clones the mirror, or fetches every branch into it (`--prune`: deleted branches go). */
+  async fetch(): Promise<void> {
     if (existsSync(`${this.dir}/HEAD`)) {
       await this.git(["-C", this.dir, "fetch", "--prune", "--quiet", "origin"]);
     } else {
       mkdirSync(dirname(this.dir), { recursive: true });
       await this.git(["clone", "--mirror", "--quiet", "--", this.repo, this.dir]);
     }
-    return this.head();
   }
 
-  async head(): Promise<string | null> {
+  async head(branch = this.branch): Promise<string | null> {
     try {
       const out = await this.git([
         "-C",
@@ -64,12 +69,29 @@ export class GitMirror {
         "rev-parse",
         "--verify",
         "--quiet",
-        `refs/heads/${this.branch}^{commit}`,
+        `refs/heads/${branch}^{commit}`,
       ]);
       return out.toString().trim() || null;
     } catch {
       return null;
     }
+  }
+
+  /** Every branch in the mirror with its newest commit (branch → sha), by name. */
+  async heads(): Promise<Map<string, string>> {
+    const out = await this.git([
+      "-C",
+      this.dir,
+      "for-each-ref",
+      "--format=%(objectname) %(refname)",
+      "refs/heads/",
+    ]);
+    const heads = new Map<string, string>();
+    for (const line of out.toString("utf8").split("\n")) {
+      const m = /^([0-9a-f]{40,64}) refs\/heads\/(.+)$/.exec(line);
+      if (m) heads.set(m[2]!, m[1]!);
+    }
+    return heads;
   }
 
   async hasCommit(sha: string): Promise<boolean> {

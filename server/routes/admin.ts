@@ -1,6 +1,7 @@
 /** The read API (the viewer role): nodes, a node's reports, one report, drift across the fleet, commits. */
 import type { FastifyInstance } from "fastify";
 import type { Deps } from "../deps.js";
+import { branchKey } from "../environments.js";
 import { errorReplies, HttpError, problemSchema } from "../http.js";
 import { reportSchema } from "./reports.js";
 
@@ -22,6 +23,7 @@ const commit = {
   type: "object",
   properties: {
     sha: { type: "string" },
+    branch: { type: "string" },
     valid: { type: "boolean" },
     live: { type: "boolean" },
     summary: { type: "string" },
@@ -37,6 +39,17 @@ const limitQuery = {
       type: "string",
       pattern: "^[1-9][0-9]{0,2}$",
       description: "At most this many (1-999; default 100).",
+    },
+  },
+};
+const commitsQuery = {
+  ...limitQuery,
+  properties: {
+    ...limitQuery.properties,
+    branch: {
+      type: "string",
+      maxLength: 200,
+      description: "A followed branch (default: the default environment's).",
     },
   },
 };
@@ -127,17 +140,20 @@ export function adminRoutes(app: FastifyInstance, d: Deps): void {
     handler: async () => d.storage.drift(),
   });
 
-  app.get<{ Querystring: { limit?: string } }>("/api/v1/commits", {
+  app.get<{ Querystring: { limit?: string; branch?: string } }>("/api/v1/commits", {
     config: admin,
     schema: {
-      summary: "Ingested commits with their validation result, newest first",
-      querystring: limitQuery,
+      summary:
+        "Ingested commits of one branch (the default environment's unless ?branch=) with their validation result, newest first",
+      querystring: commitsQuery,
       response: { 200: { type: "array", items: commit }, ...errorReplies },
     },
     handler: async (req) => {
-      const live = await d.storage.liveCommit();
-      return (await d.storage.listCommits(Number(req.query.limit ?? 100))).map((c) => ({
+      const { branch, key } = branchKey(d, req.query.branch);
+      const live = await d.storage.liveCommit(key);
+      return (await d.storage.listCommits(Number(req.query.limit ?? 100), key)).map((c) => ({
         sha: c.sha,
+        branch,
         valid: c.valid,
         live: c.sha === live,
         summary: c.summary,

@@ -63,6 +63,20 @@ export async function hookRoutes(app: FastifyInstance, d: Deps): Promise<void> {
               live: { type: ["string", "null"] },
               valid: { type: ["boolean", "null"] },
               errors: { type: "array", items: problemSchema },
+              branches: {
+                type: "array",
+                description: "Every followed branch (environment): its head, live commit and verdict.",
+                items: {
+                  type: "object",
+                  properties: {
+                    branch: { type: "string" },
+                    head: { type: ["string", "null"] },
+                    live: { type: ["string", "null"] },
+                    valid: { type: ["boolean", "null"] },
+                    errors: { type: "array", items: problemSchema },
+                  },
+                },
+              },
             },
           },
           ...errorReplies,
@@ -92,7 +106,8 @@ export async function hookRoutes(app: FastifyInstance, d: Deps): Promise<void> {
           { action: "hook.git", details: { head: r.head, live: r.live, valid: r.valid } },
           d.now(),
         );
-        return { head: r.head, live: r.live, valid: r.valid, errors: r.problems };
+        const branches = r.branches.map(({ problems, ...b }) => ({ ...b, errors: problems }));
+        return { head: r.head, live: r.live, valid: r.valid, errors: r.problems, branches };
       },
     });
   });

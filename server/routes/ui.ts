@@ -7,6 +7,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Deps } from "../deps.js";
+import { commitTabs } from "../environments-ui.js";
 import { errorReplies, HttpError } from "../http.js";
 import type { StaleCut } from "../storage/ui-types.js";
 import { pageParam } from "../ui/layout.js";
@@ -125,7 +126,13 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
     });
 
     ui.get("/ui/commits", { config: viewer, schema: page }, async (req, reply) => {
-      const body = await commitsPage(d.storage, staleCut(), d.now(), actionContext(req, d));
+      const body = await commitsPage(
+        d.storage,
+        staleCut(),
+        d.now(),
+        actionContext(req, d),
+        commitTabs(d, req.query),
+      );
       return send(reply, { title: "Commits", session: req.uiSession, nav: "commits" }, body);
     });
 

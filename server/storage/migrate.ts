@@ -7,6 +7,8 @@
 import { type Driver, schemaStatements } from "./driver.js";
 import { alertNodeColumns, alertSchemaStatements } from "./sql/alert-conditions.js";
 import { auditSchema } from "./sql/audit.js";
+import { branchCommitsSchema } from "./sql/commits.js";
+import { environmentsSchema } from "./sql/environments.js";
 import { signalStatements } from "./sql/signals.js";
 import { usersSchema } from "./sql/users.js";
 import { uiSchemaStatements } from "./ui.js";
@@ -31,6 +33,8 @@ export async function migrate(db: Driver): Promise<void> {
     ...auditSchema(db.kind),
     ...signalStatements(db.kind),
     ...alertSchemaStatements,
+    ...branchCommitsSchema,
+    ...environmentsSchema,
   ];
   if (db.kind === "postgres") {
     await db.migrate([...create, ...addedColumns.map((c) => addColumn(c, "IF NOT EXISTS "))]);

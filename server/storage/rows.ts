@@ -174,6 +174,7 @@ export function commitRecord(r: Row): CommitRecord {
     problems: json(r.problems) as CommitRecord["problems"],
     seen_at: num(r.seen_at),
     summary: String(r.summary),
+    ...(r.branch ? { branch: String(r.branch) } : {}),
   };
 }
 

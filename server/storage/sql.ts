@@ -16,6 +16,7 @@ import { PostgresReportGroups } from "./pg-reports.js";
 import * as audit from "./sql/audit.js";
 import * as catalogs from "./sql/catalogs.js";
 import * as commits from "./sql/commits.js";
+import * as environments from "./sql/environments.js";
 import * as nodes from "./sql/nodes.js";
 import * as reports from "./sql/reports.js";
 import * as signals from "./sql/signals.js";
@@ -28,6 +29,7 @@ import type {
   DriftRow,
   EnrollOutcome,
   NewToken,
+  NodeEnvironment,
   NodeIdentity,
   NodeSummary,
   ReportSummary,
@@ -197,20 +199,40 @@ export class SqlStorage implements Storage {
     return commits.recordCommit(this.db, c);
   }
 
-  getCommit(sha: string): Promise<CommitRecord | undefined> {
-    return commits.getCommit(this.db, sha);
+  getCommit(sha: string, branch?: string): Promise<CommitRecord | undefined> {
+    return commits.getCommit(this.db, sha, branch);
   }
 
-  listCommits(limit: number): Promise<CommitRecord[]> {
-    return commits.listCommits(this.db, limit);
+  listCommits(limit: number, branch?: string): Promise<CommitRecord[]> {
+    return commits.listCommits(this.db, limit, branch);
   }
 
-  liveCommit(): Promise<string | null> {
-    return commits.liveCommit(this.db);
+  liveCommit(branch?: string): Promise<string | null> {
+    return commits.liveCommit(this.db, branch);
   }
 
-  setLiveCommit(sha: string): Promise<void> {
-    return commits.setLiveCommit(this.db, sha);
+  setLiveCommit(sha: string, branch?: string): Promise<void> {
+    return commits.setLiveCommit(this.db, sha, branch);
+  }
+
+  branchLives(): Promise<Map<string, string>> {
+    return commits.branchLives(this.db);
+  }
+
+  dropBranch(branch: string): Promise<void> {
+    return commits.dropBranch(this.db, branch);
+  }
+
+  nodeEnvironments(): Promise<Map<string, NodeEnvironment>> {
+    return environments.nodeEnvironments(this.db);
+  }
+
+  nodeEnvironment(node: string): Promise<NodeEnvironment | undefined> {
+    return environments.nodeEnvironment(this.db, node);
+  }
+
+  setNodeEnvironment(node: string, e: NodeEnvironment): Promise<void> {
+    return environments.setNodeEnvironment(this.db, node, e);
   }
 
   updateCommit(c: CommitRecord): Promise<void> {

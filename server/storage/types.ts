@@ -115,6 +115,19 @@ export interface CommitRecord {
   problems: Problem[];
   seen_at: number;
   summary: string;
+  /** The branch it was judged on, when not the default environment's (docs/environments.md). */
+  branch?: string;
+}
+
+/** The environment a node was last served, what it asked for, and why it did not get it. */
+export interface NodeEnvironment {
+  /** The branch whose live commit its catalog was compiled from. */
+  environment: string;
+  /** What the agent asked for (`--environment`, `environment:`), null when nothing. */
+  requested: string | null;
+  /** Why the node is not where it asked to be, or not where nodes.yaml puts it; null when it is. */
+  note: string | null;
+  at: number;
 }
 
 export type SaveReportOutcome = "stored" | "duplicate" | "conflict";
@@ -214,11 +227,23 @@ export interface Storage {
   pruneReports(before: number): Promise<number>;
   nodesByStatus(): Promise<Record<string, number>>;
 
+  /**
+   * Commit verdicts and live commits, per branch: `branch` undefined (or `commit.branch`) is the
+   * default environment's, any other is that branch's (sql/commits.ts).
+   */
   recordCommit(commit: CommitRecord): Promise<void>;
-  getCommit(sha: string): Promise<CommitRecord | undefined>;
-  listCommits(limit: number): Promise<CommitRecord[]>;
-  liveCommit(): Promise<string | null>;
-  setLiveCommit(sha: string): Promise<void>;
+  getCommit(sha: string, branch?: string): Promise<CommitRecord | undefined>;
+  listCommits(limit: number, branch?: string): Promise<CommitRecord[]>;
+  liveCommit(branch?: string): Promise<string | null>;
+  setLiveCommit(sha: string, branch?: string): Promise<void>;
+  /** Every branch but the default one that has a live commit (branch → sha). */
+  branchLives(): Promise<Map<string, string>>;
+  /** A branch deleted from git: forgets its live commit, keeps its verdicts. */
+  dropBranch(branch: string): Promise<void>;
+  /** Each node's environment as last served (sql/environments.ts). */
+  nodeEnvironments(): Promise<Map<string, NodeEnvironment>>;
+  nodeEnvironment(node: string): Promise<NodeEnvironment | undefined>;
+  setNodeEnvironment(node: string, e: NodeEnvironment): Promise<void>;
   /** Records (replacing the node's previous one) a duplicate-identity alert (TRUST I1). */
   recordDuplicateIdentity(alert: DuplicateIdentity): Promise<void>;
   /** Duplicate-identity alerts of nodes not re-enrolled since, newest first. */

@@ -87,8 +87,15 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     sinks: loadSinks(config.alerts),
     alertWorker: o.alertWorker,
   });
-  const mirror = new GitMirror(join(dataDir, "recipes.git"), repo.dir, "main");
-  const gate = new GitGate(mirror, config.recipes?.path ?? "", storage, compiler, built.app.log);
+  const mirror = new GitMirror(join(dataDir, "recipes.git"), repo.dir, config.recipes?.branch ?? "main");
+  const gate = new GitGate(
+    mirror,
+    config.recipes?.path ?? "",
+    storage,
+    compiler,
+    built.app.log,
+    config.recipes?.branches,
+  );
   connectGate(built.deps, gate);
   if (o.recipes !== null) await gate.refresh();
   const adminToken = newSecret("admin");
