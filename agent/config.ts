@@ -28,6 +28,8 @@ export interface AgentConfig {
   watchGuard: { repairs: number; windowS: number };
   /** Whether the daemon holds a push stream to the server (agent/push/channel.ts). */
   push: boolean;
+  /** The environment asked of the server (docs/environments.md); null: the one nodes.yaml gives. */
+  environment: string | null;
 }
 
 interface RawConfig {
@@ -45,6 +47,7 @@ interface RawConfig {
   watch_guard_repairs?: number;
   watch_guard_window?: string;
   push?: boolean;
+  environment?: string;
 }
 
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -115,6 +118,7 @@ export function parseConfig(text: string, file: string): AgentConfig {
       windowS: durationS(raw.watch_guard_window ?? "10m"),
     },
     push: raw.push ?? true,
+    environment: raw.environment ?? null,
   };
 }
 

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { ErrorCode } from "../core/codes.js";
 import { isTendError, TendError } from "../core/errors.js";
 import type { Catalog, CheckReport, Facts, Report, ResourceReport } from "../core/types.js";
-import { NodeApi } from "./client/api.js";
+import { type EnvironmentHeaders, NodeApi } from "./client/api.js";
 import { ensureStateDir, type Identity, requireIdentity } from "./client/identity.js";
 import { type Envelope, verifyEnvelope } from "./client/verify.js";
 import { type AgentConfig, scheduleIntervalS } from "./config.js";
@@ -52,6 +52,8 @@ interface Chosen {
   notice: string | null;
   /** The server answered 304: the cached catalog is still this node's. */
   notModified?: boolean;
+  /** The environment the server served, and why not the one asked for (fresh catalogs only). */
+  env?: EnvironmentHeaders;
 }
 
 /** Errors after which the cache is used: the server is away, failing, or cannot compile for us. */
@@ -69,10 +71,11 @@ async function chooseCatalog(
   cache: CatalogCache,
   facts: Facts,
   now: number,
+  environment: string | null,
 ): Promise<Chosen> {
   let fresh: Awaited<ReturnType<NodeApi["catalog"]>>;
   try {
-    fresh = await api.catalog(facts, await cache.etag());
+    fresh = await api.catalog(facts, await cache.etag(), undefined, environment);
   } catch (err) {
     if (!serverFailed(err)) throw err;
     const cached = await cache.load(id.server_key, id.node);
@@ -95,7 +98,14 @@ async function chooseCatalog(
     if (!cached)
       throw new TendError("TEND_E_CATALOG", "the server answered 304 but there is no cached catalog");
     await cache.confirm(now);
-    return { envelope: cached.envelope, source: "server", ageS: 0, notice: null, notModified: true };
+    return {
+      envelope: cached.envelope,
+      source: "server",
+      ageS: 0,
+      notice: null,
+      notModified: true,
+      env: fresh.env,
+    };
   }
   const envelope = verifyEnvelope(fresh.envelope, id.server_key, id.node, "the catalog from the server");
   const applied = await cache.appliedSerial();
@@ -106,7 +116,7 @@ async function chooseCatalog(
     );
   }
   await cache.store(envelope, fresh.etag, now);
-  return { envelope, source: "server", ageS: 0, notice: null };
+  return { envelope, source: "server", ageS: 0, notice: null, env: fresh.env };
 }
 
 /** A watch run's catalog: the cached one, verified again, as a cache run takes it. */
@@ -198,6 +208,13 @@ function withInterval(report: Report, config: AgentConfig): Report {
   return report;
 }
 
+/** The report says which environment the server served, and why not the one asked for. */
+function withEnvironment(report: Report, env: EnvironmentHeaders | undefined): Report {
+  if (env?.environment) report.environment = env.environment.slice(0, 200);
+  if (env?.note) report.environment_note = env.note.slice(0, 2000);
+  return report;
+}
+
 /** One run against the server. The caller holds the run lock (unless noop). */
 export async function agentRun(config: AgentConfig, o: RunOptions = {}): Promise<RunResult> {
   return (await run(config, o, false))!;
@@ -240,7 +257,7 @@ async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Prom
     // A watch run repairs toward the catalog already here: no server round-trip.
     chosen = watching
       ? await cachedCatalog(id, cache, now())
-      : await chooseCatalog(api, id, cache, facts, now());
+      : await chooseCatalog(api, id, cache, facts, now(), config.environment);
   } catch (err) {
     if (!isTendError(err) || !REFUSALS.has(err.code)) throw err;
     const report = withInterval(refusedReport(id.node, err, noop, startedAt, now()), config);
@@ -250,6 +267,8 @@ async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Prom
   }
   if (ifChanged && chosen.notModified) return null;
   if (chosen.notice) log(`tend: ${chosen.notice}`);
+  // A refused environment (or a branch gone) is said on every run that asks, not only on changes.
+  if (chosen.env?.note) log(`tend: ${chosen.env.note}`);
   const catalog = chosen.envelope.catalog;
   let report: Report;
   if (chosen.source === "cache" && chosen.ageS > config.maxCachedAgeS) {
@@ -298,7 +317,7 @@ async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Prom
       if (!worth) return { report, notice: chosen.notice, flush: { sent: 0, rejected: 0, left: 0 } };
     } else if (guard) await afterFullRun(catalog, kinds, guard, config.stateDir);
   }
-  await spool.add(withInterval(report, config));
+  await spool.add(withEnvironment(withInterval(report, config), chosen.env));
   const flush = await spool.flush((r) => api.report(r));
   if (flush.error) log(`tend: ${flush.left} report(s) kept in the spool: ${flush.error}`);
   return { report, notice: chosen.notice, flush };

@@ -165,6 +165,10 @@ export interface Report {
     checks_failed?: number;
     checks_skipped?: number;
   };
+  /** The environment (branch) the server compiled the catalog from (docs/environments.md). */
+  environment?: string;
+  /** Why the node is not in the environment it asked for, or that nodes.yaml names. */
+  environment_note?: string;
   dropped_reports?: number;
   /** Seconds between two scheduled runs of the agent (its cron schedule's shortest gap). */
   interval_s?: number;

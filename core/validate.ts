@@ -8,6 +8,7 @@ import { globMatch, type Rule } from "./classify.js";
 import { Compiler } from "./compile.js";
 import type { Problem } from "./errors.js";
 import { KIND_RULES } from "./generated/kinds.js";
+import type { Loaded } from "./load.js";
 import { kindKey } from "./normalize.js";
 import { pinProblem } from "./openpgp.js";
 import { checkRepoPath } from "./paths.js";
@@ -67,6 +68,7 @@ export function validateRepo(repo: RepoSource, compiler: Compiler = new Compiler
     }
   }
   const rules: Rule[] = nodes.data ?? [];
+  add(environmentRuleProblems(rules, nodes.parsed));
   const covered = new Set<string>();
   for (const sample of sampleNodes(rules)) {
     const plan = compiler.plan(sample, null);
@@ -145,4 +147,28 @@ function listTemplates(repo: RepoSource, dir: string): string[] {
     else if (st?.type === "file") out.push(p);
   }
   return out;
+}
+
+/**
+ * `environment:` and `allow_environments:` move nodes between branches, so they count only on a
+ * rule that names nodes: a rule matching `facts:` would let a node pick its branch by what it
+ * reports (TRUST B2). The server ignores them there; the validator says so.
+ */
+function environmentRuleProblems(rules: Rule[], parsed: Loaded<unknown>["parsed"]): Problem[] {
+  const problems: Problem[] = [];
+  rules.forEach((rule, i) => {
+    if (!rule.facts) return;
+    for (const key of ["environment", "allow_environments"] as const) {
+      if (rule[key] === undefined) continue;
+      const pos = parsed?.locate([i, key]);
+      problems.push({
+        code: "TEND_E_VALIDATION",
+        message: `${key} on a rule that matches facts: facts are what a node says of itself, so they cannot choose its environment; put ${key} on a rule with name: alone`,
+        file: "nodes.yaml",
+        field: `[${i}].${key}`,
+        ...(pos ? { line: pos.line, column: pos.column } : {}),
+      });
+    }
+  });
+  return problems;
 }

@@ -125,6 +125,23 @@ export async function environmentNodes(storage: Storage, branch: string): Promis
   return [...envs].filter(([, e]) => e.environment === branch).map(([node]) => node);
 }
 
+/** The catalog body's `environment`: what the agent asks for (a branch name). */
+export const requestedEnvironment = {
+  type: "string",
+  pattern: "^(?!.*\\.\\.)[A-Za-z0-9_-][A-Za-z0-9._/-]*$",
+  maxLength: 200,
+  description:
+    "The environment the node asks for; granted only when nodes.yaml allows it (docs/environments.md).",
+};
+
+/** X-Tend-Environment (what was served) and X-Tend-Environment-Note (why not what was asked). */
+export function environmentHeaders(c: EnvironmentChoice): Record<string, string> {
+  return {
+    "x-tend-environment": c.environment,
+    ...(c.note ? { "x-tend-environment-note": c.note } : {}),
+  };
+}
+
 /** The catalog route's hook: the node's environment, recorded; null when nothing is served. */
 export async function environmentFor(
   d: Deps,

@@ -27,7 +27,19 @@ export interface EnrollReply {
   key_id: string;
 }
 
-export type CatalogReply = { status: 304 } | { status: 200; envelope: unknown; etag: string | null };
+/** What the server said of the node's environment (X-Tend-Environment and -Note headers). */
+export interface EnvironmentHeaders {
+  environment: string | null;
+  note: string | null;
+}
+
+export type CatalogReply = ({ status: 304 } | { status: 200; envelope: unknown; etag: string | null }) & {
+  env: EnvironmentHeaders;
+};
+
+function header(v: unknown): string | null {
+  return typeof v === "string" && v !== "" ? v : null;
+}
 
 export async function enroll(
   server: string,
@@ -67,14 +79,20 @@ export class NodeApi {
     this.http = new Client(server, { ...o, credential });
   }
 
-  async catalog(facts: Facts, etag: string | null, maxBytes = CATALOG_MAX_BYTES): Promise<CatalogReply> {
+  async catalog(
+    facts: Facts,
+    etag: string | null,
+    maxBytes = CATALOG_MAX_BYTES,
+    environment: string | null = null,
+  ): Promise<CatalogReply> {
     let reply: Awaited<ReturnType<HttpClient["expect"]>>;
     try {
       reply = await this.http.expect(
         {
           method: "POST",
           path: "/api/v1/catalog",
-          json: { facts },
+          // Sent only when asked for: servers before environments refuse unknown keys.
+          json: environment ? { facts, environment } : { facts },
           headers: etag ? { "if-none-match": etag } : {},
           maxBytes,
         },
@@ -87,7 +105,11 @@ export class NodeApi {
         `the server's catalog reply is larger than the agent's cap of ${bytesText(err.limit)}; refused (split the node's recipes, or move big files out of the catalog)`,
       );
     }
-    if (reply.status === 304) return { status: 304 };
+    const env = {
+      environment: header(reply.headers["x-tend-environment"]),
+      note: header(reply.headers["x-tend-environment-note"]),
+    };
+    if (reply.status === 304) return { status: 304, env };
     let envelope: unknown;
     try {
       envelope = JSON.parse(reply.body.toString("utf8"));
@@ -95,7 +117,7 @@ export class NodeApi {
       throw new TendError("TEND_E_CATALOG", "the server's catalog reply is not JSON (cut off?); refused");
     }
     const tag = reply.headers.etag;
-    return { status: 200, envelope, etag: typeof tag === "string" ? tag : null };
+    return { status: 200, envelope, etag: typeof tag === "string" ? tag : null, env };
   }
 
   /**

@@ -4,7 +4,8 @@ import { DEFAULT_CONFIG_FILE } from "../../agent/config.js";
 
 export const USAGE = `usage: tend agent enroll --server URL --token TOKEN [--node NAME] [--server-key FINGERPRINT|PEM-FILE]
                          [--insecure-http] [--config FILE] [--force]
-       tend agent run [--noop] [--if-changed] [--json] [--config FILE] [--trigger watch --resource ID...]
+       tend agent run [--noop] [--if-changed] [--json] [--environment BRANCH] [--config FILE]
+                      [--trigger watch --resource ID...]
        tend agent daemon [--config FILE]
        tend agent flush [--config FILE]
 
@@ -16,7 +17,9 @@ run      one run: fetch the signed catalog (or use the cached one when the serve
          converge, report; --trigger watch --resource ID... converges only those resources (and
          what they notify) from the cached catalog, as the daemon does in watch mode;
          --if-changed: only when the server's catalog differs from the cached one (what the
-         daemon runs for a "new commit" push signal)
+         daemon runs for a "new commit" push signal); --environment asks the server for that
+         environment (a branch it follows; default the configuration's environment:), granted
+         only when nodes.yaml allows this node it, else the run says why
 daemon   run on the configured schedule, with this node's splay, and when the server signals it
          over the push channel
 flush    send the reports waiting in the spool (the daemon does this between runs); exit 0 when
@@ -38,6 +41,7 @@ export const options = {
   json: { type: "boolean" },
   "log-line": { type: "boolean" },
   trigger: { type: "string" },
+  environment: { type: "string" },
   resource: { type: "string", multiple: true },
   debug: { type: "boolean" },
   help: { type: "boolean", short: "h" },

@@ -14,6 +14,15 @@ export async function runCommand(values: Values, configFile: string): Promise<nu
     ]);
   const config = await loadConfig(configFile);
   if (values["state-dir"]) config.stateDir = values["state-dir"];
+  if (values.environment !== undefined) {
+    if (!/^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9._/-]{0,199}$/.test(values.environment)) {
+      throw new TendError(
+        "TEND_E_USAGE",
+        `--environment "${values.environment}" is not a branch name; use letters, digits, '.', '_', '-' and '/' (e.g. staging, feature/x).`,
+      );
+    }
+    config.environment = values.environment;
+  }
   const noop = Boolean(values.noop);
   const trigger = triggerOf(values);
   let lock: { release(): Promise<void> } | null = null;

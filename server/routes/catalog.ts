@@ -9,6 +9,7 @@ import { sha256 } from "../../core/hash.js";
 import type { Facts } from "../../core/types.js";
 import factsSchemaJson from "../../schemas/facts.schema.json" with { type: "json" };
 import type { Deps } from "../deps.js";
+import { environmentFor, environmentHeaders, requestedEnvironment } from "../environments.js";
 import { errorReplies, HttpError, jitteredRetryAfter } from "../http.js";
 import { keepRawJson, rawJson } from "./raw-json.js";
 
@@ -30,8 +31,10 @@ function routes(app: FastifyInstance, d: Deps): void {
    * of canonicalising the facts again, and the facts are written only when they change.
    */
   const lastFacts = new Map<string, { body: string; digest: string }>();
+  /** Per node: the environment choice last recorded (environments.ts writes it when it changes). */
+  const lastEnvironment = new Map<string, string>();
 
-  app.post<{ Body: { facts: Facts } }>(
+  app.post<{ Body: { facts: Facts; environment?: string } }>(
     "/api/v1/catalog",
     {
       config: { auth: "node" },
@@ -42,7 +45,7 @@ function routes(app: FastifyInstance, d: Deps): void {
           type: "object",
           additionalProperties: false,
           required: ["facts"],
-          properties: { facts: factsSchema },
+          properties: { facts: factsSchema, environment: requestedEnvironment },
         },
         response: {
           200: {
@@ -63,8 +66,10 @@ function routes(app: FastifyInstance, d: Deps): void {
     },
     async (req, reply) => {
       const node = req.node!;
-      const live = d.gate?.live;
-      if (!live) {
+      // The environment is the server's choice (nodes.yaml on the default branch), never the body's.
+      const env = await environmentFor(d, lastEnvironment, node, req.body.environment);
+      const live = env?.live;
+      if (!env || !live) {
         throw new HttpError(
           503,
           "TEND_E_NO_COMMIT",
@@ -101,6 +106,7 @@ function routes(app: FastifyInstance, d: Deps): void {
       const signed = d.catalogs.signed(entry, serial);
       reply.header("etag", signed.etag);
       reply.header("x-tend-commit", live.sha);
+      reply.headers(environmentHeaders(env));
       if (req.headers["if-none-match"] === signed.etag) return reply.code(304).send();
       return reply.type("application/json").send(signed.body);
     },
