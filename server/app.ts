@@ -11,6 +11,7 @@ import type { CompilerFns } from "./compiler.js";
 import type { ServerConfig } from "./config.js";
 import type { Deps } from "./deps.js";
 import { environmentNodes } from "./environments.js";
+import { environmentMetrics } from "./environments-metrics.js";
 import type { GitGate } from "./git/gate.js";
 import { errorSchema } from "./http.js";
 import { authPlugin } from "./plugins/auth.js";
@@ -26,6 +27,7 @@ import { alertRoutes } from "./routes/alerts.js";
 import { catalogRoutes } from "./routes/catalog.js";
 import { consoleApiRoutes } from "./routes/console-api.js";
 import { enrollRoutes } from "./routes/enroll.js";
+import { environmentRoutes } from "./routes/environments.js";
 import { healthRoutes, type RouteRecord, recordRoutes } from "./routes/health.js";
 import { hookRoutes } from "./routes/hooks.js";
 import { pushRoutes } from "./routes/push.js";
@@ -127,6 +129,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
     worker: o.alertWorker,
   });
   metrics.pushStreams = () => push.hub.size;
+  metrics.more.push(environmentMetrics(deps));
   if (o.gate) connectGate(deps, o.gate);
   if (o.storage.kind === "postgres" && /^postgres(ql)?:/.test(o.config.database)) {
     const bus = new PgBus({
@@ -158,6 +161,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   metricsPlugin(app, metrics);
   enrollRoutes(app, deps);
   catalogRoutes(app, deps);
+  environmentRoutes(app, deps);
   reportRoutes(app, deps);
   adminRoutes(app, deps);
   alertRoutes(app, deps);

@@ -160,7 +160,7 @@ export async function environmentFor(
  * environment's), or a 404 for a branch the server does not follow.
  */
 export function branchKey(d: Deps, branch: string | undefined): { branch: string; key: string | undefined } {
-  const main = d.gate?.defaultBranch ?? d.config.recipes?.branch ?? "main";
+  const main = defaultEnvironment(d);
   if (branch === undefined || branch === "" || branch === main) return { branch: main, key: undefined };
   if (!d.gate?.follows(branch)) {
     throw new HttpError(
@@ -170,4 +170,35 @@ export function branchKey(d: Deps, branch: string | undefined): { branch: string
     );
   }
   return { branch, key: branch };
+}
+
+/** The default environment's name: the default branch's. */
+export function defaultEnvironment(d: Deps): string {
+  return d.gate?.defaultBranch ?? d.config.recipes?.branch ?? "main";
+}
+
+/** `environment` and `environment_note` of a node row in the read API. */
+export const environmentFields = {
+  environment: {
+    type: "string",
+    description: "The environment the node was last served (docs/environments.md).",
+  },
+  environment_note: {
+    type: ["string", "null"],
+    description:
+      "Why the node is not where it asked, or where nodes.yaml puts it (a refusal, its branch deleted).",
+  },
+};
+
+/** Rows naming a node, each with the node's environment (the default one when never classified). */
+export async function withEnvironments<T extends { node?: string; name?: string }>(
+  d: Deps,
+  rows: T[],
+): Promise<(T & { environment: string; environment_note: string | null })[]> {
+  const envs = await d.storage.nodeEnvironments();
+  const main = defaultEnvironment(d);
+  return rows.map((r) => {
+    const e = envs.get(r.node ?? r.name ?? "");
+    return { ...r, environment: e?.environment ?? main, environment_note: e?.note ?? null };
+  });
 }

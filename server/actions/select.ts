@@ -4,6 +4,7 @@
  */
 import type { FastifyRequest } from "fastify";
 import type { Deps } from "../deps.js";
+import { defaultEnvironment } from "../environments.js";
 import { keyFingerprint } from "../key-info.js";
 
 /** The fleet page's filter; empty selects every node. */
@@ -13,6 +14,8 @@ export interface NodeFilter {
   stale?: boolean;
   /** Case-insensitive substring of the node name. */
   q?: string;
+  /** An environment (docs/environments.md). */
+  env?: string;
 }
 
 /** An action never names more nodes than this in one go. */
@@ -26,6 +29,7 @@ export async function selectNodes(d: Deps, f: NodeFilter): Promise<string[]> {
     driftedOnly: f.drifted,
     staleOnly: f.stale,
     search: f.q,
+    ...(f.env ? { environment: { name: f.env, isDefault: f.env === defaultEnvironment(d) } } : {}),
     stale: { ms, iso: new Date(ms).toISOString() },
     sort: "name",
     desc: false,

@@ -107,6 +107,10 @@ export function reportConditions(report: Report): Map<string, RaiseInput> {
   if (report.status === "failed") out.set("failing", failingInput(report));
   if (repaired(report).length > 0) out.set("drifted", driftedInput(report));
   if (report.contested?.length) out.set("contested", contestedInput(report));
+  // The environment the node ran (docs/environments.md): a staging node failing pages differently.
+  if (report.environment) {
+    for (const input of out.values()) input.details.environment = firstLine(report.environment, 200);
+  }
   return out;
 }
 

@@ -18,6 +18,8 @@ export class Metrics {
   catalogCacheHits = 0;
   /** Push streams held by this server (set by app.ts). */
   pushStreams: () => number = () => 0;
+  /** More lines, each area's own (app.ts adds environments-metrics.ts's), with their own caching. */
+  readonly more: (() => Promise<string[]>)[] = [];
   private readonly signals = new Map<string, number>();
 
   signal(kind: string): void {
@@ -113,6 +115,7 @@ export class Metrics {
     out.push("# TYPE tend_alert_conditions_open gauge");
     for (const [k, v] of Object.entries(this.storageGauges.conditions))
       out.push(`tend_alert_conditions_open{kind="${k}"} ${v}`);
+    for (const lines of this.more) out.push(...(await lines()));
     return `${out.join("\n")}\n`;
   }
 

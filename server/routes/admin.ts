@@ -1,7 +1,7 @@
 /** The read API (the viewer role): nodes, a node's reports, one report, drift across the fleet, commits. */
 import type { FastifyInstance } from "fastify";
 import type { Deps } from "../deps.js";
-import { branchKey } from "../environments.js";
+import { branchKey, environmentFields, withEnvironments } from "../environments.js";
 import { errorReplies, HttpError, problemSchema } from "../http.js";
 import { reportSchema } from "./reports.js";
 
@@ -75,13 +75,14 @@ export function adminRoutes(app: FastifyInstance, d: Deps): void {
               last_status: nullableString,
               last_commit: nullableString,
               drifted: { type: "integer" },
+              ...environmentFields,
             },
           },
         },
         ...errorReplies,
       },
     },
-    handler: async () => d.storage.listNodes(),
+    handler: async () => withEnvironments(d, await d.storage.listNodes()),
   });
 
   app.get<{ Params: { name: string }; Querystring: { limit?: string } }>("/api/v1/nodes/:name/reports", {
@@ -131,13 +132,14 @@ export function adminRoutes(app: FastifyInstance, d: Deps): void {
               type: { type: "string" },
               status: { type: "string" },
               changes: { type: "array", items: { type: "object", additionalProperties: true } },
+              ...environmentFields,
             },
           },
         },
         ...errorReplies,
       },
     },
-    handler: async () => d.storage.drift(),
+    handler: async () => withEnvironments(d, await d.storage.drift()),
   });
 
   app.get<{ Querystring: { limit?: string; branch?: string } }>("/api/v1/commits", {

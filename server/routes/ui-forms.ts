@@ -16,7 +16,7 @@ export const schema = {
     type: "object",
     additionalProperties: false,
     properties: Object.fromEntries(
-      ["_csrf", "confirm", "status", "drifted", "stale", "q", "uses", "ttl", "selection"].map((k) => [
+      ["_csrf", "confirm", "status", "drifted", "stale", "q", "env", "uses", "ttl", "selection"].map((k) => [
         k,
         field,
       ]),

@@ -7,7 +7,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Deps } from "../deps.js";
-import { commitTabs } from "../environments-ui.js";
+import { commitTabs, fleetEnvironments } from "../environments-ui.js";
 import { errorReplies, HttpError } from "../http.js";
 import type { StaleCut } from "../storage/ui-types.js";
 import { pageParam } from "../ui/layout.js";
@@ -87,7 +87,14 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
 
     ui.get("/ui/", { config: viewer, schema: page }, async (req, reply) => {
       const params = fleetParams(req.query as Record<string, unknown>);
-      const body = await fleetPage(d.storage, params, staleCut(), d.now(), actionContext(req, d));
+      const body = await fleetPage(
+        d.storage,
+        params,
+        staleCut(),
+        d.now(),
+        actionContext(req, d),
+        fleetEnvironments(d),
+      );
       return send(reply, { title: "Fleet", session: req.uiSession, nav: "fleet" }, body);
     });
 

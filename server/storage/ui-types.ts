@@ -28,6 +28,8 @@ export interface FleetQuery {
   staleOnly?: boolean;
   /** Case-insensitive substring of the node name. */
   search?: string;
+  /** Nodes last served this environment (the default one: also nodes never classified). */
+  environment?: { name: string; isDefault: boolean };
   stale: StaleCut;
   sort: FleetSort;
   desc: boolean;

@@ -97,6 +97,14 @@ export class SqlUiStorage implements UiStorage {
       params.push(`%${q.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
       where.push(`LOWER(n.name) LIKE $${params.length} ESCAPE '\\'`);
     }
+    if (q.environment) {
+      params.push(q.environment.name);
+      where.push(
+        q.environment.isDefault
+          ? `n.name NOT IN (SELECT node FROM node_environments WHERE environment <> $${params.length})`
+          : `n.name IN (SELECT node FROM node_environments WHERE environment = $${params.length})`,
+      );
+    }
     const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
     // $1 and $2 must appear in every statement that binds them (PostgreSQL infers their types).
     const [count] = await this.db.query(

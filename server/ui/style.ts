@@ -74,4 +74,5 @@ ul.nodes{columns:3;margin:6px 0}table.audit td{font-size:13px}
 input[type=text],input[type=number]{padding:4px 6px;border:1px solid #c9ced6;border-radius:4px}
 .login code{white-space:nowrap}.login label{display:flex;flex-direction:column;gap:4px;margin:12px 0}.login input{width:100%}
 nav.tabs{margin:0 0 12px}nav.tabs .tab{display:inline-block;padding:3px 10px;border:1px solid #c9ced6;border-radius:4px;margin:0 4px 4px 0}nav.tabs b.tab{background:#f1f5ff}
+.tag.env{color:var(--accent);border-color:var(--accent)}.tag.warn{color:var(--stale);border-color:var(--stale)}
 `;

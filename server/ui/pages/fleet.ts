@@ -1,13 +1,20 @@
 /** The fleet at a glance: counts, then every node (filtered, sorted, paginated) with its last runs. */
 
 import type { ConditionRecord } from "../../storage/alert-types.js";
-import type { Storage } from "../../storage/types.js";
+import type { NodeEnvironment, Storage } from "../../storage/types.js";
 import type { FleetQuery, FleetSort, StaleCut } from "../../storage/ui-types.js";
 import { type ActionContext, fleetActions } from "../actions.js";
 import { strip } from "../charts.js";
 import { ago, type Html, html, query, shortSha } from "../html.js";
 import { badge, duplicateAlerts, nodeHref, pageParam, pager } from "../layout.js";
 import { conditionRows } from "./alerts.js";
+import {
+  type Environments,
+  environmentSelect,
+  environmentTag,
+  environmentWarnings,
+  envParam,
+} from "./environments.js";
 
 export const pageSize = 50;
 const sorts: FleetSort[] = ["name", "last_run", "status", "drifted", "commit"];
@@ -18,6 +25,8 @@ export interface FleetParams {
   drifted?: boolean;
   stale?: boolean;
   q?: string;
+  /** An environment (branch) to show the nodes of. */
+  env?: string;
   sort: FleetSort;
   desc: boolean;
   page: number;
@@ -31,6 +40,7 @@ export function fleetParams(q: Record<string, unknown>): FleetParams {
     drifted: s("drifted") === "1",
     stale: s("stale") === "1",
     q: s("q")?.trim().slice(0, 253) || undefined,
+    env: envParam(s("env")),
     sort,
     desc: s("dir") === "desc",
     page: pageParam(q.page),
@@ -58,6 +68,7 @@ export async function fleetPage(
   stale: StaleCut,
   now: number,
   ctx?: ActionContext,
+  envs?: Environments,
 ): Promise<Html> {
   const live = await storage.liveCommit();
   const fq: FleetQuery = {
@@ -65,6 +76,7 @@ export async function fleetPage(
     driftedOnly: p.drifted,
     staleOnly: p.stale,
     search: p.q,
+    ...(p.env ? { environment: { name: p.env, isDefault: p.env === envs?.default } } : {}),
     stale,
     sort: p.sort,
     desc: p.desc,
@@ -78,12 +90,15 @@ export async function fleetPage(
     storage.alerts.openConditions(10),
     storage.alerts.conditionCounts(),
   ]);
-  const runs = await storage.ui.recentRuns(
-    rows.map((r) => r.name),
-    30,
-  );
+  const [runs, placed] = await Promise.all([
+    storage.ui.recentRuns(
+      rows.map((r) => r.name),
+      30,
+    ),
+    envs ? storage.nodeEnvironments() : new Map<string, NodeEnvironment>(),
+  ]);
   const pages = Math.max(1, Math.ceil(total / pageSize));
-  const keep = { status: p.status, drifted: p.drifted, stale: p.stale, q: p.q };
+  const keep = { status: p.status, drifted: p.drifted, stale: p.stale, q: p.q, env: p.env };
   const sortLink = (key: FleetSort, label: string) => {
     const active = p.sort === key;
     const desc = active ? !p.desc : key === "last_run" || key === "drifted";
@@ -94,6 +109,7 @@ export async function fleetPage(
     html`<a class="card ${cls}" href="${href}"><b>${n}</b><span>${label}</span></a>`;
   return html`<h1>Fleet</h1>
 ${duplicateAlerts(duplicates, now)}
+${envs ? environmentWarnings(placed) : ""}
 ${openAlerts(alerts, alertCounts, now)}
 <section class="cards" aria-label="counts">
 ${card(counts.nodes, "nodes", "/ui/")}
@@ -107,6 +123,7 @@ ${card(counts.onLive, `on the newest commit ${shortSha(live)}`, "/ui/commits")}
 <label><input type="checkbox" name="drifted" value="1"${p.drifted ? html` checked` : ""}> drifted only</label>
 <label><input type="checkbox" name="stale" value="1"${p.stale ? html` checked` : ""}> stale only</label>
 <label>name <input type="search" name="q" value="${p.q ?? ""}" placeholder="web-"></label>
+${envs && envs.served.length > 1 ? environmentSelect(envs, p.env) : ""}
 <input type="hidden" name="sort" value="${p.sort}">${p.desc ? html`<input type="hidden" name="dir" value="desc">` : ""}
 <button type="submit">Filter</button> <a href="/ui/">clear</a>
 </form>
@@ -117,7 +134,7 @@ ${ctx ? fleetActions(ctx, filterFields(p), total) : ""}
 <tbody>
 ${rows.map(
   (r) => html`<tr${r.stale ? html` class="stale"` : ""}>
-<td><a href="${nodeHref(r.name)}">${r.name}</a></td>
+<td><a href="${nodeHref(r.name)}">${r.name}</a>${envs ? environmentTag(placed.get(r.name), envs.default) : ""}</td>
 <td title="${r.last_report_at ?? ""}">${ago(r.last_report_at, now)}${r.stale ? html` <span class="tag stale">stale</span>` : ""}</td>
 <td>${badge(r.last_status)}</td>
 <td class="num">${r.drifted ? html`<span class="drift-count">${r.drifted}</span>` : "0"}</td>
@@ -133,7 +150,13 @@ ${pager("/ui/", { ...keep, sort: p.sort, dir: p.desc ? "desc" : undefined }, p.p
 
 /** The filter as form fields, for the run / plan forms (routes/ui-actions.ts reads them back). */
 export function filterFields(
-  p: Pick<FleetParams, "status" | "drifted" | "stale" | "q">,
+  p: Pick<FleetParams, "status" | "drifted" | "stale" | "q" | "env">,
 ): Record<string, string | undefined> {
-  return { status: p.status, drifted: p.drifted ? "1" : undefined, stale: p.stale ? "1" : undefined, q: p.q };
+  return {
+    status: p.status,
+    drifted: p.drifted ? "1" : undefined,
+    stale: p.stale ? "1" : undefined,
+    q: p.q,
+    env: p.env,
+  };
 }

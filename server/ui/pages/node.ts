@@ -6,6 +6,7 @@ import { runsChart } from "../charts.js";
 import { ago, type Html, html, shortSha } from "../html.js";
 import { badge, duplicateAlerts, pager, reportHref } from "../layout.js";
 import { checkList, checksSummary } from "./checks.js";
+import { environmentLine } from "./environments.js";
 import { resourceList } from "./resources.js";
 
 const reportsPerPage = 25;
@@ -38,11 +39,12 @@ export async function nodePage(
 ): Promise<Html | null> {
   const info = await storage.ui.nodeInfo(name);
   if (!info) return null;
-  const [chartRuns, listRuns, latest, duplicates] = await Promise.all([
+  const [chartRuns, listRuns, latest, duplicates, environment] = await Promise.all([
     storage.ui.nodeRuns(name, 60, 0),
     storage.ui.nodeRuns(name, reportsPerPage, (page - 1) * reportsPerPage),
     info.last_report_id ? storage.getReport(info.last_report_id) : Promise.resolve(undefined),
     storage.duplicateIdentities(),
+    storage.nodeEnvironment(name),
   ]);
   const pages = Math.max(1, Math.ceil(info.reports / reportsPerPage));
   return html`<h1>${info.name} ${badge(info.last_status)}</h1>
@@ -52,6 +54,7 @@ ${duplicateAlerts(
 )}
 ${ctx ? nodeActions(ctx, info.name) : ""}
 <p class="muted">enrolled ${ago(info.enrolled_at, now)} · last seen ${ago(info.last_seen, now)} · commit <code>${shortSha(info.last_commit)}</code> · ${info.reports} report${info.reports === 1 ? "" : "s"}</p>
+${environmentLine(environment)}
 <section><h2>Facts</h2>${factsSummary(info.facts)}</section>
 <section><h2>Runs over time</h2>${chartRuns.length ? runsChart(chartRuns) : html`<p class="muted">No runs yet.</p>`}</section>
 <section><h2>Latest report</h2>
