@@ -29,6 +29,8 @@ export const codes = {
   TEND_E_LOCKED: "Another tend run holds the lock.",
   TEND_E_CATALOG: "A catalog is missing, invalid or does not verify.",
   TEND_E_NOT_FOUND: "A file or folder named on the command line does not exist.",
+  TEND_E_FACTS_FROM:
+    "`tend plan --facts-from` could not read the node's facts from the server (unreachable, token refused, no such node or no facts yet, incomplete facts).",
   TEND_E_FILE_SYMLINK:
     "A symlink sits where a file resource wants a file or directory, and follow_symlink is not set.",
   TEND_E_FILE_TYPE:

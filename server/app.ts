@@ -30,6 +30,7 @@ import { enrollRoutes } from "./routes/enroll.js";
 import { environmentRoutes } from "./routes/environments.js";
 import { healthRoutes, type RouteRecord, recordRoutes } from "./routes/health.js";
 import { hookRoutes } from "./routes/hooks.js";
+import { nodeFactsRoutes } from "./routes/node-facts.js";
 import { pushRoutes } from "./routes/push.js";
 import { reportRoutes } from "./routes/reports.js";
 import { uiRoutes } from "./routes/ui.js";
@@ -162,6 +163,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   enrollRoutes(app, deps);
   catalogRoutes(app, deps);
   environmentRoutes(app, deps);
+  nodeFactsRoutes(app, deps);
   reportRoutes(app, deps);
   adminRoutes(app, deps);
   alertRoutes(app, deps);

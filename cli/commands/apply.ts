@@ -7,9 +7,11 @@ import { parseArgs } from "node:util";
 import { TendError } from "../../core/errors.js";
 import type { Catalog, Facts, Report } from "../../core/types.js";
 import { RunStop } from "../run-stop.js";
+import type { FactsFrom } from "./facts-from.js";
 
 const USAGE = `usage: tend apply [DIR] [--node NAME] [--noop] [--json] [--state-dir DIR] [--wait SECONDS] [--debug]
        tend plan  [DIR] [--node NAME] [--json] [--state-dir DIR] [--debug]
+       tend plan  DIR --node NAME --facts-from SERVER [--token-file FILE] [--insecure-http] [--json]
 
 Converge this box from the recipe folder DIR (default: .), compiled for node NAME (default: the
 host name). plan (or apply --noop) shows what would change, with diffs, and changes nothing.
@@ -20,6 +22,12 @@ host name). plan (or apply --noop) shows what would change, with diffs, and chan
   --catalog FILE     apply a compiled catalog (JSON, as \`tend compile\` prints) instead of DIR
   --state-dir DIR    where tend keeps its lock, state, backups and compile cache (default /var/lib/tend)
   --wait SECONDS     how long to wait for another run's lock (default 1)
+  --facts-from URL   plan only: compile for --node NAME with the facts the server last had from
+                     that node (GET /api/v1/nodes/NAME/facts; an admin token of the viewer role or
+                     above in TEND_ADMIN_TOKEN or --token-file FILE). Live state is still read on
+                     this box: run it on the node, or a box built like it, to see the real changes
+  --token-file FILE  the admin token for --facts-from
+  --insecure-http    let --facts-from send the token over plain http to another machine
   --debug            show stack traces
 
 exit codes: 0 nothing changed, 2 changes, 4 failures, 6 changes and failures, 1 could not start`;
@@ -35,6 +43,7 @@ interface ApplyArgs {
   catalog?: string;
   stateDir: string;
   waitMs: number;
+  factsFrom?: FactsFrom;
 }
 
 function parse(argv: string[], plan: boolean): ApplyArgs | null {
@@ -58,6 +67,7 @@ function parse(argv: string[], plan: boolean): ApplyArgs | null {
   }
   if (values.node !== undefined && values.node.trim() === "")
     throw new TendError("TEND_E_USAGE", "--node needs a name");
+  const factsFrom = factsFromArgs(values, plan);
   return {
     dir: positionals[0] ?? ".",
     node: values.node,
@@ -66,6 +76,31 @@ function parse(argv: string[], plan: boolean): ApplyArgs | null {
     catalog: values.catalog,
     stateDir: values["state-dir"] ?? DEFAULT_STATE_DIR,
     waitMs: Math.round(wait * 1000),
+    ...(factsFrom ? { factsFrom } : {}),
+  };
+}
+
+/** `--facts-from` and its companions: plan only, with --node, never with --catalog. */
+function factsFromArgs(values: ReturnType<typeof parseOnly>["values"], plan: boolean): FactsFrom | undefined {
+  if (values["facts-from"] === undefined) {
+    if (values["token-file"] !== undefined || values["insecure-http"])
+      throw new TendError("TEND_E_USAGE", "--token-file and --insecure-http go with --facts-from");
+    return undefined;
+  }
+  if (!plan) {
+    throw new TendError(
+      "TEND_E_USAGE",
+      "--facts-from is for tend plan only: converging this box with another node's facts would build the wrong box",
+    );
+  }
+  if (!values.node)
+    throw new TendError("TEND_E_USAGE", "--facts-from needs --node NAME: whose facts to read");
+  if (values.catalog)
+    throw new TendError("TEND_E_USAGE", "--facts-from compiles DIR; it does not go with --catalog");
+  return {
+    server: values["facts-from"],
+    ...(values["token-file"] ? { tokenFile: values["token-file"] } : {}),
+    insecureHttp: Boolean(values["insecure-http"]),
   };
 }
 
@@ -81,6 +116,9 @@ function parseOnly(argv: string[]) {
       catalog: { type: "string" },
       "state-dir": { type: "string" },
       wait: { type: "string" },
+      "facts-from": { type: "string" },
+      "token-file": { type: "string" },
+      "insecure-http": { type: "boolean" },
       debug: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -121,7 +159,19 @@ async function compile(
 
 async function converge(args: ApplyArgs): Promise<number> {
   const { gatherFacts } = await import("../../agent/facts/index.js");
-  const facts = await gatherFacts();
+  let facts: Facts;
+  if (args.factsFrom) {
+    const { remoteFacts } = await import("./facts-from.js");
+    const remote = await remoteFacts(args.factsFrom, args.node!);
+    facts = remote.facts;
+    if (!args.json) {
+      process.stdout.write(
+        `planning ${args.dir} for ${args.node} (now in environment ${remote.environment || "?"}) with its facts from ${args.factsFrom.server}; live state read on this box\n`,
+      );
+    }
+  } else {
+    facts = await gatherFacts();
+  }
   const node = args.node ?? facts.hostname;
   const compiled: Awaited<ReturnType<typeof compile>> = args.catalog
     ? { catalog: await loadCatalogFile(args.catalog), save: async () => {} }

@@ -39,6 +39,7 @@ const access: Record<string, Access> = {
   "GET /api/v1/drift": "api:viewer",
   "GET /api/v1/commits": "api:viewer",
   "GET /api/v1/environments": "api:viewer",
+  "GET /api/v1/nodes/:name/facts": "api:viewer",
   "GET /api/v1/alerts": "api:viewer",
   "POST /api/v1/hooks/git": "webhook",
   "POST /api/v1/tokens": "api:admin",
