@@ -11,7 +11,7 @@ import type { Problem } from "./errors.js";
 import { TendError } from "./errors.js";
 import { implicitEdges, order } from "./graph.js";
 import { sha256 } from "./hash.js";
-import { type Loaded, Loader, type RecipeFile } from "./load.js";
+import { type Loaded, Loader, type ParseCache, type RecipeFile } from "./load.js";
 import { type Declared, normalize } from "./normalize.js";
 import { checkRepoPath } from "./paths.js";
 import type { RepoSource } from "./repo.js";
@@ -77,8 +77,12 @@ export class Compiler {
     { resources: Declared[]; checks: ResolvedCheck[]; problems: Problem[] }
   >();
 
-  constructor(readonly repo: RepoSource) {
-    this.loader = new Loader(repo);
+  constructor(
+    readonly repo: RepoSource,
+    /** Parse results shared with other snapshots (the server's branches); see `ParseCache`. */
+    shared?: ParseCache,
+  ) {
+    this.loader = new Loader(repo, shared);
     this.templates = new Templates(repo);
   }
 

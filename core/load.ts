@@ -43,11 +43,20 @@ function secondKind(p: Problem): Problem {
   };
 }
 
+/**
+ * Parse results shared between snapshots, by path and content id (`RepoSource.contentId`): exact,
+ * since the same id is the same bytes. Bounded by its owner (server/compiler.ts).
+ */
+export type ParseCache = Map<string, Loaded<unknown>>;
+
 export class Loader {
   private recipes = new Map<string, Loaded<RecipeFile> | null>();
   private nodes?: Loaded<Rule[]>;
 
-  constructor(readonly repo: RepoSource) {}
+  constructor(
+    readonly repo: RepoSource,
+    private readonly shared?: ParseCache,
+  ) {}
 
   loadNodes(): Loaded<Rule[]> {
     if (this.nodes) return this.nodes;
@@ -88,6 +97,16 @@ export class Loader {
   }
 
   private parse<T>(file: string, schema: string, empty: T): Loaded<T> {
+    const id = this.shared ? this.repo.contentId?.(file) : undefined;
+    const key = id ? `${schema}\0${file}\0${id}` : undefined;
+    const hit = key ? this.shared?.get(key) : undefined;
+    if (hit) return hit as Loaded<T>;
+    const loaded = this.parseText<T>(file, schema, empty);
+    if (key) this.shared?.set(key, loaded);
+    return loaded;
+  }
+
+  private parseText<T>(file: string, schema: string, empty: T): Loaded<T> {
     let text: string;
     try {
       text = this.repo.read(file).toString("utf8");

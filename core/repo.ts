@@ -17,4 +17,9 @@ export interface RepoSource {
   read(path: string): Buffer;
   /** Names in a directory, sorted; empty when it is not one. */
   list(path: string): string[];
+  /**
+   * An id of the file's exact content (git's blob id), when the source knows one: parse results
+   * are then shared between snapshots holding the same file (the server's branches).
+   */
+  contentId?(path: string): string | undefined;
 }

@@ -56,6 +56,13 @@ export class GitGate {
   private tail: Promise<unknown> = Promise.resolve();
   /** Commits this server made live since the last announce(), by branch. */
   private promoted = new Map<string, string>();
+  /** Trees read by the last ingests, by commit: loadLive takes them rather than read them again. */
+  private readonly judged = new Map<string, GitTree>();
+  /**
+   * The repository's own checks (symlinks, the validator) by git tree id: a folder another branch
+   * (or an earlier commit) already had is checked once. Bounded; node compiles are not cached here.
+   */
+  private readonly repoChecks = new Map<string, Problem[]>();
 
   constructor(
     private readonly mirror: GitMirror,
@@ -231,6 +238,8 @@ export class GitGate {
   ): Promise<void> {
     const key = this.key(branch);
     const tree = await this.mirror.tree(sha, this.subpath);
+    this.judged.set(sha, tree);
+    if (this.judged.size > 8) this.judged.delete(this.judged.keys().next().value!);
     const verdict = await this.judge(sha, tree, branch);
     const valid = verdict.blocking.length === 0;
     const subject = await this.mirror.subject(sha).catch(() => "");
@@ -315,11 +324,11 @@ export class GitGate {
     tree: GitTree,
     branch = this.defaultBranch,
   ): Promise<{ blocking: Problem[]; nodeProblems: Problem[]; failingNodes: string[] }> {
-    const blocking: Problem[] = [...tree.escapingSymlinks()];
+    const blocking: Problem[] = [];
     const nodeProblems: Problem[] = [];
     const failingNodes: string[] = [];
     try {
-      blocking.push(...this.compiler.validateRepo(tree).problems);
+      blocking.push(...this.checkRepo(tree));
       const base = await this.liveTree(sha, branch);
       // This environment's nodes only (revoked nodes' facts are left out by knownFacts).
       const envs = await this.storage.nodeEnvironments();
@@ -365,6 +374,18 @@ export class GitGate {
       blocking.push({ code: "TEND_E_VALIDATION", message: `the compiler failed: ${(err as Error).message}` });
     }
     return { blocking, nodeProblems, failingNodes };
+  }
+
+  /** Symlinks leaving the folder and the repository validator's problems, once per tree id. */
+  private checkRepo(tree: GitTree): Problem[] {
+    const known = tree.treeId ? this.repoChecks.get(tree.treeId) : undefined;
+    if (known) return known;
+    const problems = [...tree.escapingSymlinks(), ...this.compiler.validateRepo(tree).problems];
+    if (tree.treeId) {
+      if (this.repoChecks.size >= 1000) this.repoChecks.delete(this.repoChecks.keys().next().value!);
+      this.repoChecks.set(tree.treeId, problems);
+    }
+    return problems;
   }
 
   /** The node's compile problems; a compiler exception is one problem (it fails that node only). */
@@ -417,7 +438,8 @@ export class GitGate {
         this.log.warn({ commit: sha, branch }, "the live commit is not in this server's mirror yet");
         continue;
       }
-      this.lives.set(branch, { sha, tree: await this.mirror.tree(sha, this.subpath) });
+      const tree = this.judged.get(sha) ?? (await this.mirror.tree(sha, this.subpath));
+      this.lives.set(branch, { sha, tree });
     }
   }
 }

@@ -22,6 +22,15 @@ const gitEnv = {
 };
 
 export class GitMirror {
+  /**
+   * Blob contents by id, held only while a tree holds them: the commits of many branches share
+   * every file they have in common, in memory and in what `cat-file` reads.
+   */
+  private readonly blobs = new Map<string, WeakRef<Buffer>>();
+  private readonly collected = new FinalizationRegistry<string>((sha) => {
+    if (!this.blobs.get(sha)?.deref()) this.blobs.delete(sha);
+  });
+
   constructor(
     /** The bare mirror's directory in data_dir. */
     readonly dir: string,
@@ -121,15 +130,40 @@ export class GitMirror {
       if (type !== "blob" || !mode || !objectSha || !path.startsWith(prefix)) continue; // submodules are skipped
       entries.push({ mode, sha: objectSha, path: path.slice(prefix.length) });
     }
-    const blobs = await this.catFiles(entries.map((e) => e.sha));
+    const blobs = new Map<string, Buffer>();
+    const missing: string[] = [];
+    for (const e of entries) {
+      const held = this.blobs.get(e.sha)?.deref();
+      if (held) blobs.set(e.sha, held);
+      else missing.push(e.sha);
+    }
+    for (const [id, data] of missing.length ? await this.catFiles(missing) : []) {
+      blobs.set(id, data);
+      this.blobs.set(id, new WeakRef(data));
+      this.collected.register(data, id);
+    }
+    const treeId = await this.treeId(sha, subpath);
     return new GitTree(
       `commit ${sha.slice(0, 12)}`,
       entries.map((e) => ({
         path: e.path,
         symlink: e.mode === "120000",
         data: blobs.get(e.sha) ?? Buffer.alloc(0),
+        id: e.sha,
       })),
+      treeId,
     );
+  }
+
+  /** The git tree id of `subpath` (or the root) at `sha`: equal ids, equal folders. */
+  private async treeId(sha: string, subpath: string): Promise<string | undefined> {
+    const path = subpath.replace(/\/+$/, "");
+    try {
+      const out = await this.git(["-C", this.dir, "rev-parse", "--verify", "--quiet", `${sha}:${path}`]);
+      return out.toString().trim() || undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** `git cat-file --batch`: every blob in one process. */

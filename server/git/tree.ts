@@ -10,14 +10,18 @@ export class GitTree implements RepoSource {
   private readonly files = new Map<string, Buffer>();
   private readonly links = new Map<string, string>();
   private readonly dirs = new Map<string, Set<string>>([["", new Set()]]);
+  private readonly ids = new Map<string, string>();
 
   constructor(
     readonly label: string,
-    entries: { path: string; symlink: boolean; data: Buffer }[],
+    entries: { path: string; symlink: boolean; data: Buffer; id?: string }[],
+    /** The git tree id of the folder: the same id is the same files, byte for byte. */
+    readonly treeId?: string,
   ) {
     for (const e of entries) {
       if (e.symlink) this.links.set(e.path, e.data.toString("utf8"));
       else this.files.set(e.path, e.data);
+      if (e.id) this.ids.set(e.path, e.id);
       let child = e.path;
       let parent = posix.dirname(child);
       while (true) {
@@ -48,6 +52,11 @@ export class GitTree implements RepoSource {
     if (this.links.has(k)) return { type: "symlink" };
     if (this.dirs.has(k)) return { type: "dir" };
     return undefined;
+  }
+
+  /** The file's git blob id (parse results are shared by it between commits). */
+  contentId(path: string): string | undefined {
+    return this.ids.get(this.key(path));
   }
 
   read(path: string): Buffer {
