@@ -7,6 +7,7 @@
 import { type Driver, schemaStatements } from "./driver.js";
 import { alertNodeColumns, alertSchemaStatements } from "./sql/alert-conditions.js";
 import { auditSchema } from "./sql/audit.js";
+import { fillNodeFacts, nodeFactsSchema } from "./sql/node-facts.js";
 import { signalStatements } from "./sql/signals.js";
 import { usersSchema } from "./sql/users.js";
 import { uiSchemaStatements } from "./ui.js";
@@ -31,9 +32,11 @@ export async function migrate(db: Driver): Promise<void> {
     ...auditSchema(db.kind),
     ...signalStatements(db.kind),
     ...alertSchemaStatements,
+    ...nodeFactsSchema(db.kind),
   ];
   if (db.kind === "postgres") {
     await db.migrate([...create, ...addedColumns.map((c) => addColumn(c, "IF NOT EXISTS "))]);
+    await fillNodeFacts(db);
     return;
   }
   await db.migrate(create);
@@ -43,4 +46,5 @@ export async function migrate(db: Driver): Promise<void> {
     if (!columns.some((r) => r.name === c.column)) missing.push(addColumn(c, ""));
   }
   if (missing.length > 0) await db.migrate(missing);
+  await fillNodeFacts(db);
 }

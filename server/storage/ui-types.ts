@@ -3,6 +3,7 @@
  * rows, and the `UiStorage` interface that ui.ts implements (`Storage.ui`).
  */
 import type { Facts } from "../../core/types.js";
+import type { Expr } from "../search/parse.js";
 
 export interface SessionRecord {
   /** sha256 (hex) of the session secret. */
@@ -28,6 +29,10 @@ export interface FleetQuery {
   staleOnly?: boolean;
   /** Case-insensitive substring of the node name. */
   search?: string;
+  /** A fleet search (server/search/parse.ts). */
+  where?: Expr;
+  /** The newest valid commit, for `commit = live` in `where`. */
+  live?: string | null;
   stale: StaleCut;
   sort: FleetSort;
   desc: boolean;
@@ -44,6 +49,7 @@ export interface StaleCut {
 export interface FleetRow {
   name: string;
   enrolled_at: number;
+  last_seen: number | null;
   last_report_id: string | null;
   last_report_at: string | null;
   last_status: string | null;
