@@ -20,6 +20,7 @@ import { reportPage } from "../ui/pages/report.js";
 import { actionContext, problemPage, send } from "../ui/respond.js";
 import { csrfMatches } from "../ui/session.js";
 import { stylesheet } from "../ui/style.js";
+import { timelineUiRoutes } from "./timeline.js";
 import { uiActionRoutes } from "./ui-actions.js";
 import { uiLoginRoutes } from "./ui-login.js";
 import { uiRunRoutes } from "./ui-run-actions.js";
@@ -83,6 +84,7 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
     uiLoginRoutes(ui, d);
     uiActionRoutes(ui, d);
     uiRunRoutes(ui, d);
+    timelineUiRoutes(ui, d);
 
     ui.get("/ui/", { config: viewer, schema: page }, async (req, reply) => {
       const params = fleetParams(req.query as Record<string, unknown>);

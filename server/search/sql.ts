@@ -2,8 +2,8 @@
  * A parsed search (parse.ts) as a SQL condition on `nodes n`, for SQLite and PostgreSQL alike.
  * Every value the user typed becomes a parameter (`ctx.param`): nothing of the query is ever
  * spliced into the SQL text. Each term is two-valued (never NULL), so `not` means "every other
- * node". Facts come from node_facts (its indexes), resources from the node's latest report's rows
- * in report_resources (its primary key).
+ * node". Facts come from node_facts (its indexes), resources from report_resources by resource id
+ * (indexes of its own, searchIndexes), kept when the row is of the node's latest report.
  */
 import { numeric } from "../storage/sql/node-facts.js";
 import type { Expr, Literal, Op, ResourceState } from "./parse.js";
@@ -17,6 +17,13 @@ export interface SqlContext {
   /** The newest valid commit, for `commit = live`. */
   live: string | null;
 }
+
+/** Created with the tables (migrate.ts): a resource term reads the rows of one resource id. */
+export const searchIndexes = [
+  "CREATE INDEX IF NOT EXISTS report_resources_search ON report_resources (resource, status, report_id)",
+  `CREATE INDEX IF NOT EXISTS report_resources_drift_search ON report_resources (resource, report_id)
+    WHERE drifted = 1`,
+];
 
 /** A bare literal that reads as a number compares as one; a quoted one is always text. */
 export const literalNumber = (v: Literal): number | null => (v.quoted ? null : numeric(v.text));
@@ -64,7 +71,9 @@ export function searchSql(e: Expr, ctx: SqlContext): string {
     case "resource": {
       const id = `${e.kind}:${e.title}`;
       const match = e.glob ? glob(ctx, "rr.resource", id) : `rr.resource = ${ctx.param(id)}`;
-      return `EXISTS (SELECT 1 FROM report_resources rr WHERE rr.report_id = n.last_report_id AND ${match} AND ${stateSql[e.state]})`;
+      // Driven from the resource (report_resources_search or _drift_search), not probed per node.
+      const reports = `SELECT rr.report_id FROM report_resources rr WHERE ${match} AND ${stateSql[e.state]}`;
+      return `(n.last_report_id IS NOT NULL AND n.last_report_id IN (${reports}))`;
     }
     case "field": {
       const op = positive(e.op);

@@ -4,6 +4,7 @@
  */
 import type { Facts } from "../../core/types.js";
 import type { Expr } from "../search/parse.js";
+import type { TimelineBucket } from "./sql/timeline.js";
 
 export interface SessionRecord {
   /** sha256 (hex) of the session secret. */
@@ -113,4 +114,6 @@ export interface UiStorage {
   nodeRuns(node: string, limit: number, offset: number): Promise<RunPoint[]>;
   driftHistory(resources: string[]): Promise<DriftHistory[]>;
   rollout(liveCommit: string | null, stale: StaleCut): Promise<Rollout>;
+  /** The fleet's runs per bucket of `bucketMs` over the last `windowMs` (sql/timeline.ts). */
+  timeline(windowMs: number, bucketMs: number, now: number): Promise<TimelineBucket[]>;
 }

@@ -6,6 +6,7 @@
 import { searchSql } from "../search/sql.js";
 import type { Driver } from "./driver.js";
 import { driftHistory, fleetRow, nodeInfo, num, runPoint, sessionRecord } from "./rows.js";
+import { fleetTimeline, type TimelineBucket } from "./sql/timeline.js";
 import type {
   DriftHistory,
   FleetCounts,
@@ -177,6 +178,10 @@ export class SqlUiStorage implements UiStorage {
       resources,
     );
     return rows.map(driftHistory);
+  }
+
+  timeline(windowMs: number, bucketMs: number, now: number): Promise<TimelineBucket[]> {
+    return fleetTimeline(this.db, windowMs, bucketMs, now);
   }
 
   async rollout(liveCommit: string | null, stale: StaleCut): Promise<Rollout> {

@@ -99,7 +99,7 @@ export async function fleetPage(
   };
   const card = (n: number, label: string, href: string, cls = "") =>
     html`<a class="card ${cls}" href="${href}"><b>${n}</b><span>${label}</span></a>`;
-  return html`<h1>Fleet</h1>
+  return html`<h1>Fleet <a class="h-link" href="/ui/timeline">timeline →</a></h1>
 ${duplicateAlerts(duplicates, now)}
 ${openAlerts(alerts, alertCounts, now)}
 <section class="cards" aria-label="counts">
