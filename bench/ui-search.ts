@@ -89,7 +89,12 @@ async function fill(s: SqlStorage): Promise<void> {
         const facts: Facts = {
           hostname: `node-${n}`,
           fqdn: `node-${n}.example.com`,
-          os: { id: "debian", version_id: versions[n % 4] as string, family: "debian", name: "Debian GNU/Linux" },
+          os: {
+            id: "debian",
+            version_id: versions[n % 4] as string,
+            family: "debian",
+            name: "Debian GNU/Linux",
+          },
           arch: n % 3 === 0 ? "aarch64" : "x86_64",
           kernel: `6.1.0-${n % 30}-amd64`,
           cpus: [2, 4, 8, 16][n % 4] as number,
