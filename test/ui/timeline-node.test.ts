@@ -45,6 +45,7 @@ const latest: Report = {
   ...makeReport("web-1", live),
   status: "failed",
   started_at: new Date(now - 1000).toISOString(),
+  summary: { total: 5, changed: 2, drifted: 1, failed: 1, skipped: 0, unchanged: 2 },
   resources: [
     res("package:nginx-extras", "failed"),
     res("file:/etc/nginx/nginx.conf", "changed"),
