@@ -38,7 +38,7 @@ for (const make of testStorages()) {
       t.equal(stored.unverified_commit, live, "the claim is kept, marked");
       t.equal((await node("web-1")).last_commit, null, "the fleet does not count it on the live commit");
       const cookie = await sessionCookie(s);
-    const page = await s.app.inject({ url: `/ui/reports/${made.id}`, headers: { cookie } });
+      const page = await s.app.inject({ url: `/ui/reports/${made.id}`, headers: { cookie } });
       t.match(page.body, /unverified<\/span> the node named <code title="[0-9a-f]{40}">/);
       t.match((await s.app.inject({ url: "/metrics" })).body, /tend_reports_unverified_commit_total 1\n/);
 
