@@ -8,6 +8,7 @@ import { globMatch, type Rule } from "./classify.js";
 import { Compiler } from "./compile.js";
 import type { Problem } from "./errors.js";
 import { KIND_RULES } from "./generated/kinds.js";
+import { liquidSyntaxProblems } from "./liquid-params.js";
 import { kindKey } from "./normalize.js";
 import { pinProblem } from "./openpgp.js";
 import { checkRepoPath } from "./paths.js";
@@ -59,6 +60,24 @@ export function validateRepo(repo: RepoSource, compiler: Compiler = new Compiler
           },
         ]);
       }
+      const type = kindKey(r as Record<string, Json>);
+      if (type && KIND_RULES[type].liquid)
+        for (const [problem, at] of liquidSyntaxProblems(
+          type,
+          r as Record<string, Json>,
+          name,
+          compiler.templates,
+        )) {
+          const pos = loaded.parsed?.locate(["resources", i, ...at]);
+          add([
+            {
+              ...problem,
+              file: loaded.file,
+              field: `resources[${i}].${at[0]}${at.length > 1 ? `[${at[1]}]` : ""}`,
+              ...(pos ? { line: pos.line, column: pos.column } : {}),
+            },
+          ]);
+        }
     }
     for (const t of listTemplates(repo, `${name}/templates`)) {
       templates++;
