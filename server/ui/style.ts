@@ -48,6 +48,7 @@ figcaption{color:var(--muted);font-size:12px;margin-top:4px}.key{display:inline-
 .resource.st-failed{border-left-color:var(--failed)}.resource.st-skipped{border-left-color:var(--stale)}
 .resource header{display:flex;flex-wrap:wrap;align-items:center;gap:8px}.rid{font-weight:600;word-break:break-all}
 .changes{font-size:13px}.changes td code{word-break:break-all}
+.changes tr.content pre.diff{margin:2px 0}.changes p.note{margin:2px 0;color:var(--muted);font-style:italic}
 pre.diff{background:#fbfbfc;border:1px solid var(--line);border-radius:4px;padding:6px 0;overflow:auto;margin:8px 0}
 pre.diff span{display:block;padding:0 10px;min-height:1.4em;white-space:pre}
 pre.diff .add{background:#e6f6ea;color:#13632f}pre.diff .del{background:#fdecec;color:#a12121}
