@@ -83,9 +83,10 @@ async function fill(s: SqlStorage): Promise<void> {
   );
   // Facts through the storage layer: the real writer of node_facts.
   const versions = ["11", "12", "12", "13"];
-  for (let i = 0; i < nodes; i += 50) {
+  // Four at a time: the PostgreSQL pool's size (a fifth would wait for a connection).
+  for (let i = 0; i < nodes; i += 4) {
     await Promise.all(
-      Array.from({ length: Math.min(50, nodes - i) }, (_, k) => {
+      Array.from({ length: Math.min(4, nodes - i) }, (_, k) => {
         const n = i + k;
         const facts: Facts = {
           hostname: `node-${n}`,
@@ -243,14 +244,20 @@ if (values.db === "sqlite" || values.db === "both") {
 }
 if (values.db === "postgres" || values.db === "both") {
   const schema = `tend_bench_${randomBytes(4).toString("hex")}`;
+  const drop = async () => {
+    const c = new pg.Client({ connectionString: pgUrl });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await c.end();
+  };
+  // Interrupted, it still drops its schema (the fill holds a few GB).
+  for (const sig of ["SIGINT", "SIGTERM"] as const)
+    process.once(sig, () => void drop().finally(() => process.exit(130)));
   const s = await openPostgres({ url: pgUrl, schema, max: 4 });
   try {
     await bench("PostgreSQL", s);
   } finally {
     await s.close();
-    const c = new pg.Client({ connectionString: pgUrl });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await c.end();
+    await drop();
   }
 }
