@@ -168,6 +168,8 @@ const pages: [string, string][] = [
   ["fleet, drifted only", "/ui/?drifted=1"],
   ["fleet, failed only", "/ui/?status=failed"],
   ["fleet, name search", "/ui/?q=web-00"],
+  ["fleet, search", `/ui/?where=${encodeURIComponent("file:/etc/app/conf-0.conf drifted and not failing")}`],
+  ["timeline, 24 hours", "/ui/timeline"],
   ["node", `/ui/nodes/${someNode}`],
   ["node, older reports", `/ui/nodes/${someNode}?page=3`],
   ["report", `/ui/reports/${nodeReports[0]?.id}`],
