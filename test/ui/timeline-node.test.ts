@@ -4,11 +4,12 @@
  * failed, drifted as links, unchanged collapsed) with JavaScript off. Screenshots go to
  * test-artifacts/ui/.
  */
+import { join } from "node:path";
 import t from "tap";
 import type { Report, ResourceReport } from "../../core/types.js";
 import { startTestServer } from "../helpers/server-app.js";
 import { makeReport } from "../helpers/server-report.js";
-import { openBrowser } from "../helpers/ui-browser.js";
+import { artifacts, openBrowser } from "../helpers/ui-browser.js";
 
 const srv = await startTestServer();
 t.teardown(() => srv.close());
@@ -114,7 +115,9 @@ t.test("the node page filters its latest report's resources with links, JavaScri
   t.same(await shown(), ["file:/etc/motd"]);
   await go("changed");
   t.same((await shown()).sort(), ["file:/etc/motd", "file:/etc/nginx/nginx.conf"]);
-  await p.screenshot({ path: "test-artifacts/ui/node-filter-changed.png", fullPage: true });
+  await p
+    .locator("section", { hasText: "Latest report" })
+    .screenshot({ path: join(artifacts, "node-filter-changed.png") });
   await go("all");
   t.equal(new URL(p.url()).search, "", "all: no filter");
   await p.goto(`${base}/ui/nodes/web-2?show=failed`);
