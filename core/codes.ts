@@ -18,6 +18,8 @@ export const codes = {
   TEND_E_TEMPLATE_RENDER: "A Liquid template fails to render (an undefined variable or filter).",
   TEND_E_TEMPLATE_MISSING: "A template named by a resource does not exist.",
   TEND_E_SOURCE_MISSING: "A file named by `source:` does not exist.",
+  TEND_E_FILE_TOO_LARGE:
+    "A recipe file is over the size limit (64 MiB by default); a large artifact belongs in an `archive` resource.",
   TEND_E_PATH_ESCAPE: "A path leaves the repository (`..`, an absolute path, or a symlink out).",
   TEND_E_EXEC_SHELL: "An exec command uses shell syntax without `shell: true`.",
   TEND_E_CHECK:

@@ -111,7 +111,7 @@ function contentProblems(repo: RepoSource, recipe: string, r: Record<string, Jso
   const spec = type ? KIND_RULES[type].content : undefined;
   if (!spec) return [];
   const out: [string, Problem][] = [];
-  let bytes: Buffer | undefined;
+  let source: string | undefined;
   for (const from of ["source", "template"] as const) {
     const key = spec[from];
     const rel = key === undefined ? undefined : r[key];
@@ -119,12 +119,14 @@ function contentProblems(repo: RepoSource, recipe: string, r: Record<string, Jso
     const folder = from === "template" ? `${recipe}/templates` : recipe;
     const checked = checkRepoPath(repo, folder, rel, from);
     if (typeof checked !== "string") out.push([key!, checked]);
-    else if (from === "source") bytes = repo.read(checked);
+    else if (from === "source") source = checked;
   }
   const pinKey = spec.openpgp_fingerprint;
   const pins = pinKey === undefined ? undefined : r[pinKey];
   if (typeof pins !== "string" && !(Array.isArray(pins) && pins.every((p) => typeof p === "string")))
     return out;
+  // Read only for a pin to check: validating a repository does not load its files.
+  let bytes = source === undefined ? undefined : repo.read(source);
   const inline = spec.content === undefined ? undefined : r[spec.content];
   if (typeof inline === "string") bytes = Buffer.from(inline, "utf8");
   const why = bytes ? pinProblem(bytes, pins as string | string[]) : null;

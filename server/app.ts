@@ -31,6 +31,7 @@ import { pushRoutes } from "./routes/push.js";
 import { reportRoutes } from "./routes/reports.js";
 import { uiRoutes } from "./routes/ui.js";
 import { usersApiRoutes } from "./routes/users-api.js";
+import { ServedCommits } from "./served-commits.js";
 import type { Rollouts, Signals } from "./signals.js";
 import type { SigningKey } from "./signing.js";
 import type { Storage } from "./storage/types.js";
@@ -106,6 +107,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
     key: o.key,
     gate: null,
     catalogs: new CatalogService(o.compiler, o.key, o.config.inlineFileBytes, metrics),
+    served: new ServedCommits(o.storage),
     metrics,
     publicUrl: o.config.publicUrl ?? listenUrl(o.config),
     push,
