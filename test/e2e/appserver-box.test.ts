@@ -91,7 +91,7 @@ t.test("the example app server converges from bare in one apply", { skip: noBoxe
     await apt.close();
     rmSync(root, { recursive: true, force: true });
   });
-  const [appPort, listenPort] = [await freePort(), await freePort()];
+  const [appPort, listenPort, sshPort] = [await freePort(), await freePort(), await freePort()];
 
   // The example repository as a site would adopt it: its own repository's key and pin, and the
   // node's URLs and ports in nodes.yaml.
@@ -108,6 +108,8 @@ t.test("the example app server converges from bare in one apply", { skip: noBoxe
     app_repo: app.url,
     app_port: appPort,
     listen_port: listenPort,
+    // The box shares the host's network, where sshd may hold port 22.
+    ssh_port: sshPort,
   };
   writeFileSync(
     join(recipes, "nodes.yaml"),
@@ -177,6 +179,11 @@ t.test("the example app server converges from bare in one apply", { skip: noBoxe
   );
   t.equal(await box.run("stat -c '%U %a' /srv/app/server.js"), "deploy 644\n", "the checkout is deploy's");
   t.equal(await box.run("systemctl is-enabled app nginx"), "enabled\nenabled\n");
+  t.match(
+    await box.run(`ssh-keyscan -p ${sshPort} -T 5 127.0.0.1 2>/dev/null`),
+    /ssh-ed25519/,
+    "sshd answers on the node's ssh_port",
+  );
   await box.run("/usr/sbin/app-backup /var/lib/app /var/backups/app");
   t.match(
     await box.run("tar -xzOf /var/backups/app/app-*.tar.gz ./visits"),
