@@ -87,7 +87,12 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     sinks: loadSinks(config.alerts),
     alertWorker: o.alertWorker,
   });
-  const mirror = new GitMirror(join(dataDir, "recipes.git"), repo.dir, config.recipes?.branch ?? "main");
+  const mirror = new GitMirror(
+    join(dataDir, "recipes.git"),
+    repo.dir,
+    config.recipes?.branch ?? "main",
+    config.maxFileBytes,
+  );
   const gate = new GitGate(
     mirror,
     config.recipes?.path ?? "",
