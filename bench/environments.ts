@@ -8,7 +8,8 @@
  *   node --import tsx bench/environments.ts [RESOURCES=5000] [BRANCHES=50] [PUSHES=5]
  *
  * In process: a real bare mirror, real SQLite, the core compiler, NODES nodes in main and one in
- * every other branch, each with facts the gate compiles them with.
+ * every other branch, each with facts the gate compiles them with. A warm-up pass (1 branch) runs
+ * first and is not printed. Run with --expose-gc for a settled RSS.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -116,6 +117,8 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(" ")}`,
 );
+// A first pass warms the process (JIT, module loading): without it the first scenario pays that.
+await scenario(1);
 const one = await scenario(1);
 const many = await scenario(branches);
 const line = (label: string, s: typeof one) =>
