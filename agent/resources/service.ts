@@ -42,7 +42,9 @@ export const spec: KindSpec = {
 wrote a unit file in this run, or \`NeedDaemonReload=yes\`): once per run in the usual case. A
 started unit must stay active for 3 s, or the resource fails with the unit's last journal lines. A
 notification restarts a unit that should run (or runs, when \`ensure\` is unset). A service comes
-after the file resource of its unit file, when one is declared.`,
+after the file resource of its unit file, when one is declared. Every service of a run is read with
+one \`systemctl show\`, used while nothing in the run has changed anything (a no-op run: always); after
+a change, each is read on its own.`,
   name: {
     title: "Unit",
     description: "The unit name; .service is added when no suffix is given.",
