@@ -106,6 +106,8 @@ export const codes = {
     "The server sent a catalog with a serial lower than the last applied one; it is refused.",
   TEND_E_CATALOG_STALE:
     "The server is unreachable and the cached catalog is older than max_cached_age: nothing is applied.",
+  TEND_E_SEARCH:
+    "A fleet search (`--where`, `?where=`, the fleet page's search box) does not parse; the message gives the column and how to fix it (HTTP 400).",
   TEND_E_SERVER_REVOKE:
     "`tend server token revoke` or `tend server node revoke` named no known token or node (or an id prefix matching several tokens).",
   TEND_E_USER_EXISTS:

@@ -29,6 +29,7 @@ import { healthRoutes, type RouteRecord, recordRoutes } from "./routes/health.js
 import { hookRoutes } from "./routes/hooks.js";
 import { pushRoutes } from "./routes/push.js";
 import { reportRoutes } from "./routes/reports.js";
+import { timelineApiRoutes } from "./routes/timeline.js";
 import { uiRoutes } from "./routes/ui.js";
 import { usersApiRoutes } from "./routes/users-api.js";
 import { ServedCommits } from "./served-commits.js";
@@ -167,6 +168,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   usersApiRoutes(app, deps);
   agentBundleRoutes(app, o.key);
   uiRoutes(app, deps);
+  timelineApiRoutes(app, deps);
   await hookRoutes(app, deps);
   healthRoutes(app, deps, routes);
   await app.ready();
