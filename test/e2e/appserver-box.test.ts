@@ -4,9 +4,10 @@
  * the box fetches is real and on loopback: the app's git repository (recipes/appserver/example-app,
  * committed into a repository that `git daemon` serves) and a signed apt repository holding the
  * app-backup tool (gpg + apt-ftparchive, helpers/apt-repo); Debian itself comes from the mirror. The
- * node's rule in nodes.yaml points the recipe at them, as a site points it at its own. Then: the
- * checks pass, nginx answers with the app's words, the deploy user's key and the cron job are in
- * place; a second apply changes nothing; a new commit of the app is checked out and restarts it.
+ * node's rule in nodes.yaml points the recipe at them, and the repository's key and the deploy
+ * key are the test's own, as a site replaces the example's. Then: the checks pass, nginx answers
+ * with the app's words, the deploy key logs in through sshd, the cron job and the backup tool work;
+ * a second apply changes nothing; a new commit of the app is checked out and restarts it.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -26,6 +27,8 @@ interface Report {
 
 const example = join(repoRoot, "recipes");
 const EXAMPLE_FINGERPRINT = "D5FD B42F 5EF8 62C1 771A  CAB6 003E 3658 0539 199A";
+const EXAMPLE_DEPLOY_KEY =
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIESAKoINWOTtrdFjrYwFe+fCJS6IQqySzCZJUauT57nK deploy@laptop";
 const BACKUP_TOOL = `#!/bin/sh
 # app-backup SRC DEST: a dated tar.gz of SRC in DEST; the newest 7 are kept.
 set -eu
@@ -91,7 +94,7 @@ t.test("the example app server converges from bare in one apply", { skip: noBoxe
     await apt.close();
     rmSync(root, { recursive: true, force: true });
   });
-  const [appPort, listenPort] = [await freePort(), await freePort()];
+  const [appPort, listenPort, sshPort] = [await freePort(), await freePort(), await freePort()];
 
   // The example repository as a site would adopt it: its own repository's key and pin, and the
   // node's URLs and ports in nodes.yaml.
@@ -101,13 +104,23 @@ t.test("the example app server converges from bare in one apply", { skip: noBoxe
   const recipePath = join(recipes, "appserver", "recipe.yaml");
   const recipe = readFileSync(recipePath, "utf8");
   t.ok(recipe.includes(EXAMPLE_FINGERPRINT), "the example pins its example key");
-  writeFileSync(recipePath, recipe.replace(EXAMPLE_FINGERPRINT, apt.key.fingerprint));
+  // The deploy key: one whose private half the test holds, so it can log in with it.
+  const deployKey = join(root, "deploy-key");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "deploy@test", "-f", deployKey]);
+  const deployPub = readFileSync(`${deployKey}.pub`, "utf8").trim();
+  t.ok(recipe.includes(EXAMPLE_DEPLOY_KEY), "the example authorizes its example key");
+  writeFileSync(
+    recipePath,
+    recipe.replace(EXAMPLE_FINGERPRINT, apt.key.fingerprint).replace(EXAMPLE_DEPLOY_KEY, deployPub),
+  );
   const vars = {
     debian_mirror: imageRecipe.mirror,
     apt_repo_url: apt.url,
     app_repo: app.url,
     app_port: appPort,
     listen_port: listenPort,
+    // The box shares the host's network, where sshd may hold port 22.
+    ssh_port: sshPort,
   };
   writeFileSync(
     join(recipes, "nodes.yaml"),
@@ -166,9 +179,9 @@ t.test("the example app server converges from bare in one apply", { skip: noBoxe
     "700 deploy:deploy\n600 deploy:deploy\n",
     "the deploy user's key, with the modes sshd wants",
   );
-  t.match(
+  t.equal(
     await box.readFile("/home/deploy/.ssh/authorized_keys"),
-    /^no-port-forwarding,no-agent-forwarding ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIESAKoINWOTtrdFjrYwFe\+fCJS6IQqySzCZJUauT57nK deploy@laptop$/m,
+    `no-port-forwarding,no-agent-forwarding ${deployPub}\n`,
   );
   t.match(
     await box.readFile("/etc/cron.d/app-backup"),
@@ -177,6 +190,15 @@ t.test("the example app server converges from bare in one apply", { skip: noBoxe
   );
   t.equal(await box.run("stat -c '%U %a' /srv/app/server.js"), "deploy 644\n", "the checkout is deploy's");
   t.equal(await box.run("systemctl is-enabled app nginx"), "enabled\nenabled\n");
+  t.equal(
+    await box.run([
+      "ssh",
+      ...["-i", deployKey, "-p", String(sshPort), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"],
+      ...["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "deploy@127.0.0.1", "id -un"],
+    ]),
+    "deploy\n",
+    "the deploy key logs in as deploy, through sshd on the node's ssh_port (StrictModes on)",
+  );
   await box.run("/usr/sbin/app-backup /var/lib/app /var/backups/app");
   t.match(
     await box.run("tar -xzOf /var/backups/app/app-*.tar.gz ./visits"),
