@@ -7,7 +7,8 @@
  * per node), which node_facts replaces; and the fleet timeline over a day of runs. Prints figures;
  * never passes or fails on time.
  *
- *   node --import tsx bench/ui.ts --search [--db sqlite|postgres|both] [--nodes 10000] [--resources 1000] [--runs 20]
+ *   node --import tsx bench/ui.ts --search [--db sqlite|postgres|both] [--part search|timeline|both]
+ *     [--nodes 10000] [--resources 1000] [--runs 20]
  *
  * PostgreSQL: TEND_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), in a
  * schema of its own, dropped after.
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     nodes: { type: "string", default: "10000" },
     resources: { type: "string", default: "1000" },
     runs: { type: "string", default: "20" },
+    part: { type: "string", default: "both" },
   },
 });
 const nodes = Number(values.nodes);
@@ -150,6 +152,14 @@ async function time(fn: () => Promise<unknown>): Promise<{ p50: number; p95: num
 }
 
 async function bench(name: string, s: SqlStorage): Promise<void> {
+  if (values.part === "timeline") {
+    console.log(
+      `\n${name}, load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(" ")}`,
+    );
+    return timeline(s);
+  }
   const t0 = Date.now();
   await s.setLiveCommit(live);
   await fill(s);
@@ -173,7 +183,7 @@ async function bench(name: string, s: SqlStorage): Promise<void> {
       `| \`${q}\` | ${total} | ${page.p50.toFixed(1)} / ${page.p95.toFixed(1)} | ${all.p50.toFixed(1)} / ${all.p95.toFixed(1)} |${cpuCol ? ` ${page.cpu.toFixed(1)} / ${all.cpu.toFixed(1)} |` : ""}`,
     );
   }
-  await timeline(s);
+  if (values.part !== "search") await timeline(s);
   const db = driverOf(s);
   const json =
     db.kind === "sqlite"
@@ -201,7 +211,7 @@ async function timeline(s: SqlStorage): Promise<void> {
     `INSERT INTO reports (id, node, commit_sha, mode, status, started_at, duration_ms, received_at, body)
      SELECT 'h-' || i || '-' || k, 'node-' || i, $1, 'apply',
        CASE WHEN (i + k) % 30 = 0 THEN 'failed' WHEN (i + k) % 20 = 0 THEN 'changed' ELSE 'unchanged' END,
-       '2030-06-01T00:00:00.000Z', 900, $2 - k * 1800000 - (i % 1800) * 1000, '{}'
+       '2030-06-01T00:00:00.000Z', 900, CAST($2 AS BIGINT) - k * 1800000 - (i % 1800) * 1000, '{}'
      FROM ${seq(nodes, "i")} a CROSS JOIN ${seq(48, "k")} b`,
     [live, now],
   );

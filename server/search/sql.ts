@@ -20,7 +20,11 @@ export interface SqlContext {
 
 /** Created with the tables (migrate.ts): a resource term reads the rows of one resource id. */
 export const searchIndexes = [
-  "CREATE INDEX IF NOT EXISTS report_resources_search ON report_resources (resource, status, report_id)",
+  // Status first: a glob over many resource ids in a rare state (package:lib* failed) reads only
+  // that state's rows; an exact id is one range either way.
+  "CREATE INDEX IF NOT EXISTS report_resources_state ON report_resources (status, resource, report_id)",
+  // Its first form (resource first), shipped briefly: replaced by report_resources_state.
+  "DROP INDEX IF EXISTS report_resources_search",
   `CREATE INDEX IF NOT EXISTS report_resources_drift_search ON report_resources (resource, report_id)
     WHERE drifted = 1`,
 ];
@@ -71,7 +75,7 @@ export function searchSql(e: Expr, ctx: SqlContext): string {
     case "resource": {
       const id = `${e.kind}:${e.title}`;
       const match = e.glob ? glob(ctx, "rr.resource", id) : `rr.resource = ${ctx.param(id)}`;
-      // Driven from the resource (report_resources_search or _drift_search), not probed per node.
+      // Driven from the resource (report_resources_state or _drift_search), not probed per node.
       const reports = `SELECT rr.report_id FROM report_resources rr WHERE ${match} AND ${stateSql[e.state]}`;
       return `(n.last_report_id IS NOT NULL AND n.last_report_id IN (${reports}))`;
     }

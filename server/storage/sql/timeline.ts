@@ -3,14 +3,17 @@
  * drift, or changed something. A run is counted in the bucket its report **arrived** in
  * (`received_at`, indexed), so a finished hour never changes: each hour that ended more than five
  * minutes ago is counted once from `reports` and kept in `fleet_hours` (which also outlives report
- * pruning); the newest hour, and the 5-minute buckets of a 1-hour window, are counted live. So a
- * 30-day window at 10,000 nodes (about 14 million runs) reads 720 small rows once warm.
+ * pruning); likewise each 5-minute bucket in `fleet_minutes`, which make up the newest hour and
+ * the 1-hour window, so only the last few minutes are counted live. So a 30-day window at 10,000
+ * nodes (about 14 million runs) reads some 730 small rows and a few minutes of reports once warm.
  */
 import type { Driver, Query } from "../driver.js";
 import { num } from "../rows.js";
 
 export const timelineSchema = [
   `CREATE TABLE IF NOT EXISTS fleet_hours (hour BIGINT PRIMARY KEY, runs INTEGER NOT NULL,
+    failed INTEGER NOT NULL, drifted INTEGER NOT NULL, changed INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS fleet_minutes (start BIGINT PRIMARY KEY, runs INTEGER NOT NULL,
     failed INTEGER NOT NULL, drifted INTEGER NOT NULL, changed INTEGER NOT NULL)`,
 ];
 
@@ -27,6 +30,7 @@ export interface TimelineBucket {
 }
 
 const hourMs = 3_600_000;
+const fiveMs = 300_000;
 /** An hour is settled (kept) once it ended this long ago: a report committed late still counts. */
 const settleMs = 300_000;
 
@@ -61,9 +65,52 @@ async function count(q: Query, from: number, to: number, size: number): Promise<
 
 const empty = (start: number): TimelineBucket => ({ start, runs: 0, failed: 0, drifted: 0, changed: 0 });
 
+/** The kept buckets: an hour's in fleet_hours, 5 minutes' in fleet_minutes (keyed by start). */
+const stores = {
+  [hourMs]: { table: "fleet_hours", key: "hour" },
+  [fiveMs]: { table: "fleet_minutes", key: "start" },
+} as Record<number, { table: string; key: string }>;
+
+/** Settled buckets of `size` in [from, until): read where kept, counted (and kept) where not. */
+async function settledBuckets(
+  db: Driver,
+  size: number,
+  from: number,
+  until: number,
+): Promise<TimelineBucket[]> {
+  if (until <= from) return [];
+  const { table, key } = stores[size] as { table: string; key: string };
+  const all = new Map<number, TimelineBucket>();
+  const kept = await db.query(
+    `SELECT ${key} AS s, runs, failed, drifted, changed FROM ${table} WHERE ${key} >= $1 AND ${key} < $2`,
+    [from, until],
+  );
+  for (const r of kept) {
+    const start = num(r.s);
+    all.set(start, {
+      start,
+      runs: num(r.runs),
+      failed: num(r.failed),
+      drifted: num(r.drifted),
+      changed: num(r.changed),
+    });
+  }
+  const missing: number[] = [];
+  for (let b = from; b < until; b += size) if (!all.has(b)) missing.push(b);
+  if (missing.length > 0) {
+    const lo = missing[0] as number;
+    const counted = await count(db.query, lo, (missing[missing.length - 1] as number) + size, size);
+    const rows = missing.map((b) => counted.get(b) ?? empty(b));
+    await keep(db.query, table, key, rows);
+    for (const b of rows) all.set(b.start, b);
+  }
+  return [...all.values()];
+}
+
 /**
- * Buckets of `size` ms (an hour, or a divisor of one) covering [now - windowMs, now], oldest first;
- * the first starts on a bucket boundary.
+ * Buckets of `size` ms (an hour or 5 minutes) covering [now - windowMs, now], oldest first; the
+ * first starts on a bucket boundary. Settled hours come from fleet_hours; the newest hour is the
+ * sum of its settled 5-minute buckets (fleet_minutes) and the last few minutes counted live.
  */
 export async function fleetTimeline(
   db: Driver,
@@ -73,45 +120,32 @@ export async function fleetTimeline(
 ): Promise<TimelineBucket[]> {
   const from = Math.floor((now - windowMs) / size) * size;
   const to = Math.floor(now / size) * size + size;
+  const settle = (unit: number) => Math.max(from, Math.floor((now - settleMs) / unit) * unit);
+  const hours = size === hourMs ? settle(hourMs) : from;
+  const minutes = Math.max(hours, settle(fiveMs));
+  const parts = [
+    ...(size === hourMs ? await settledBuckets(db, hourMs, from, hours) : []),
+    ...(await settledBuckets(db, fiveMs, hours, minutes)),
+    ...(await count(db.query, minutes, to, fiveMs)).values(),
+  ];
   const all = new Map<number, TimelineBucket>();
-  let liveFrom = from;
-  if (size === hourMs) {
-    const settled = Math.max(from, Math.floor((now - settleMs) / hourMs) * hourMs);
-    if (settled > from) {
-      const kept = await db.query(
-        "SELECT hour, runs, failed, drifted, changed FROM fleet_hours WHERE hour >= $1 AND hour < $2",
-        [from, settled],
-      );
-      for (const r of kept) {
-        const start = num(r.hour);
-        all.set(start, {
-          start,
-          runs: num(r.runs),
-          failed: num(r.failed),
-          drifted: num(r.drifted),
-          changed: num(r.changed),
-        });
-      }
-      const missing: number[] = [];
-      for (let h = from; h < settled; h += hourMs) if (!all.has(h)) missing.push(h);
-      if (missing.length > 0) {
-        const lo = missing[0] as number;
-        const hi = (missing[missing.length - 1] as number) + hourMs;
-        const counted = await count(db.query, lo, hi, hourMs);
-        const rows = missing.map((h) => counted.get(h) ?? empty(h));
-        await keep(db.query, rows);
-        for (const b of rows) all.set(b.start, b);
-      }
-    }
-    liveFrom = settled;
+  for (const p of parts) {
+    const start = Math.floor((p.start - from) / size) * size + from;
+    const b = all.get(start) ?? empty(start);
+    all.set(start, {
+      start,
+      runs: b.runs + p.runs,
+      failed: b.failed + p.failed,
+      drifted: b.drifted + p.drifted,
+      changed: b.changed + p.changed,
+    });
   }
-  for (const [k, b] of await count(db.query, liveFrom, to, size)) all.set(k, b);
   const out: TimelineBucket[] = [];
   for (let s = from; s < to; s += size) out.push(all.get(s) ?? empty(s));
   return out;
 }
 
-async function keep(q: Query, rows: TimelineBucket[]): Promise<void> {
+async function keep(q: Query, table: string, key: string, rows: TimelineBucket[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 100) {
     const params: unknown[] = [];
     const values = rows.slice(i, i + 100).map((b) => {
@@ -120,9 +154,12 @@ async function keep(q: Query, rows: TimelineBucket[]): Promise<void> {
       return `($${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
     });
     await q(
-      `INSERT INTO fleet_hours (hour, runs, failed, drifted, changed) VALUES ${values.join(", ")}
-       ON CONFLICT (hour) DO NOTHING`,
+      `INSERT INTO ${table} (${key}, runs, failed, drifted, changed) VALUES ${values.join(", ")}
+       ON CONFLICT (${key}) DO NOTHING`,
       params,
     );
   }
+  // 5-minute buckets serve only the newest hour and the 1-hour window: a day of them is plenty.
+  if (table === "fleet_minutes")
+    await q("DELETE FROM fleet_minutes WHERE start < $1", [(rows[0]?.start ?? 0) - 86_400_000]);
 }
