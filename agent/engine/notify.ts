@@ -6,7 +6,7 @@
  */
 import type { CatalogResource, ResourceReport } from "../../core/types.js";
 import { errorText } from "../report.js";
-import type { Kind, KindContext } from "../resources/kind.js";
+import { type Kind, type KindContext, markChanging } from "../resources/kind.js";
 import type { Budget } from "./budget.js";
 import type { RunState } from "./run-state.js";
 
@@ -32,6 +32,7 @@ export async function deliver(
     if (r.status === "unchanged") r.status = "would-change";
     return;
   }
+  markChanging(ctx.run);
   const result = await b.run(() => kind.refresh!(res, ctx));
   if (result?.output) r.output = r.output ? `${r.output}\n${result.output}` : result.output;
   r.status = "changed";

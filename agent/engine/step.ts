@@ -5,7 +5,7 @@
  */
 import type { CatalogResource, Change, ResourceReport } from "../../core/types.js";
 import { errorText } from "../report.js";
-import type { Kind } from "../resources/kind.js";
+import { type Kind, markChanging } from "../resources/kind.js";
 import { shortDigest } from "../store/enforced-digests.js";
 import type { Budget } from "./budget.js";
 import { deliver } from "./notify.js";
@@ -55,6 +55,7 @@ async function converge(
     if (run.noop) {
       r.status = uncertain ? "unknown" : "would-change";
     } else {
+      markChanging(ctx.run);
       const result = await b.run(() => kind.apply(res, found.changes, ctx));
       if (result?.output) r.output = result.output;
       const after = await b.run(() => kind.check(res, ctx));

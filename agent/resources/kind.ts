@@ -38,6 +38,24 @@ export interface KindContext {
   log(message: string): void;
 }
 
+/** `ctx.run` key: how many applies and refreshes this run has started (the engine counts them). */
+const CHANGES_STARTED = "engine.changes_started";
+
+/** Called by the engine before each apply and refresh. */
+export function markChanging(run: Record<string, Json>): void {
+  const n = run[CHANGES_STARTED];
+  run[CHANGES_STARTED] = (typeof n === "number" ? n : 0) + 1;
+}
+
+/**
+ * How many applies and refreshes this run has started: state a kind's prefetch read is still the
+ * box's while this has not moved since (nothing in the run has changed anything in between).
+ */
+export function changesStarted(run: Record<string, Json>): number {
+  const n = run[CHANGES_STARTED];
+  return typeof n === "number" ? n : 0;
+}
+
 /**
  * What the agent's watch mode (agent/watch/) watches for one resource, so that a change behind
  * tend's back is repaired at once: paths (a file or directory: its parent directory is watched for

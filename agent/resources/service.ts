@@ -3,7 +3,9 @@
  * restart, `systemctl daemon-reload` runs when the unit says NeedDaemonReload=yes or a file resource
  * wrote a unit file in this run (`ctx.run.daemonReloadNeeded`) — so once per run in the usual case.
  * A start is verified: a unit that is not active for the whole settle window (default 3 s) fails,
- * with its last journal lines in the error.
+ * with its last journal lines in the error. Reads are batched: one `systemctl show` for every
+ * service of the run, used while nothing in the run has changed anything (a no-op run: always);
+ * after a change, each service is read on its own.
  */
 import { TendError } from "../../core/errors.js";
 import type { KindSpec } from "../../core/kind-spec.js";
@@ -13,6 +15,7 @@ import {
   isEnabled,
   journalTail,
   show,
+  showMany,
   systemctl,
   type UnitState,
   unitName,
@@ -20,6 +23,7 @@ import {
 import {
   type ApplyResult,
   type CheckResult,
+  changesStarted,
   ensure,
   type Kind,
   type KindContext,
@@ -38,7 +42,9 @@ export const spec: KindSpec = {
 wrote a unit file in this run, or \`NeedDaemonReload=yes\`): once per run in the usual case. A
 started unit must stay active for 3 s, or the resource fails with the unit's last journal lines. A
 notification restarts a unit that should run (or runs, when \`ensure\` is unset). A service comes
-after the file resource of its unit file, when one is declared.`,
+after the file resource of its unit file, when one is declared. Every service of a run is read with
+one \`systemctl show\`, used while nothing in the run has changed anything (a no-op run: always); after
+a change, each is read on its own.`,
   name: {
     title: "Unit",
     description: "The unit name; .service is added when no suffix is given.",
@@ -69,8 +75,36 @@ after the file resource of its unit file, when one is declared.`,
 /** How long a started unit must stay active to count as running; `ctx.run["service.settle_ms"]` overrides. */
 export const DEFAULT_SETTLE_MS = 3000;
 
+/** Every service's state from one `systemctl show`, and how many changes the run had started then. */
+interface Prefetched {
+  states: Map<string, UnitState> | null;
+  changes: number;
+}
+
+async function prefetch(
+  resources: CatalogResource[],
+  ctx: Omit<KindContext, "prefetched">,
+): Promise<Prefetched> {
+  const units = [...new Set(resources.filter((r) => r.type === "service").map((r) => unitName(r.name)))];
+  // A failed batch (no systemd, say) is not an error here: each resource reads its own, and says why.
+  const states = await showMany(units, ctx.signal).catch(() => null);
+  return { states, changes: changesStarted(ctx.run) };
+}
+
+/** The unit's state: the batch's while nothing has changed since it was read, else its own. */
+function prefetchedState(unit: string, ctx: KindContext): UnitState | undefined {
+  const pf = ctx.prefetched as Prefetched | undefined;
+  return pf?.states && pf.changes === changesStarted(ctx.run) ? pf.states.get(unit) : undefined;
+}
+
+/** A change by this kind ends the batch's use at once, whoever drives the kind (the engine also counts). */
+function forgetBatch(ctx: KindContext): void {
+  const pf = ctx.prefetched as Prefetched | undefined;
+  if (pf) pf.states = null;
+}
+
 async function state(unit: string, r: CatalogResource, ctx: KindContext): Promise<UnitState> {
-  const s = await show(unit, ctx.signal);
+  const s = prefetchedState(unit, ctx) ?? (await show(unit, ctx.signal));
   if (s.LoadState === "not-found") {
     // A unit file written earlier in this run (or not yet, in a plan) is found after a daemon-reload.
     if (ctx.noop || ctx.run.daemonReloadNeeded === true)
@@ -127,6 +161,7 @@ async function verifyRunning(unit: string, r: CatalogResource, ctx: KindContext)
 }
 
 async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): Promise<undefined> {
+  forgetBatch(ctx);
   const p = r.params as unknown as ServiceParams;
   const unit = unitName(r.name);
   const props = new Set(changes.map((c) => c.property));
@@ -144,6 +179,7 @@ async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): P
 
 /** On notify: restart a unit that should run (or runs, when `ensure` is unset); a stopped one stays stopped. */
 async function refresh(r: CatalogResource, ctx: KindContext): Promise<ApplyResult | undefined> {
+  forgetBatch(ctx);
   const p = r.params as unknown as ServiceParams;
   if (p.ensure === "stopped") return undefined;
   const unit = unitName(r.name);
@@ -163,4 +199,4 @@ function watch(r: CatalogResource): WatchSpec {
   return { units: p.ensure ? [unitName(r.name)] : [] };
 }
 
-export const service: Kind = { type: "service", spec, check, apply, refresh, watch };
+export const service: Kind = { type: "service", spec, prefetch, check, apply, refresh, watch };

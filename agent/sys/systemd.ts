@@ -37,6 +37,26 @@ export async function show(unit: string, signal?: AbortSignal): Promise<UnitStat
   return parseShow(out) as UnitState;
 }
 
+/**
+ * The state of several units in one `systemctl show` (its blocks come in the order of the units,
+ * separated by a blank line); null when the output has not one block per unit.
+ */
+export async function showMany(
+  units: string[],
+  signal?: AbortSignal,
+): Promise<Map<string, UnitState> | null> {
+  if (units.length === 0) return new Map();
+  const out = await runTool(
+    ["systemctl", "show", `--property=${SHOW_PROPERTIES.join(",")}`, "--", ...units],
+    {
+      signal,
+    },
+  );
+  const blocks = out.replace(/\n+$/, "").split(/\n\n/);
+  if (blocks.length !== units.length) return null;
+  return new Map(units.map((u, i) => [u, parseShow(blocks[i]!) as UnitState]));
+}
+
 export async function systemctl(args: string[], signal?: AbortSignal): Promise<void> {
   await runTool(["systemctl", ...args], { signal });
 }
