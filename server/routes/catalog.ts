@@ -63,8 +63,9 @@ function routes(app: FastifyInstance, d: Deps): void {
     },
     async (req, reply) => {
       const node = req.node!;
-      const live = d.gate?.live;
-      if (!live) {
+      const gate = d.gate;
+      const newest = gate?.live;
+      if (!gate || !newest) {
         throw new HttpError(
           503,
           "TEND_E_NO_COMMIT",
@@ -85,6 +86,8 @@ function routes(app: FastifyInstance, d: Deps): void {
         if (last?.digest !== factsDigest) await d.storage.saveFacts(node, facts, d.now());
         lastFacts.set(node, { body: bodyHash, digest: factsDigest });
       }
+      // A rollout in progress may hold this node on the commit before the live one (rollouts/pins.ts).
+      const live = await d.deploys.pins.serve(gate, newest, node);
       const entry = d.catalogs.compile(live.sha, live.tree, node, facts, factsDigest);
       if (!entry.catalog) {
         const detail = entry.problems.slice(0, 20).map(formatProblem).join("; ");

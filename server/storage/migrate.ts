@@ -7,6 +7,7 @@
 import { type Driver, schemaStatements } from "./driver.js";
 import { alertNodeColumns, alertSchemaStatements } from "./sql/alert-conditions.js";
 import { auditSchema } from "./sql/audit.js";
+import { rolloutStatements } from "./sql/rollouts.js";
 import { signalStatements } from "./sql/signals.js";
 import { usersSchema } from "./sql/users.js";
 import { uiSchemaStatements } from "./ui.js";
@@ -31,6 +32,7 @@ export async function migrate(db: Driver): Promise<void> {
     ...auditSchema(db.kind),
     ...signalStatements(db.kind),
     ...alertSchemaStatements,
+    ...rolloutStatements(db.kind),
   ];
   if (db.kind === "postgres") {
     await db.migrate([...create, ...addedColumns.map((c) => addColumn(c, "IF NOT EXISTS "))]);

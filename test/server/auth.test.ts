@@ -39,6 +39,11 @@ const access: Record<string, Access> = {
   "GET /api/v1/drift": "api:viewer",
   "GET /api/v1/commits": "api:viewer",
   "GET /api/v1/alerts": "api:viewer",
+  "POST /api/v1/rollouts": "api:operator",
+  "GET /api/v1/rollouts": "api:viewer",
+  "GET /api/v1/rollouts/:id": "api:viewer",
+  "POST /api/v1/rollouts/:id/abort": "api:operator",
+  "POST /api/v1/rollouts/:id/resume": "api:operator",
   "POST /api/v1/hooks/git": "webhook",
   "POST /api/v1/tokens": "api:admin",
   "GET /api/v1/tokens": "api:admin",
@@ -168,6 +173,7 @@ t.test(
       "POST /api/v1/runs": { nodes: ["web-1"] },
       "PUT /api/v1/users/:name": { role: "viewer" },
       "POST /api/v1/signals": { nodes: "nobody-*", signal: "run" },
+      "POST /api/v1/rollouts": { nodes: "nobody-*" },
     };
     for (const key of Object.keys(access)) {
       const [method, path] = key.split(" ") as [string, string];
