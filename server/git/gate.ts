@@ -274,8 +274,11 @@ export class GitGate {
     if (this.live?.sha === sha) return Promise.resolve(this.live.tree);
     let tree = this.older.get(sha);
     if (!tree) {
-      tree = (async () =>
-        (await this.mirror.hasCommit(sha)) ? await this.mirror.tree(sha, this.subpath) : null)();
+      tree = (async () => {
+        // Another server may have promoted it: fetch once (serially with the gate's own fetches).
+        if (!(await this.mirror.hasCommit(sha))) await this.serially(() => this.mirror.sync());
+        return (await this.mirror.hasCommit(sha)) ? await this.mirror.tree(sha, this.subpath) : null;
+      })();
       // Not kept when missing or unreadable: a later fetch may bring it.
       void tree.then(
         (t) => t ?? this.older.delete(sha),

@@ -22,6 +22,7 @@ import { csrfMatches } from "../ui/session.js";
 import { stylesheet } from "../ui/style.js";
 import { uiActionRoutes } from "./ui-actions.js";
 import { uiLoginRoutes } from "./ui-login.js";
+import { uiRolloutRoutes } from "./ui-rollouts.js";
 import { uiRunRoutes } from "./ui-run-actions.js";
 
 const page = { response: { 200: { type: "string" }, ...errorReplies } };
@@ -83,6 +84,7 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
     uiLoginRoutes(ui, d);
     uiActionRoutes(ui, d);
     uiRunRoutes(ui, d);
+    uiRolloutRoutes(ui, d);
 
     ui.get("/ui/", { config: viewer, schema: page }, async (req, reply) => {
       const params = fleetParams(req.query as Record<string, unknown>);
