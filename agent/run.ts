@@ -69,10 +69,11 @@ async function chooseCatalog(
   cache: CatalogCache,
   facts: Facts,
   now: number,
+  noop = false,
 ): Promise<Chosen> {
   let fresh: Awaited<ReturnType<NodeApi["catalog"]>>;
   try {
-    fresh = await api.catalog(facts, await cache.etag());
+    fresh = await api.catalog(facts, await cache.etag(), undefined, noop);
   } catch (err) {
     if (!serverFailed(err)) throw err;
     const cached = await cache.load(id.server_key, id.node);
@@ -105,6 +106,9 @@ async function chooseCatalog(
       `the server sent catalog serial ${envelope.serial}, older than serial ${applied} already applied; refused (a replayed or rolled-back catalog)`,
     );
   }
+  // A preview (a noop rollout's commit, not this node's own) is planned, never kept as the catalog.
+  if (fresh.preview)
+    return { envelope, source: "server", ageS: 0, notice: `previewing commit ${fresh.preview.slice(0, 12)}` };
   await cache.store(envelope, fresh.etag, now);
   return { envelope, source: "server", ageS: 0, notice: null };
 }
@@ -240,7 +244,7 @@ async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Prom
     // A watch run repairs toward the catalog already here: no server round-trip.
     chosen = watching
       ? await cachedCatalog(id, cache, now())
-      : await chooseCatalog(api, id, cache, facts, now());
+      : await chooseCatalog(api, id, cache, facts, now(), noop);
   } catch (err) {
     if (!isTendError(err) || !REFUSALS.has(err.code)) throw err;
     const report = withInterval(refusedReport(id.node, err, noop, startedAt, now()), config);

@@ -27,7 +27,10 @@ export interface EnrollReply {
   key_id: string;
 }
 
-export type CatalogReply = { status: 304 } | { status: 200; envelope: unknown; etag: string | null };
+export type CatalogReply =
+  | { status: 304 }
+  /** `preview`: the commit a noop run was served to plan, not the node's own (docs/deploys.md). */
+  | { status: 200; envelope: unknown; etag: string | null; preview?: string };
 
 export async function enroll(
   server: string,
@@ -67,7 +70,13 @@ export class NodeApi {
     this.http = new Client(server, { ...o, credential });
   }
 
-  async catalog(facts: Facts, etag: string | null, maxBytes = CATALOG_MAX_BYTES): Promise<CatalogReply> {
+  /** `noop`: a plan, which a preview rollout may serve another commit (it says so, and is not cached). */
+  async catalog(
+    facts: Facts,
+    etag: string | null,
+    maxBytes = CATALOG_MAX_BYTES,
+    noop = false,
+  ): Promise<CatalogReply> {
     let reply: Awaited<ReturnType<HttpClient["expect"]>>;
     try {
       reply = await this.http.expect(
@@ -75,7 +84,7 @@ export class NodeApi {
           method: "POST",
           path: "/api/v1/catalog",
           json: { facts },
-          headers: etag ? { "if-none-match": etag } : {},
+          headers: { ...(etag ? { "if-none-match": etag } : {}), ...(noop ? { "x-tend-run": "noop" } : {}) },
           maxBytes,
         },
         [200, 304],
@@ -95,7 +104,13 @@ export class NodeApi {
       throw new TendError("TEND_E_CATALOG", "the server's catalog reply is not JSON (cut off?); refused");
     }
     const tag = reply.headers.etag;
-    return { status: 200, envelope, etag: typeof tag === "string" ? tag : null };
+    const preview = reply.headers["x-tend-preview"];
+    return {
+      status: 200,
+      envelope,
+      etag: typeof tag === "string" ? tag : null,
+      ...(noop && typeof preview === "string" ? { preview } : {}),
+    };
   }
 
   /**

@@ -22,7 +22,8 @@ export function reportOutcome(r: Report): ReportOutcome | null {
     why.push(`${x.id} ${x.status}${x.error ? `: ${x.error}` : ""}`);
   for (const c of failedChecks.slice(0, 3))
     why.push(`check ${c.id} ${c.status}${c.reason ? `: ${c.reason}` : ""}`);
-  const changed = r.summary.changed + r.resources.filter((x) => x.status === "would-change").length;
+  // In a plan, `changed` counts the resources that would change.
+  const changed = r.summary.changed;
   return {
     node: r.node,
     id: r.id,

@@ -23,6 +23,7 @@ import type { NodePin } from "./types.js";
 export interface Served {
   sha: string;
   tree: GitTree;
+  preview?: boolean;
 }
 
 /** The commit a pin serves, or null for the live commit. */
@@ -42,8 +43,19 @@ export class Pins {
     private readonly warn: (message: string, err?: unknown) => void,
   ) {}
 
-  /** The commit and files `node` is served, given the gate's live commit. */
-  async serve(gate: GitGate, live: Served, node: string): Promise<Served> {
+  /**
+   * The commit and files `node` is served, given the gate's live commit. A plan (`noop`) of a node
+   * a running preview asked is served the preview's commit, marked `preview` (the agent plans it
+   * and does not keep it).
+   */
+  async serve(gate: GitGate, live: Served, node: string, noop = false): Promise<Served> {
+    if (noop) {
+      const sha = await this.storage.rollouts.previewFor(node);
+      if (sha) {
+        const served = await this.tree(gate, live, node, sha);
+        if (served.sha === sha) return { ...served, preview: true };
+      }
+    }
     const onCommit = this.onCommit();
     if (onCommit === "manual") return this.manual(gate, live, node);
     if (!(await this.storage.rollouts.any())) return live;

@@ -109,6 +109,8 @@ export interface RolloutStorage {
   /** The newest rollout of any kind, or undefined. */
   newest(): Promise<RolloutRecord | undefined>;
   pin(node: string): Promise<NodePin | undefined>;
+  /** The commit of a running preview the node was asked to plan and has not reported on yet. */
+  previewFor(node: string): Promise<string | null>;
   /** The commit of the node's latest report (`on_commit: manual` holds a node there until a deploy). */
   lastCommit(node: string): Promise<string | null>;
   /** Whether any non-noop rollout exists (before the first, no catalog consults the table). */

@@ -37,7 +37,17 @@ function routes(app: FastifyInstance, d: Deps): void {
       config: { auth: "node" },
       schema: {
         summary: "The authenticated node's signed catalog, compiled from the live commit",
-        headers: { type: "object", properties: { "if-none-match": { type: "string", maxLength: 200 } } },
+        headers: {
+          type: "object",
+          properties: {
+            "if-none-match": { type: "string", maxLength: 200 },
+            "x-tend-run": {
+              type: "string",
+              maxLength: 20,
+              description: "noop: a plan (a preview may serve it another commit)",
+            },
+          },
+        },
         body: {
           type: "object",
           additionalProperties: false,
@@ -87,7 +97,7 @@ function routes(app: FastifyInstance, d: Deps): void {
         lastFacts.set(node, { body: bodyHash, digest: factsDigest });
       }
       // A rollout in progress may hold this node on the commit before the live one (rollouts/pins.ts).
-      const live = await d.deploys.pins.serve(gate, newest, node);
+      const live = await d.deploys.pins.serve(gate, newest, node, req.headers["x-tend-run"] === "noop");
       const entry = d.catalogs.compile(live.sha, live.tree, node, facts, factsDigest);
       if (!entry.catalog) {
         const detail = entry.problems.slice(0, 20).map(formatProblem).join("; ");
@@ -104,6 +114,7 @@ function routes(app: FastifyInstance, d: Deps): void {
       const signed = d.catalogs.signed(entry, serial);
       reply.header("etag", signed.etag);
       reply.header("x-tend-commit", live.sha);
+      if (live.preview) reply.header("x-tend-preview", live.sha);
       if (req.headers["if-none-match"] === signed.etag) return reply.code(304).send();
       return reply.type("application/json").send(signed.body);
     },

@@ -4,7 +4,9 @@
  * canary fails its health check, so the rollout halts (seen from both servers) and every other
  * node, asked to run now, keeps the previous file content on disk; the fix (the file the check
  * wants) and a resume take the commit to every node, whichever server holds its stream; the next
- * commit's failing canary is aborted and goes back to the previous content.
+ * commit's failing canary is aborted and goes back to the previous content; a preview of that
+ * commit has every node plan it (the fleet-wide diff) while changing nothing, and the runs after it
+ * apply the nodes' own commit.
  */
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -141,5 +143,31 @@ t.test(
     t.match(aborted.json, { state: "aborted", from: v2 });
     await everyone("v2\n");
     t.pass("aborted: the canary went back to v2, the others never left it");
+
+    const preview = await callJson(`${b.url}/api/v1/rollouts`, "POST", { noop: true }, admin);
+    t.match(preview.json, { noop: true, commit: v3, state: "running" });
+    const diff = await until("the preview done", async () => {
+      const r = await rollout(a.url, preview.json.id);
+      return r.state === "done" ? r : undefined;
+    });
+    t.match(
+      diff,
+      { counts: { pending: 0, running: 0 }, changes: { nodes: 4 } },
+      "every node planned v3: its motd would change",
+    );
+    t.ok(diff.changes.resources >= 4);
+    for (const node of nodes) t.equal(motd(node), "v2\n", `${node} changed nothing`);
+    const marks = Object.fromEntries(await Promise.all(nodes.map(async (n) => [n, await lastReport(n)])));
+    await callJson(`${a.url}/api/v1/signals`, "POST", { nodes: "*", signal: "run" }, admin);
+    for (const node of nodes) {
+      await until(`${node} ran again`, async () =>
+        (await lastReport(node)) !== marks[node] ? true : undefined,
+      );
+      t.equal(
+        motd(node),
+        "v2\n",
+        `${node}: a run after the preview applies its own commit, not the preview's`,
+      );
+    }
   },
 );

@@ -189,6 +189,16 @@ export class SqlRolloutStorage implements RolloutStorage {
     };
   }
 
+  async previewFor(name: string): Promise<string | null> {
+    const [r] = await this.db.query(
+      `SELECT r.commit_sha FROM rollout_nodes n JOIN rollouts r ON r.id = n.rollout_id
+       WHERE n.node = $1 AND n.state = 'running' AND r.noop = 1 AND r.state = 'running'
+       ORDER BY n.rollout_id DESC LIMIT 1`,
+      [name],
+    );
+    return str(r?.commit_sha);
+  }
+
   async lastCommit(name: string): Promise<string | null> {
     const [r] = await this.db.query("SELECT last_commit FROM nodes WHERE name = $1", [name]);
     return str(r?.last_commit);
