@@ -70,7 +70,7 @@ export function endText(r: RolloutView): string {
 export function statusText(r: RolloutView, server: string): string {
   const lines = [
     `${r.noop ? "preview" : "rollout"} ${r.id}: ${r.state}${r.reason ? ` (${r.reason})` : ""}`,
-    `  commit ${short(r.commit)}, from ${short(r.from)}, nodes ${r.nodes}, started by ${r.started_by} ${seconds(r.elapsed_ms)} ago`,
+    `  commit ${short(r.commit)}, from ${short(r.from)}, nodes ${r.nodes}, started by ${r.started_by}, elapsed ${seconds(r.elapsed_ms)}`,
     `  ${tally(r.waves.flatMap((w) => w.nodes))}`,
   ];
   if (r.noop)
