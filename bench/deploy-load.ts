@@ -11,11 +11,19 @@ import { makeReport } from "../test/helpers/server-report.js";
 
 export type DeployLoadMessage =
   | { type: "start"; url: string; identities: { node: string; credential: string }[] }
+  /** How many simulated runs failed since the last count (a 503 under load, a refused report). */
+  | { type: "count" }
   | { type: "stop" };
 
 const channels: PushChannel[] = [];
 let connected = 0;
 let failures = 0;
+/** The first failure's cause, to print. */
+let firstError = "";
+const fail = (why: string) => {
+  failures++;
+  firstError ||= why;
+};
 
 async function run(url: string, node: string, credential: string, noop: boolean): Promise<void> {
   const headers = { "content-type": "application/json", authorization: `Bearer ${credential}` };
@@ -27,14 +35,14 @@ async function run(url: string, node: string, credential: string, noop: boolean)
   const commit = cat.headers.get("x-tend-commit");
   await cat.arrayBuffer();
   if (!cat.ok || !commit) {
-    failures++;
+    fail(`catalog: HTTP ${cat.status}`);
     return;
   }
   const report = makeReport(node, commit, { drifted: ["file:/etc/motd"] });
   if (noop) report.mode = "noop";
   const res = await fetch(`${url}/api/v1/reports`, { method: "POST", headers, body: JSON.stringify(report) });
   await res.arrayBuffer();
-  if (!res.ok) failures++;
+  if (!res.ok) fail(`report: HTTP ${res.status}`);
 }
 
 process.on("message", async (m: DeployLoadMessage) => {
@@ -47,7 +55,10 @@ process.on("message", async (m: DeployLoadMessage) => {
         onSignal: (s) => {
           const wait = Math.random() * s.spreadMs;
           setTimeout(
-            () => void run(m.url, id.node, id.credential, s.kind === "noop").catch(() => failures++),
+            () =>
+              void run(m.url, id.node, id.credential, s.kind === "noop").catch((err: Error) =>
+                fail(String(err.cause ?? err.message)),
+              ),
             wait,
           );
         },
@@ -60,9 +71,13 @@ process.on("message", async (m: DeployLoadMessage) => {
     }
     while (connected < m.identities.length) await new Promise((r) => setTimeout(r, 50));
     process.send!({ connected });
+  } else if (m.type === "count") {
+    process.send!({ failures, firstError });
+    failures = 0;
+    firstError = "";
   } else if (m.type === "stop") {
     for (const c of channels) c.stop();
-    process.send!({ failures });
+    process.send!({ failures, firstError });
     process.exit(0);
   }
 });
