@@ -4,9 +4,9 @@
  */
 import { type Dirent, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
-import type { RepoEntry, RepoSource } from "../core/repo.js";
+import { maxFileBytesFromEnv, type RepoEntry, type RepoSource } from "../core/repo.js";
 
-export function fsRepo(dir: string): RepoSource {
+export function fsRepo(dir: string, maxFileBytes = maxFileBytesFromEnv()): RepoSource {
   const root = realpathSync(resolve(dir));
   const cache = new Map<string, RepoEntry | undefined>();
   const abs = (p: string) => (p ? join(root, p) : root);
@@ -59,5 +59,14 @@ export function fsRepo(dir: string): RepoSource {
     list(p) {
       return [...(entries(p)?.keys() ?? [])].sort();
     },
+    size(p) {
+      if (stat(p)?.type !== "file") return undefined;
+      try {
+        return statSync(abs(p)).size;
+      } catch {
+        return undefined;
+      }
+    },
+    maxFileBytes,
   };
 }

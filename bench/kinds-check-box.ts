@@ -4,32 +4,16 @@
  * several rounds, and prints per kind the median CPU microseconds per resource, as JSON.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { kinds } from "../agent/resources/index.js";
 import type { CatalogResource, Json, ResourceType } from "../core/types.js";
 import { Contents, context, resource } from "../test/helpers/kind-harness.js";
+import { sysctlParams } from "./box-sysctl.js";
 
 const n = Number(process.env.N ?? 200);
 const rounds = Number(process.env.ROUNDS ?? 7);
 const stateDir = "/var/lib/tend-bench";
 const contents = new Contents();
-
-function sysctlParams(limit: number): [string, string][] {
-  const out: [string, string][] = [];
-  for (const dir of ["kernel", "vm", "fs"])
-    for (const leaf of readdirSync(`/proc/sys/${dir}`)) {
-      if (out.length >= limit) return out;
-      try {
-        // Settings (writable by design), not counters that move between two reads.
-        if ((statSync(`/proc/sys/${dir}/${leaf}`).mode & 0o200) === 0 || leaf.includes("last_pid")) continue;
-        const v = readFileSync(`/proc/sys/${dir}/${leaf}`, "utf8").trim();
-        if (v && !v.includes("\n") && v.length < 200) out.push([`${dir}.${leaf}`, v]);
-      } catch {
-        // a directory, or not readable: not a parameter to use
-      }
-    }
-  return out;
-}
 
 function workload(): Record<string, CatalogResource[]> {
   mkdirSync("/srv/bench", { recursive: true });

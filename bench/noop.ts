@@ -10,12 +10,23 @@
  * packages hello and tree may be created and removed (reset.sh undoes them at the end).
  *
  *   node --import tsx bench/noop.ts [SIZES=1000,5000,10000] [RUNS=5] [--cfengine=1000,5000]
+ *
+ * `--mixed` runs the mixed workload instead (bench/noop-mixed.ts): every resource kind in a real
+ * server's proportions, in a test box, with each kind's no-op cost per resource relative to file's.
+ *
+ *   node --import tsx bench/noop.ts --mixed [N=1000] [RUNS=5]
  */
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { buildCli, fmt, median, type ProcessRun, runTend } from "./lib.js";
+
+if (process.argv.includes("--mixed")) {
+  const [n = "1000", runs = "5"] = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+  await (await import("./noop-mixed.js")).mixed(Number(n), Number(runs));
+  process.exit(0);
+}
 
 const PEERS = process.env.TEND_PEERS ?? "/work/shared/peers";
 const BASE = "/tmp/cmbench";

@@ -18,6 +18,8 @@ export const codes = {
   TEND_E_TEMPLATE_RENDER: "A Liquid template fails to render (an undefined variable or filter).",
   TEND_E_TEMPLATE_MISSING: "A template named by a resource does not exist.",
   TEND_E_SOURCE_MISSING: "A file named by `source:` does not exist.",
+  TEND_E_FILE_TOO_LARGE:
+    "A recipe file is over the size limit (64 MiB by default); a large artifact belongs in an `archive` resource.",
   TEND_E_PATH_ESCAPE: "A path leaves the repository (`..`, an absolute path, or a symlink out).",
   TEND_E_EXEC_SHELL: "An exec command uses shell syntax without `shell: true`.",
   TEND_E_CHECK:
@@ -104,6 +106,8 @@ export const codes = {
     "The server sent a catalog with a serial lower than the last applied one; it is refused.",
   TEND_E_CATALOG_STALE:
     "The server is unreachable and the cached catalog is older than max_cached_age: nothing is applied.",
+  TEND_E_SEARCH:
+    "A fleet search (`--where`, `?where=`, the fleet page's search box) does not parse; the message gives the column and how to fix it (HTTP 400).",
   TEND_E_SERVER_REVOKE:
     "`tend server token revoke` or `tend server node revoke` named no known token or node (or an id prefix matching several tokens).",
   TEND_E_USER_EXISTS:

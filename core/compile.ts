@@ -9,8 +9,10 @@ import { compileChecks, declareChecks, type ResolvedCheck } from "./check-list.j
 import { classify, mergeVars, type Rule } from "./classify.js";
 import type { Problem } from "./errors.js";
 import { TendError } from "./errors.js";
+import { KIND_RULES } from "./generated/kinds.js";
 import { implicitEdges, order } from "./graph.js";
 import { sha256 } from "./hash.js";
+import { renderLiquidParams } from "./liquid-params.js";
 import { type Loaded, Loader, type RecipeFile } from "./load.js";
 import { type Declared, normalize } from "./normalize.js";
 import { checkRepoPath } from "./paths.js";
@@ -95,6 +97,16 @@ export class Compiler {
     const rendered = new Map<string, { sha: string; file: CatalogFile } | Problem>();
     const resources: CatalogResource[] = plan.resources.map((d) => {
       const params = { ...d.params };
+      if (KIND_RULES[d.type].liquid)
+        renderLiquidParams(d, params, this.templates, scope, (p, field) => {
+          const parsed = this.loader.loadRecipe(d.recipe)?.parsed;
+          problems.push(
+            at(
+              { file: d.file, locatePath: [...d.path, ...field], parsed },
+              { ...p, field: fieldOf([...d.path, ...field]) },
+            ),
+          );
+        });
       if (d.content) {
         const resolved = this.content(d, scope, rendered);
         if ("code" in resolved) problems.push(resolved);

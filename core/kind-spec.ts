@@ -91,6 +91,12 @@ export interface KindSpec {
   };
   rules?: readonly RuleSpec[];
   edges?: readonly EdgeSpec[];
+  /**
+   * String attributes that may use Liquid (`repository: "{{ vars.app_repo }}"`), rendered for each
+   * node with vars, facts and node as templates are: a URL or a revision that differs per node or
+   * environment. The rendered value must still match the attribute's schema pattern.
+   */
+  liquid?: readonly string[];
 }
 
 /**
@@ -111,4 +117,6 @@ export interface KindRules {
   commands?: KindSpec["commands"];
   rules?: readonly RuleSpec[];
   edges?: readonly EdgeSpec[];
+  /** Attributes that may use Liquid, each with the pattern its rendered value must match (or null). */
+  liquid?: { readonly [attribute: string]: string | null };
 }

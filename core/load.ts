@@ -5,7 +5,7 @@
 import type { Rule } from "./classify.js";
 import type { Problem } from "./errors.js";
 import { KIND_TYPES } from "./generated/kinds.js";
-import type { RepoSource } from "./repo.js";
+import { type RepoSource, tooLarge } from "./repo.js";
 import { schemaProblems } from "./schema.js";
 import type { Json } from "./types.js";
 import { type ParsedYaml, parseYaml } from "./yaml.js";
@@ -89,6 +89,8 @@ export class Loader {
 
   private parse<T>(file: string, schema: string, empty: T): Loaded<T> {
     let text: string;
+    const big = tooLarge(this.repo, file, file);
+    if (big) return { file, problems: [{ ...big, file }] };
     try {
       text = this.repo.read(file).toString("utf8");
     } catch (err) {

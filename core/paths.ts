@@ -4,7 +4,7 @@
  */
 import { posix } from "node:path";
 import type { Problem } from "./errors.js";
-import type { RepoSource } from "./repo.js";
+import { type RepoSource, tooLarge } from "./repo.js";
 
 /**
  * A relative path that posix.normalize leaves as it is and that cannot leave its folder: segments
@@ -51,6 +51,8 @@ export function checkRepoPath(
           message: `${what} "${rel}" is not a file (${full})`,
         };
       }
+      const big = tooLarge(repo, full, `${what} "${rel}" (${full})`);
+      if (big) return big;
       break;
     }
   }

@@ -4,6 +4,8 @@
  * server with git objects (server/git/). Synchronous on purpose: a repository is small and read
  * whole; the compiler stays simple and fast.
  */
+import type { Problem } from "./errors.js";
+
 export interface RepoEntry {
   type: "file" | "dir" | "symlink";
 }
@@ -17,4 +19,52 @@ export interface RepoSource {
   read(path: string): Buffer;
   /** Names in a directory, sorted; empty when it is not one. */
   list(path: string): string[];
+  /** Size in bytes of a regular file (known without reading it), or undefined when it is not one. */
+  size(path: string): number | undefined;
+  /** The largest file a recipe may name or hold (bytes); DEFAULT_MAX_FILE_BYTES when unset. */
+  readonly maxFileBytes?: number;
+}
+
+/**
+ * The default largest recipe file: the agent's catalog cap. A larger file would be held whole in
+ * memory by the compiler, the server and the agent; big artifacts belong in an `archive` resource
+ * (a URL and its sha256), fetched by the node itself.
+ */
+export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+/** The limit from `TEND_MAX_FILE_BYTES` (the CLI's override), else the default. */
+export function maxFileBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.TEND_MAX_FILE_BYTES;
+  const n = raw === undefined || raw === "" ? Number.NaN : Number(raw);
+  return Number.isSafeInteger(n) && n > 0 ? n : DEFAULT_MAX_FILE_BYTES;
+}
+
+/** `n` bytes for a person, rounded: 600.0 MiB, 64.0 MiB, 512 bytes. */
+export function sizeText(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+/**
+ * The problem of a file over the repository's size limit, or null. Asked before a file is read, so
+ * a 600 MB file is refused at validate time without being loaded.
+ */
+export function tooLarge(repo: RepoSource, path: string, what: string): Problem | null {
+  const size = repo.size(path);
+  const limit = repo.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  if (size === undefined || size <= limit) return null;
+  return {
+    code: "TEND_E_FILE_TOO_LARGE",
+    message:
+      `${what} is ${sizeText(size)}, over the ${sizeText(limit)} a recipe file may hold; ` +
+      "serve a large artifact with an `archive` resource (its URL and sha256) instead of keeping it in the repository, " +
+      "or raise the limit (server.yaml `catalog.max_file_bytes`; TEND_MAX_FILE_BYTES for the command line)",
+  };
 }

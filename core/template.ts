@@ -7,7 +7,7 @@
 import { posix } from "node:path";
 import { type FS, Liquid, type Template } from "liquidjs";
 import type { Problem } from "./errors.js";
-import type { RepoSource } from "./repo.js";
+import { type RepoSource, tooLarge } from "./repo.js";
 import type { Json } from "./types.js";
 
 /**
@@ -41,6 +41,11 @@ export class Templates {
     const cached = this.parsed.get(file);
     if (cached) return cached;
     let result: Template[] | Problem;
+    const big = tooLarge(this.repo, file, `template ${file}`);
+    if (big) {
+      this.parsed.set(file, { ...big, file });
+      return { ...big, file };
+    }
     try {
       const text = this.repo.read(file).toString("utf8");
       result = this.engine(root).parse(text, file);
@@ -131,7 +136,11 @@ export class Templates {
 
 function repoFs(repo: RepoSource): FS {
   const isFile = (p: string) => repo.stat(p)?.type === "file";
-  const read = (p: string) => repo.read(p).toString("utf8");
+  const read = (p: string) => {
+    const big = tooLarge(repo, p, `template ${p}`);
+    if (big) throw new Error(big.message);
+    return repo.read(p).toString("utf8");
+  };
   return {
     exists: async (p) => isFile(p),
     existsSync: isFile,

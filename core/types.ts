@@ -145,6 +145,8 @@ export interface Report {
   id: string;
   node: string;
   commit: string | null;
+  /** Set by the server: the commit the node named, which the server never served it (commit is then null). */
+  unverified_commit?: string;
   mode: "apply" | "noop";
   status: "unchanged" | "changed" | "failed" | "stale";
   started_at: string;

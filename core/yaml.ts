@@ -72,7 +72,22 @@ export function parseYaml(text: string, file: string): { parsed?: ParsedYaml; pr
         ],
       };
     }
-    // The slow parser gives the better message and position.
+    // The slow parser gives the better message and position, but its time grows with the square
+    // of the nesting: 64 KiB of "[" after a mistake js-yaml saw first took it 15 s. Deeply
+    // bracketed text keeps js-yaml's own message and place.
+    if (e.mark && bracketDepth(text) > 100) {
+      return {
+        problems: [
+          {
+            code: "TEND_E_YAML",
+            message: `YAML syntax: ${firstLine(e.reason ?? (err as Error).message)}`,
+            file,
+            line: e.mark.line + 1,
+            column: e.mark.column + 1,
+          },
+        ],
+      };
+    }
     return parseWithTree(text, file);
   }
   let tree: ParsedYaml | undefined;
@@ -90,6 +105,19 @@ export function parseYaml(text: string, file: string): { parsed?: ParsedYaml; pr
     return tree?.locate(path, key);
   };
   return { parsed: { value, locate }, problems: [] };
+}
+
+/** The deepest run of open "[" / "{" in `text`, counted naively (quotes and comments included). */
+function bracketDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 91 || c === 123) {
+      if (++depth > max) max = depth;
+    } else if ((c === 93 || c === 125) && depth > 0) depth--;
+  }
+  return max;
 }
 
 /** Where the quoted scalar that runs up to `end` opens, from the syntax tokens. */

@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import type { KindSpec, Schema } from "../core/kind-spec.js";
+import { LIQUID_NOTE } from "./gen-kinds.js";
 
 export const resourcesDocPath = fileURLToPath(new URL("../docs/resources.md", import.meta.url));
 
@@ -51,7 +52,11 @@ export function renderReference(specs: KindSpec[]): string {
     };
     row(s.type, s.name, " (the name)");
     for (const [key, p] of Object.entries(s.attributes))
-      row(key, p, s.mandatory?.includes(key) ? " (required)" : "");
+      row(
+        key,
+        s.liquid?.includes(key) ? { ...p, description: `${String(p.description ?? "")} ${LIQUID_NOTE}` } : p,
+        s.mandatory?.includes(key) ? " (required)" : "",
+      );
     out.push("");
     if (s.notes) out.push(s.notes.trim(), "");
   }

@@ -32,8 +32,10 @@ import { hookRoutes } from "./routes/hooks.js";
 import { pushRoutes } from "./routes/push.js";
 import { reportRoutes } from "./routes/reports.js";
 import { rolloutRoutes } from "./routes/rollouts.js";
+import { timelineApiRoutes } from "./routes/timeline.js";
 import { uiRoutes } from "./routes/ui.js";
 import { usersApiRoutes } from "./routes/users-api.js";
+import { ServedCommits } from "./served-commits.js";
 import type { Rollouts, Signals } from "./signals.js";
 import type { SigningKey } from "./signing.js";
 import type { Storage } from "./storage/types.js";
@@ -112,6 +114,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
     key: o.key,
     gate: null,
     catalogs: new CatalogService(o.compiler, o.key, o.config.inlineFileBytes, metrics),
+    served: new ServedCommits(o.storage),
     metrics,
     publicUrl: o.config.publicUrl ?? listenUrl(o.config),
     push,
@@ -193,6 +196,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   usersApiRoutes(app, deps);
   agentBundleRoutes(app, o.key);
   uiRoutes(app, deps);
+  timelineApiRoutes(app, deps);
   await hookRoutes(app, deps);
   healthRoutes(app, deps, routes);
   await app.ready();

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { TendError } from "../core/errors.js";
+import { DEFAULT_MAX_FILE_BYTES } from "../core/repo.js";
 import { schemaProblems } from "../core/schema.js";
 import { type ParsedYaml, parseYaml } from "../core/yaml.js";
 import { type AlertsConfig, resolveAlerts } from "./alerts/config.js";
@@ -34,6 +35,8 @@ export interface ServerConfig {
   limits: { bodyBytes: number; maxInFlight: number; enrollBurst: number; enrollPerMinute: number };
   alerts: AlertsConfig;
   inlineFileBytes: number;
+  /** The largest file a recipe may hold; larger ones refuse the commit (TEND_E_FILE_TOO_LARGE). */
+  maxFileBytes: number;
   /** The push channel (server/push/): heartbeat and replay window in ms, fleet run rate per second. */
   push: { heartbeatMs: number; replayMs: number; runRate: number };
   /** Rollouts (server/rollouts/): what a new commit does, and a rollout's defaults. */
@@ -151,6 +154,9 @@ function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfi
     alerts: resolveAlerts(raw.alerts as Record<string, unknown> | undefined, abs, parseDuration),
     inlineFileBytes: Number(
       (raw.catalog as { inline_file_bytes?: number } | undefined)?.inline_file_bytes ?? 65536,
+    ),
+    maxFileBytes: Number(
+      (raw.catalog as { max_file_bytes?: number } | undefined)?.max_file_bytes ?? DEFAULT_MAX_FILE_BYTES,
     ),
     push: {
       heartbeatMs: Math.max(100, parseDuration(String(pushRaw.heartbeat ?? "25s"))),

@@ -7,6 +7,7 @@ import type { Metrics } from "./plugins/metrics.js";
 import type { PushSignals } from "./push/signals.js";
 import type { RolloutEngine } from "./rollouts/engine.js";
 import type { Pins } from "./rollouts/pins.js";
+import type { ServedCommits } from "./served-commits.js";
 import type { Rollouts, Signals } from "./signals.js";
 import type { SigningKey } from "./signing.js";
 import type { Storage } from "./storage/types.js";
@@ -17,6 +18,8 @@ export interface Deps {
   key: SigningKey;
   gate: GitGate | null;
   catalogs: CatalogService;
+  /** Which commits each node was served: a report's commit is trusted only if it was (issue 15). */
+  served: ServedCommits;
   metrics: Metrics;
   alerts: AlertService;
   /** The address people reach the server at (`public_url`, else the listen address). */

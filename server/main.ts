@@ -102,6 +102,7 @@ async function serve(argv: string[]): Promise<number> {
       join(config.dataDir, "recipes.git"),
       config.recipes.repo,
       config.recipes.branch,
+      config.maxFileBytes,
     );
     gate = new GitGate(mirror, config.recipes.path, storage, compiler, app.log);
     connectGate(built.deps, gate);

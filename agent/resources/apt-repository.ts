@@ -113,6 +113,7 @@ at once (its lists are left to apt's next full update).`,
     },
   },
   required: ["ensure"],
+  liquid: ["uris"],
   content: { param: "key_sha256", content: "key", source: "key_source", openpgp_fingerprint: "fingerprint" },
   rules: [
     { key: "uris", required_when: "ensure", is: "present" },

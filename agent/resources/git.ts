@@ -98,6 +98,7 @@ group, and \`package: git\`; a change notifies like any other (deploy the app, r
   },
   required: ["revision"],
   mandatory: ["repository"],
+  liquid: ["repository", "revision"],
   edges: [
     { after: "file", ancestor: "name" },
     { after: "user", param: "owner" },

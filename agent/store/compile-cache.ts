@@ -99,6 +99,9 @@ export function recording(inner: RepoSource): { repo: RepoSource; reads: Reads }
       reads.read[p] = sha256(data);
       return data;
     },
+    // A file's size is asked before it is read: the read's hash records the answer too.
+    size: (p) => inner.size(p),
+    maxFileBytes: inner.maxFileBytes,
   };
   return { repo, reads };
 }

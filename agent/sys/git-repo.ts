@@ -78,11 +78,22 @@ export function originUrl(gitDir: string): string | null {
   return null;
 }
 
+/**
+ * A time as Node's (non-bigint) Stats gives it: `mtimeMs` is computed as sec * 1e3 + nsec / 1e6
+ * from the kernel's seconds and nanoseconds (lib/internal/fs/utils.js, msFromTimeSpec), so the same
+ * computation on the index's seconds and nanoseconds gives the very same double for the same time.
+ * Two times map to one double only when they are within ~0.12 µs of each other (the double's
+ * precision at today's dates); the order of times is kept. Comparing these instead of bigint
+ * nanoseconds spares a bigint lstat per tracked file (about three times slower).
+ */
+export const msOf = (sec: number, nsec: number): number => sec * 1e3 + nsec / 1e6;
+
 /** One tracked path as the index recorded it when git last wrote or refreshed it. */
 export interface IndexEntry {
   path: string;
   mode: number;
-  mtimeNs: bigint;
+  /** The file's mtime the index recorded, as msOf computes it. */
+  mtimeMs: number;
   size: number;
   skipWorktree: boolean;
 }
@@ -90,7 +101,7 @@ export interface IndexEntry {
 /** The index's entries, and the index file's mtime and owner; null when this reader cannot be sure of them. */
 export function readIndex(
   gitDir: string,
-): { entries: IndexEntry[]; mtimeNs: bigint; uid: number; gid: number } | null {
+): { entries: IndexEntry[]; mtimeMs: number; uid: number; gid: number } | null {
   let fd: number;
   try {
     fd = openSync(join(gitDir, "index"), "r");
@@ -98,12 +109,12 @@ export function readIndex(
     return null;
   }
   try {
-    const st = fstatSync(fd, { bigint: true });
-    const size = Number(st.size);
+    const st = fstatSync(fd);
+    const size = st.size;
     const buf = Buffer.allocUnsafe(size);
     for (let n = 0; n < size; ) n += readSync(fd, buf, n, size - n, n) || size;
     const entries = parseIndex(buf);
-    return entries ? { entries, mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid) } : null;
+    return entries ? { entries, mtimeMs: st.mtimeMs, uid: st.uid, gid: st.gid } : null;
   } finally {
     closeSync(fd);
   }
@@ -123,7 +134,7 @@ export function parseIndex(buf: Buffer): IndexEntry[] | null {
   for (let i = 0; i < count; i++) {
     const start = at;
     if (at + 62 > buf.length) return null;
-    const mtimeNs = BigInt(buf.readUInt32BE(at + 8)) * 1_000_000_000n + BigInt(buf.readUInt32BE(at + 12));
+    const mtimeMs = msOf(buf.readUInt32BE(at + 8), buf.readUInt32BE(at + 12));
     const mode = buf.readUInt32BE(at + 24);
     const size = buf.readUInt32BE(at + 36);
     const flags = buf.readUInt16BE(at + 40 + hashLen);
@@ -157,7 +168,7 @@ export function parseIndex(buf: Buffer): IndexEntry[] | null {
     previous = path;
     // Stage > 0: a merge in progress. Such a checkout is not clean, and git must say how.
     if ((flags & 0x3000) !== 0) return null;
-    entries.push({ path, mode, mtimeNs, size, skipWorktree });
+    entries.push({ path, mode, mtimeMs, size, skipWorktree });
   }
   // A split index ("link" extension) keeps entries in another file: let git read it.
   if (buf.toString("latin1", at, at + 4) === "link") return null;
@@ -175,28 +186,29 @@ const GITLINK = 0o160000;
  */
 export function statDiffers(
   worktree: string,
-  index: { entries: IndexEntry[]; mtimeNs: bigint },
+  index: { entries: IndexEntry[]; mtimeMs: number },
 ): { suspects: string[]; uids: Set<number>; gids: Set<number> } {
   const suspects: string[] = [];
   const uids = new Set<number>();
   const gids = new Set<number>();
+  const prefix = `${worktree}/`;
   for (const e of index.entries) {
     if (e.skipWorktree || (e.mode & S_IFMT) === GITLINK) continue;
-    const st = lstatSync(join(worktree, e.path), { bigint: true, throwIfNoEntry: false });
+    const st = lstatSync(prefix + e.path, { throwIfNoEntry: false });
     if (!st) {
       suspects.push(e.path);
       continue;
     }
-    uids.add(Number(st.uid));
-    gids.add(Number(st.gid));
-    const type = Number(st.mode) & S_IFMT;
-    const executable = (Number(st.mode) & 0o100) !== 0;
+    uids.add(st.uid);
+    gids.add(st.gid);
+    const type = st.mode & S_IFMT;
+    const executable = (st.mode & 0o100) !== 0;
     if (
       type !== (e.mode & S_IFMT) ||
       (type === 0o100000 && executable !== ((e.mode & 0o100) !== 0)) ||
-      Number(st.size % 4294967296n) !== e.size ||
-      st.mtimeNs !== e.mtimeNs ||
-      e.mtimeNs >= index.mtimeNs
+      st.size % 4294967296 !== e.size ||
+      st.mtimeMs !== e.mtimeMs ||
+      e.mtimeMs >= index.mtimeMs
     )
       suspects.push(e.path);
   }

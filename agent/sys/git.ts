@@ -149,8 +149,8 @@ export async function checkoutCommit(target: GitTarget, force: boolean, o: GitOp
  */
 export async function settleIndex(gitDir: string, o: GitOptions): Promise<void> {
   const index = readIndex(gitDir);
-  if (!index?.entries.some((e) => e.mtimeNs >= index.mtimeNs)) return;
-  const wait = Number(index.mtimeNs / 1_000_000n) + 20 - Date.now();
+  if (!index?.entries.some((e) => e.mtimeMs >= index.mtimeMs)) return;
+  const wait = index.mtimeMs + 20 - Date.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   await git(["update-index", "-q", "--refresh", "--force-write-index"], o);
 }

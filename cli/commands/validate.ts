@@ -9,6 +9,7 @@ const HELP = `usage: tend validate [DIR] [--json]
 
 Checks a recipe repository (default: the current folder): every file against its schema, includes,
 templates, sources, duplicate ids and dependency cycles. Prints every error as FILE:LINE:COL.
+A recipe file over 64 MiB is an error (TEND_MAX_FILE_BYTES=N raises the limit).
 Exit 0 when valid, 1 otherwise.`;
 
 export async function main(argv: string[]): Promise<number> {

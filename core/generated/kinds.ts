@@ -43,7 +43,10 @@ export const KIND_RULES: Readonly<Record<ResourceType, KindRules>> = {
       {
         "before": "package"
       }
-    ]
+    ],
+    "liquid": {
+      "uris": "^[a-z][a-z0-9+.-]*:\\S+$"
+    }
   },
   "archive": {
     "copy": [
@@ -298,7 +301,11 @@ export const KIND_RULES: Readonly<Record<ResourceType, KindRules>> = {
           "git"
         ]
       }
-    ]
+    ],
+    "liquid": {
+      "repository": "^[^-\\s]\\S*$",
+      "revision": "^[^-\\s]\\S*$"
+    }
   },
   "group": {
     "copy": [

@@ -5,6 +5,8 @@
 import type { FastifyRequest } from "fastify";
 import type { Deps } from "../deps.js";
 import { keyFingerprint } from "../key-info.js";
+import { type Expr, parseSearch } from "../search/parse.js";
+import { searchHttpError } from "../search/run.js";
 
 /** The fleet page's filter; empty selects every node. */
 export interface NodeFilter {
@@ -13,6 +15,8 @@ export interface NodeFilter {
   stale?: boolean;
   /** Case-insensitive substring of the node name. */
   q?: string;
+  /** A fleet search (docs/dashboard.md); a mistake in it is a 400. */
+  where?: string;
 }
 
 /** An action never names more nodes than this in one go. */
@@ -21,7 +25,15 @@ export const maxSelection = 100_000;
 /** The names the filter selects, sorted. */
 export async function selectNodes(d: Deps, f: NodeFilter): Promise<string[]> {
   const ms = d.now() - 2 * d.config.agentIntervalMs;
+  let where: Expr | undefined;
+  try {
+    where = f.where ? parseSearch(f.where) : undefined;
+  } catch (err) {
+    throw searchHttpError(err);
+  }
   const { rows } = await d.storage.ui.fleet({
+    where,
+    live: where ? await d.storage.liveCommit() : null,
     status: f.status,
     driftedOnly: f.drifted,
     staleOnly: f.stale,

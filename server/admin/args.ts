@@ -13,6 +13,8 @@ export const usage = `usage: tend server [--config FILE]
        tend server token revoke ID|TOKEN [--config FILE]
        tend server token revoke --all-expired [--config FILE]
        tend server node revoke NAME [--config FILE]
+       tend server nodes [--where SEARCH] [--json] [--config FILE]
+         (SEARCH: os.version_id = 12 and package:nginx failed; see docs/dashboard.md)
        tend server user add NAME --role admin|operator|viewer [--password-file FILE] [--config FILE]
        tend server user passwd NAME [--password-file FILE] [--config FILE]
        tend server user role NAME --role admin|operator|viewer [--config FILE]

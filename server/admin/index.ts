@@ -7,6 +7,7 @@ import { alertsTest } from "./alerts.js";
 import { usage } from "./args.js";
 import { keyCommand } from "./key.js";
 import { nodeRevoke } from "./nodes.js";
+import { nodesCommand } from "./search.js";
 import { tokenCreate, tokenList, tokenRevoke } from "./tokens.js";
 import { userAdd, userList, userPasswd, userRemove, userRole } from "./users.js";
 
@@ -28,6 +29,7 @@ export async function adminCommand(argv: string[]): Promise<number | null> {
     if (Object.hasOwn(subs, name)) return subs[name as keyof typeof subs](argv.slice(2));
     throw new TendError("TEND_E_USAGE", usage);
   }
+  if (argv[0] === "nodes") return nodesCommand(argv.slice(1));
   if (argv[0] === "key") return keyCommand(argv.slice(1));
   if (argv[0] === "alerts") {
     if (argv[1] === "test") return alertsTest(argv.slice(2));

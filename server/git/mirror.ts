@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { TendError } from "../../core/errors.js";
+import { DEFAULT_MAX_FILE_BYTES } from "../../core/repo.js";
 import { GitTree } from "./tree.js";
 
 const run = promisify(execFile);
@@ -27,6 +28,8 @@ export class GitMirror {
     readonly dir: string,
     readonly repo: string,
     readonly branch: string,
+    /** Blobs larger than this are not read: the tree knows their size, the compiler refuses them. */
+    readonly maxFileBytes = DEFAULT_MAX_FILE_BYTES,
   ) {}
 
   private async git(args: string[], maxBuffer = 64 * 1024 * 1024): Promise<Buffer> {
@@ -88,25 +91,29 @@ export class GitMirror {
   /** The files under `subpath` at `sha`, read from git objects. */
   async tree(sha: string, subpath: string): Promise<GitTree> {
     if (!/^[0-9a-f]{40,64}$/.test(sha)) throw new TendError("TEND_E_GIT", `"${sha}" is not a commit id.`);
-    const listing = await this.git(["-C", this.dir, "ls-tree", "-r", "-z", "--full-tree", sha]);
+    // -l: each blob's size, so a blob over the limit is never read (nor held in memory).
+    const listing = await this.git(["-C", this.dir, "ls-tree", "-r", "-l", "-z", "--full-tree", sha]);
     const prefix = subpath ? `${subpath.replace(/\/+$/, "")}/` : "";
-    const entries: { mode: string; sha: string; path: string }[] = [];
+    const entries: { mode: string; sha: string; path: string; size: number }[] = [];
     for (const line of listing.toString("utf8").split("\0")) {
       if (!line) continue;
       const tab = line.indexOf("\t");
-      const [mode, type, objectSha] = line.slice(0, tab).split(" ");
+      const [mode, type, objectSha, size] = line.slice(0, tab).split(/ +/);
       const path = line.slice(tab + 1);
       if (type !== "blob" || !mode || !objectSha || !path.startsWith(prefix)) continue; // submodules are skipped
-      entries.push({ mode, sha: objectSha, path: path.slice(prefix.length) });
+      entries.push({ mode, sha: objectSha, path: path.slice(prefix.length), size: Number(size) });
     }
-    const blobs = await this.catFiles(entries.map((e) => e.sha));
+    const wanted = entries.filter((e) => e.mode === "120000" || !(e.size > this.maxFileBytes));
+    const blobs = await this.catFiles(wanted.map((e) => e.sha));
     return new GitTree(
       `commit ${sha.slice(0, 12)}`,
       entries.map((e) => ({
         path: e.path,
         symlink: e.mode === "120000",
-        data: blobs.get(e.sha) ?? Buffer.alloc(0),
+        data: blobs.get(e.sha) ?? (e.size > this.maxFileBytes ? null : Buffer.alloc(0)),
+        size: e.size,
       })),
+      this.maxFileBytes,
     );
   }
 

@@ -6,18 +6,30 @@ import { posix } from "node:path";
 import type { Problem } from "../../core/errors.js";
 import type { RepoEntry, RepoSource } from "../../core/repo.js";
 
+/** A file of the tree: its bytes, or only its size when it was over the limit and left unread. */
+export interface TreeEntry {
+  path: string;
+  symlink: boolean;
+  data: Buffer | null;
+  size?: number;
+}
+
 export class GitTree implements RepoSource {
   private readonly files = new Map<string, Buffer>();
+  /** Files over the size limit: their size only (the compiler refuses them before reading). */
+  private readonly unread = new Map<string, number>();
   private readonly links = new Map<string, string>();
   private readonly dirs = new Map<string, Set<string>>([["", new Set()]]);
 
   constructor(
     readonly label: string,
-    entries: { path: string; symlink: boolean; data: Buffer }[],
+    entries: TreeEntry[],
+    readonly maxFileBytes?: number,
   ) {
     for (const e of entries) {
-      if (e.symlink) this.links.set(e.path, e.data.toString("utf8"));
-      else this.files.set(e.path, e.data);
+      if (e.symlink) this.links.set(e.path, (e.data ?? Buffer.alloc(0)).toString("utf8"));
+      else if (e.data) this.files.set(e.path, e.data);
+      else this.unread.set(e.path, e.size ?? 0);
       let child = e.path;
       let parent = posix.dirname(child);
       while (true) {
@@ -44,7 +56,7 @@ export class GitTree implements RepoSource {
 
   stat(path: string): RepoEntry | undefined {
     const k = this.key(path);
-    if (this.files.has(k)) return { type: "file" };
+    if (this.files.has(k) || this.unread.has(k)) return { type: "file" };
     if (this.links.has(k)) return { type: "symlink" };
     if (this.dirs.has(k)) return { type: "dir" };
     return undefined;
@@ -56,13 +68,18 @@ export class GitTree implements RepoSource {
     return data;
   }
 
+  size(path: string): number | undefined {
+    const k = this.key(path);
+    return this.files.get(k)?.length ?? this.unread.get(k);
+  }
+
   list(path: string): string[] {
     return [...(this.dirs.get(this.key(path)) ?? [])].sort();
   }
 
   /** Every file's path, sorted. */
   paths(): string[] {
-    return [...this.files.keys()].sort();
+    return [...this.files.keys(), ...this.unread.keys()].sort();
   }
 
   escapingSymlinks(): Problem[] {

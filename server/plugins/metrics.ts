@@ -16,6 +16,8 @@ export class Metrics {
   private compileSum = 0;
   private compileCount = 0;
   catalogCacheHits = 0;
+  /** Reports naming a commit their node was never served (stored as unverified). */
+  unverifiedCommit = 0;
   /** Push streams held by this server (set by app.ts). */
   pushStreams: () => number = () => 0;
   private readonly signals = new Map<string, number>();
@@ -68,6 +70,11 @@ export class Metrics {
     out.push("# HELP tend_catalog_cache_hits_total Catalog requests answered from the compile cache.");
     out.push("# TYPE tend_catalog_cache_hits_total counter");
     out.push(`tend_catalog_cache_hits_total ${this.catalogCacheHits}`);
+    out.push(
+      "# HELP tend_reports_unverified_commit_total Reports naming a commit their node was never served.",
+    );
+    out.push("# TYPE tend_reports_unverified_commit_total counter");
+    out.push(`tend_reports_unverified_commit_total ${this.unverifiedCommit}`);
     out.push("# HELP tend_reports_total Reports accepted, by run status.");
     out.push("# TYPE tend_reports_total counter");
     for (const [k, v] of this.reports) out.push(`tend_reports_total{status="${k}"} ${v}`);

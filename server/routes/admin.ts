@@ -2,6 +2,8 @@
 import type { FastifyInstance } from "fastify";
 import type { Deps } from "../deps.js";
 import { errorReplies, HttpError, problemSchema } from "../http.js";
+import { maxLength } from "../search/parse.js";
+import { searchHttpError, searchNodes, staleCut } from "../search/run.js";
 import { reportSchema } from "./reports.js";
 
 const nullableString = { type: ["string", "null"] };
@@ -44,10 +46,21 @@ const limitQuery = {
 export function adminRoutes(app: FastifyInstance, d: Deps): void {
   const admin = { auth: "admin" as const, role: "viewer" as const };
 
-  app.get("/api/v1/nodes", {
+  app.get<{ Querystring: { where?: string } }>("/api/v1/nodes", {
     config: admin,
     schema: {
-      summary: "Every node with its latest report",
+      summary: "Every node with its latest report, or those a fleet search selects",
+      querystring: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          where: {
+            type: "string",
+            maxLength: maxLength,
+            description: "A fleet search (docs/dashboard.md): os.version_id = 12 and package:nginx failed",
+          },
+        },
+      },
       response: {
         200: {
           type: "array",
@@ -68,7 +81,15 @@ export function adminRoutes(app: FastifyInstance, d: Deps): void {
         ...errorReplies,
       },
     },
-    handler: async () => d.storage.listNodes(),
+    handler: async (req) => {
+      if (!req.query.where?.trim()) return d.storage.listNodes();
+      try {
+        const stale = staleCut(d.now(), d.config.agentIntervalMs);
+        return (await searchNodes(d.storage, req.query.where, stale)).rows;
+      } catch (err) {
+        throw searchHttpError(err);
+      }
+    },
   });
 
   app.get<{ Params: { name: string }; Querystring: { limit?: string } }>("/api/v1/nodes/:name/reports", {

@@ -111,6 +111,8 @@ function routes(app: FastifyInstance, d: Deps): void {
       // Files first: once the serial names this catalog, the node may fetch them from any server.
       await d.catalogs.saveFiles(entry, d.storage);
       const serial = await d.storage.catalogSerial(node, entry.digest, req.nodeCatalog ?? undefined);
+      // Before the node can have it: a report of this commit is then believed (issue 15).
+      await d.served.served(node, entry.catalog.commit ?? live.sha, d.now());
       const signed = d.catalogs.signed(entry, serial);
       reply.header("etag", signed.etag);
       reply.header("x-tend-commit", live.sha);

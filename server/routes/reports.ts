@@ -59,7 +59,20 @@ function routes(app: FastifyInstance, d: Deps): void {
           "A node may only post its own reports: `node` must be its own name.",
         );
       }
-      const outcome = await d.storage.saveReport(report, d.now(), rawJson(req));
+      // A commit the node was never served is not believed: stored as unverified (issue 15).
+      const vetted = await d.served.vetted(report);
+      if (vetted.unverified) {
+        req.log.warn(
+          { node: report.node, report: report.id, commit: vetted.unverified },
+          "report names a commit this node was never served; stored with commit null (unverified_commit)",
+        );
+        d.metrics.unverifiedCommit++;
+      }
+      const outcome = await d.storage.saveReport(
+        vetted.report,
+        d.now(),
+        vetted.report === report ? rawJson(req) : undefined,
+      );
       if (outcome === "conflict") {
         throw new HttpError(
           409,

@@ -15,12 +15,16 @@ export const schema = {
   body: {
     type: "object",
     additionalProperties: false,
-    properties: Object.fromEntries(
-      ["_csrf", "confirm", "status", "drifted", "stale", "q", "uses", "ttl", "selection"].map((k) => [
-        k,
-        field,
-      ]),
-    ),
+    properties: {
+      ...Object.fromEntries(
+        ["_csrf", "confirm", "status", "drifted", "stale", "q", "uses", "ttl", "selection"].map((k) => [
+          k,
+          field,
+        ]),
+      ),
+      // The fleet search (server/search/parse.ts's maxLength).
+      where: { type: "string", maxLength: 2000 },
+    },
   },
   response: { 200: { type: "string" }, ...errorReplies },
 };

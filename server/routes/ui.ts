@@ -17,9 +17,11 @@ import { driftPage } from "../ui/pages/drift.js";
 import { fleetPage, fleetParams } from "../ui/pages/fleet.js";
 import { nodePage } from "../ui/pages/node.js";
 import { reportPage } from "../ui/pages/report.js";
+import { resourceFilterParam } from "../ui/pages/resource-filter.js";
 import { actionContext, problemPage, send } from "../ui/respond.js";
 import { csrfMatches } from "../ui/session.js";
 import { stylesheet } from "../ui/style.js";
+import { timelineUiRoutes } from "./timeline.js";
 import { uiActionRoutes } from "./ui-actions.js";
 import { uiLoginRoutes } from "./ui-login.js";
 import { uiRolloutRoutes } from "./ui-rollouts.js";
@@ -85,6 +87,7 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
     uiActionRoutes(ui, d);
     uiRunRoutes(ui, d);
     uiRolloutRoutes(ui, d);
+    timelineUiRoutes(ui, d);
 
     ui.get("/ui/", { config: viewer, schema: page }, async (req, reply) => {
       const params = fleetParams(req.query as Record<string, unknown>);
@@ -96,8 +99,16 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
       "/ui/nodes/:name",
       { config: viewer, schema: page },
       async (req, reply) => {
-        const p = pageParam((req.query as Record<string, unknown>).page);
-        const body = await nodePage(d.storage, req.params.name, p, d.now(), actionContext(req, d));
+        const q = req.query as Record<string, unknown>;
+        const show = resourceFilterParam(q.show);
+        const body = await nodePage(
+          d.storage,
+          req.params.name,
+          pageParam(q.page),
+          d.now(),
+          actionContext(req, d),
+          show,
+        );
         if (!body) throw new HttpError(404, "TEND_E_HTTP_NOT_FOUND", "No such node.");
         return send(reply, { title: req.params.name, session: req.uiSession, nav: "fleet" }, body);
       },

@@ -47,6 +47,9 @@ export const schemaStatements = [
   // catalog it was last served (nodes.catalog_digest), from any server, after any restart.
   `CREATE TABLE IF NOT EXISTS catalog_files (digest TEXT NOT NULL, sha TEXT NOT NULL,
     PRIMARY KEY (digest, sha))`,
+  // Which commits each node was served a catalog from: a report naming another is not trusted.
+  `CREATE TABLE IF NOT EXISTS served_commits (node TEXT NOT NULL, commit_sha TEXT NOT NULL,
+    first_at BIGINT NOT NULL, PRIMARY KEY (node, commit_sha))`,
   // `tend server token revoke` and `tend server node revoke`, for the record.
   `CREATE TABLE IF NOT EXISTS revocations (at BIGINT NOT NULL, kind TEXT NOT NULL,
     subject TEXT NOT NULL)`,

@@ -4,11 +4,14 @@
  * cannot, so its columns are read first). Every statement is idempotent: several servers on one
  * PostgreSQL run them under one advisory lock (postgres.ts).
  */
+import { searchIndexes } from "../search/sql.js";
 import { type Driver, schemaStatements } from "./driver.js";
 import { alertNodeColumns, alertSchemaStatements } from "./sql/alert-conditions.js";
 import { auditSchema } from "./sql/audit.js";
+import { fillNodeFacts, nodeFactsSchema } from "./sql/node-facts.js";
 import { rolloutStatements } from "./sql/rollouts.js";
 import { signalStatements } from "./sql/signals.js";
+import { timelineSchema } from "./sql/timeline.js";
 import { usersSchema } from "./sql/users.js";
 import { uiSchemaStatements } from "./ui.js";
 
@@ -33,9 +36,13 @@ export async function migrate(db: Driver): Promise<void> {
     ...signalStatements(db.kind),
     ...alertSchemaStatements,
     ...rolloutStatements(db.kind),
+    ...nodeFactsSchema(db.kind),
+    ...searchIndexes,
+    ...timelineSchema,
   ];
   if (db.kind === "postgres") {
     await db.migrate([...create, ...addedColumns.map((c) => addColumn(c, "IF NOT EXISTS "))]);
+    await fillNodeFacts(db);
     return;
   }
   await db.migrate(create);
@@ -45,4 +52,5 @@ export async function migrate(db: Driver): Promise<void> {
     if (!columns.some((r) => r.name === c.column)) missing.push(addColumn(c, ""));
   }
   if (missing.length > 0) await db.migrate(missing);
+  await fillNodeFacts(db);
 }

@@ -98,6 +98,7 @@ export function fleetRow(r: Row): FleetRow {
   return {
     name: String(r.name),
     enrolled_at: num(r.enrolled_at),
+    last_seen: numOrNull(r.last_seen),
     last_report_id: strOrNull(r.last_report_id),
     last_report_at: strOrNull(r.last_report_at),
     last_status: strOrNull(r.last_status),

@@ -158,6 +158,14 @@ export class SqlStorage implements Storage {
     return catalogs.nodeFile(this.db, node, sha);
   }
 
+  recordServedCommit(node: string, commit: string, at: number): Promise<void> {
+    return catalogs.recordServedCommit(this.db, node, commit, at);
+  }
+
+  servedCommit(node: string, commit: string): Promise<boolean> {
+    return catalogs.servedCommit(this.db, node, commit);
+  }
+
   async saveReport(report: Report, receivedAt: number, body?: string): Promise<SaveReportOutcome> {
     const json = body ?? JSON.stringify(report);
     const kept = report.resources.filter(reports.keptResource);

@@ -200,6 +200,10 @@ export interface Storage {
   saveCatalogFiles(digest: string, files: { sha: string; data: Buffer }[]): Promise<void>;
   /** A file's bytes, only when the catalog `node` was last served references it. */
   nodeFile(node: string, sha: string): Promise<Buffer | undefined>;
+  /** Notes that `node` was served a catalog compiled from `commit` (idempotent). */
+  recordServedCommit(node: string, commit: string, at: number): Promise<void>;
+  /** Whether `node` was ever served a catalog compiled from `commit`. */
+  servedCommit(node: string, commit: string): Promise<boolean>;
   listNodes(): Promise<NodeSummary[]>;
   nodeExists(name: string): Promise<boolean>;
 

@@ -3,6 +3,8 @@
  * rows, and the `UiStorage` interface that ui.ts implements (`Storage.ui`).
  */
 import type { Facts } from "../../core/types.js";
+import type { Expr } from "../search/parse.js";
+import type { TimelineBucket } from "./sql/timeline.js";
 
 export interface SessionRecord {
   /** sha256 (hex) of the session secret. */
@@ -28,6 +30,10 @@ export interface FleetQuery {
   staleOnly?: boolean;
   /** Case-insensitive substring of the node name. */
   search?: string;
+  /** A fleet search (server/search/parse.ts). */
+  where?: Expr;
+  /** The newest valid commit, for `commit = live` in `where`. */
+  live?: string | null;
   stale: StaleCut;
   sort: FleetSort;
   desc: boolean;
@@ -44,6 +50,7 @@ export interface StaleCut {
 export interface FleetRow {
   name: string;
   enrolled_at: number;
+  last_seen: number | null;
   last_report_id: string | null;
   last_report_at: string | null;
   last_status: string | null;
@@ -107,4 +114,6 @@ export interface UiStorage {
   nodeRuns(node: string, limit: number, offset: number): Promise<RunPoint[]>;
   driftHistory(resources: string[]): Promise<DriftHistory[]>;
   rollout(liveCommit: string | null, stale: StaleCut): Promise<Rollout>;
+  /** The fleet's runs per bucket of `bucketMs` over the last `windowMs` (sql/timeline.ts). */
+  timeline(windowMs: number, bucketMs: number, now: number): Promise<TimelineBucket[]>;
 }

@@ -3,8 +3,10 @@
  * the page queries, each bounded by an index or a page size so pages stay fast with 1,000 nodes and
  * 100,000 reports. Portable SQL over the same `Driver` as sql.ts, so both databases have it.
  */
+import { searchSql } from "../search/sql.js";
 import type { Driver } from "./driver.js";
 import { driftHistory, fleetRow, nodeInfo, num, runPoint, sessionRecord } from "./rows.js";
+import { fleetTimeline, type TimelineBucket } from "./sql/timeline.js";
 import type {
   DriftHistory,
   FleetCounts,
@@ -97,6 +99,11 @@ export class SqlUiStorage implements UiStorage {
       params.push(`%${q.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
       where.push(`LOWER(n.name) LIKE $${params.length} ESCAPE '\\'`);
     }
+    if (q.where) {
+      const param = (v: unknown) => `$${params.push(v)}`;
+      const ctx = { kind: this.db.kind, param, stale: staleSql("$1", "$2"), live: q.live ?? null };
+      where.push(searchSql(q.where, ctx));
+    }
     const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
     // $1 and $2 must appear in every statement that binds them (PostgreSQL infers their types).
     const [count] = await this.db.query(
@@ -108,7 +115,7 @@ export class SqlUiStorage implements UiStorage {
     const nulls = q.desc ? "0" : "1"; // missing values last either way
     params.push(q.limit, q.offset);
     const rows = await this.db.query(
-      `SELECT n.name, n.enrolled_at, n.last_report_id, n.last_report_at, n.last_status, n.last_commit,
+      `SELECT n.name, n.enrolled_at, n.last_seen, n.last_report_id, n.last_report_at, n.last_status, n.last_commit,
        ${driftedSql} AS drifted, CASE WHEN ${staleSql("$1", "$2")} THEN 1 ELSE 0 END AS stale
        FROM nodes n ${filter}
        ORDER BY CASE WHEN ${sortSql[q.sort]} IS NULL THEN ${nulls} ELSE ${q.desc ? 1 : 0} END ${dir},
@@ -171,6 +178,10 @@ export class SqlUiStorage implements UiStorage {
       resources,
     );
     return rows.map(driftHistory);
+  }
+
+  timeline(windowMs: number, bucketMs: number, now: number): Promise<TimelineBucket[]> {
+    return fleetTimeline(this.db, windowMs, bucketMs, now);
   }
 
   async rollout(liveCommit: string | null, stale: StaleCut): Promise<Rollout> {

@@ -18,6 +18,9 @@ h1 code{font-size:16px}
 .card{display:flex;flex-direction:column;min-width:130px;padding:10px 16px;background:var(--card);border:1px solid var(--line);border-radius:8px;color:var(--fg)}
 .card b{font-size:24px}.card span{color:var(--muted)}.card.bad b{color:var(--failed)}.card.warn b{color:var(--drift)}.card.ok b{color:var(--ok)}
 .filters{display:flex;flex-wrap:wrap;align-items:center;gap:14px;padding:10px 12px;background:var(--card);border:1px solid var(--line);border-radius:8px}
+.filters .where{flex:1 1 60%;display:flex;gap:8px;align-items:center}.filters .where input{flex:1;font-family:ui-monospace,monospace}
+.key.c-ok{background:var(--ok)}h1 .h-link{font-size:14px;font-weight:400;margin-left:12px}.windows{margin:0 0 10px}
+.search-help p{max-width:70em;margin:6px 0}.search-error{color:var(--failed);background:#fdf3f2;border:1px solid #f1c8c4;border-radius:6px;padding:8px 12px;white-space:pre-wrap}
 input,select,button{font:inherit}input[type=search],input[type=password],select{padding:4px 6px;border:1px solid #c9ced6;border-radius:4px}
 button{padding:4px 12px;border:1px solid var(--accent);background:var(--accent);color:#fff;border-radius:4px;cursor:pointer}
 table{width:100%;border-collapse:collapse;background:var(--card);border:1px solid var(--line);border-radius:8px;margin:8px 0}
@@ -45,6 +48,7 @@ figcaption{color:var(--muted);font-size:12px;margin-top:4px}.key{display:inline-
 .resource.st-failed{border-left-color:var(--failed)}.resource.st-skipped{border-left-color:var(--stale)}
 .resource header{display:flex;flex-wrap:wrap;align-items:center;gap:8px}.rid{font-weight:600;word-break:break-all}
 .changes{font-size:13px}.changes td code{word-break:break-all}
+.changes tr.content pre.diff{margin:2px 0}.changes p.note{margin:2px 0;color:var(--muted);font-style:italic}
 pre.diff{background:#fbfbfc;border:1px solid var(--line);border-radius:4px;padding:6px 0;overflow:auto;margin:8px 0}
 pre.diff span{display:block;padding:0 10px;min-height:1.4em;white-space:pre}
 pre.diff .add{background:#e6f6ea;color:#13632f}pre.diff .del{background:#fdecec;color:#a12121}

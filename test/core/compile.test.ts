@@ -1,6 +1,6 @@
 // The compiler on good repositories: classification and vars precedence, includes, ordering and
 // implicit edges, duplicates that merge, content by sha256, and byte-identical output.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import t from "tap";
@@ -305,6 +305,55 @@ t.test("the example repository compiles for several nodes, valid against the cat
   t.match(site("web-1"), /listen 9090 default_server;/, "per-node vars win");
   t.match(site("web-2"), /listen 8080 default_server;/, "glob rule vars");
 });
+
+t.test(
+  "the example app server: appserver-* nodes only, its URLs from vars, overridable per node",
+  async (t) => {
+    const dir = new URL("../../recipes", import.meta.url).pathname;
+    for (const node of ["web-1", "app-1", "db-1"])
+      t.notOk(
+        build(dir, node, sampleFacts({ hostname: node })).recipes.includes("appserver"),
+        `${node} is not an app server`,
+      );
+    const c = build(dir, "appserver-1", sampleFacts({ hostname: "appserver-1" }));
+    t.ok(isValid("catalog", c));
+    t.same(c.recipes, ["base", "appserver"]);
+    const params = (id: string) => c.resources.find((r) => r.id === id)?.params;
+    t.match(params("git:/srv/app"), {
+      repository: "https://git.example.com/app.git",
+      revision: "main",
+      owner: "deploy",
+    });
+    t.match(params("apt_repository:app-tools"), { uris: "https://apt.example.com/debian" });
+    t.match(params("apt_repository:debian"), { uris: "http://deb.debian.org/debian" });
+    t.same(
+      c.checks?.map((k) => [k.id, k.url]),
+      [
+        ["the app answers", "http://127.0.0.1:3000/healthz"],
+        ["nginx proxies to the app", "http://127.0.0.1/healthz"],
+      ],
+    );
+    t.match(text(c, "file:/etc/nginx/conf.d/app.conf"), /proxy_pass http:\/\/127\.0\.0\.1:3000;/);
+    t.notOk(
+      c.resources.some((r) => r.type === "exec"),
+      "no exec: every part of the server is a kind of its own",
+    );
+    // A site points it at its own repositories with a rule in nodes.yaml.
+    const site = mkdtempSync(join(tmpdir(), "tend-appserver-site-"));
+    t.teardown(() => rmSync(site, { recursive: true, force: true }));
+    cpSync(dir, site, { recursive: true });
+    appendFileSync(
+      join(site, "nodes.yaml"),
+      '\n- name: appserver-2\n  vars: { app_repo: "git@git.internal:ops/app.git", app_revision: v2.1.0, app_port: 8081 }\n',
+    );
+    const two = build(site, "appserver-2", sampleFacts({ hostname: "appserver-2" }));
+    t.match(two.resources.find((r) => r.id === "git:/srv/app")?.params, {
+      repository: "git@git.internal:ops/app.git",
+      revision: "v2.1.0",
+    });
+    t.match(text(two, "systemd_unit:app.service"), /^Environment=PORT=8081$/m);
+  },
+);
 
 t.test("determinism: the same inputs give byte-identical catalogs", async (t) => {
   const dir = new URL("../../recipes", import.meta.url).pathname;

@@ -12,6 +12,7 @@ function everything(file: string): RepoSource {
     stat: (p) => (p === file ? { type: "file" } : { type: "dir" }),
     read: () => Buffer.alloc(0),
     list: () => [],
+    size: (p) => (p === file ? 0 : undefined),
   };
 }
 

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join, normalize } from "node:path";
+import { dirname, join, normalize } from "node:path";
 
 export interface GpgKey {
   home: string;
@@ -39,8 +39,14 @@ export interface AptRepo {
   close(): Promise<void>;
 }
 
-/** Builds the repository (suite `stable`, component `main`, one package) under `dir` and serves it. */
-export async function serveAptRepo(dir: string, pkg: { name: string; version: string }): Promise<AptRepo> {
+/**
+ * Builds the repository (suite `stable`, component `main`, one package) under `dir` and serves it.
+ * The package holds /usr/share/NAME/hello.txt and any `files` (absolute paths, with their modes).
+ */
+export async function serveAptRepo(
+  dir: string,
+  pkg: { name: string; version: string; files?: Record<string, { content: string; mode?: number }> },
+): Promise<AptRepo> {
   const root = join(dir, "repo");
   const key = makeKey(dir, "tendtest-repo");
   const arch = execFileSync("dpkg", ["--print-architecture"]).toString().trim();
@@ -48,6 +54,10 @@ export async function serveAptRepo(dir: string, pkg: { name: string; version: st
   mkdirSync(join(build, "DEBIAN"));
   mkdirSync(join(build, "usr/share", pkg.name), { recursive: true });
   writeFileSync(join(build, "usr/share", pkg.name, "hello.txt"), `hello from ${pkg.name}\n`);
+  for (const [path, file] of Object.entries(pkg.files ?? {})) {
+    mkdirSync(join(build, dirname(path)), { recursive: true });
+    writeFileSync(join(build, path), file.content, { mode: file.mode ?? 0o644 });
+  }
   writeFileSync(
     join(build, "DEBIAN/control"),
     `Package: ${pkg.name}\nVersion: ${pkg.version}\nArchitecture: all\nMaintainer: tend tests <tests@tend.test>\nDescription: a package of tend's tests\n`,

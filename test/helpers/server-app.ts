@@ -89,7 +89,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     sinks: loadSinks(config.alerts),
     alertWorker: o.alertWorker,
   });
-  const mirror = new GitMirror(join(dataDir, "recipes.git"), repo.dir, "main");
+  const mirror = new GitMirror(join(dataDir, "recipes.git"), repo.dir, "main", config.maxFileBytes);
   const gate = new GitGate(mirror, config.recipes?.path ?? "", storage, compiler, built.app.log);
   connectGate(built.deps, gate);
   if (o.recipes !== null) await gate.refresh();

@@ -1,7 +1,11 @@
 /** The git gate (TRUST C4, D2, H4): a broken commit is refused with file:line errors while the good one serves. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import t from "tap";
 import type { Facts } from "../../core/types.js";
 import { type CompilerFns, coreCompiler } from "../../server/compiler.js";
+import { GitMirror } from "../../server/git/mirror.js";
 import { bearer, startTestServer } from "../helpers/server-app.js";
 import { facts, goodRecipes } from "../helpers/server-git.js";
 import { testStorages } from "../helpers/server-storage.js";
@@ -246,3 +250,40 @@ t.test("requests are served while a large commit check runs (H5, E4)", async (t)
   t.match(await judging, { valid: true });
   t.ok(compiles >= nodes, "every node was compiled");
 });
+
+t.test(
+  "a commit holding a file over catalog.max_file_bytes is refused with its place; the blob is never read",
+  async (t) => {
+    const s = await startTestServer({
+      config: { catalog: { inline_file_bytes: 1024, max_file_bytes: 8192 } },
+    });
+    t.teardown(() => s.close());
+    const good = s.gate.live?.sha;
+    t.ok(good, "the good recipes (a 5001-byte file) are under the limit");
+    const big = s.repo.commit({ "web/files/big.txt": `${"y".repeat(20_000)}\n` }, "a file over the limit");
+    const hook = (
+      await s.app.inject({ method: "POST", url: "/api/v1/hooks/git", headers: bearer(s.adminToken) })
+    ).json();
+    t.match(hook, { head: big, live: good, valid: false });
+    t.match(hook.errors, [
+      {
+        code: "TEND_E_FILE_TOO_LARGE",
+        file: "web/recipe.yaml",
+        line: 5,
+        field: "resources[1].source",
+        message: /source "files\/big\.txt" \(web\/files\/big\.txt\) is 19\.5 KiB, over the 8\.0 KiB/,
+      },
+    ]);
+    const mirror = new GitMirror(
+      join(mkdtempSync(join(tmpdir(), "tend-mirror-")), "m.git"),
+      s.repo.dir,
+      "main",
+      8192,
+    );
+    t.teardown(() => rmSync(dirname(mirror.dir), { recursive: true, force: true }));
+    t.equal(await mirror.sync(), big);
+    const tree = await mirror.tree(big, "");
+    t.equal(tree.size("web/files/big.txt"), 20_001, "the tree knows the size");
+    t.throws(() => tree.read("web/files/big.txt"), /is not a file/, "but never read the blob");
+  },
+);

@@ -50,3 +50,24 @@ export async function nodeFile(db: Driver, node: string, sha: string): Promise<B
   );
   return r ? Buffer.from(r.data as Uint8Array) : undefined;
 }
+
+export async function recordServedCommit(
+  db: Driver,
+  node: string,
+  commit: string,
+  at: number,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO served_commits (node, commit_sha, first_at) VALUES ($1, $2, $3)
+     ON CONFLICT (node, commit_sha) DO NOTHING`,
+    [node, commit, at],
+  );
+}
+
+export async function servedCommit(db: Driver, node: string, commit: string): Promise<boolean> {
+  const rows = await db.query("SELECT 1 AS hit FROM served_commits WHERE node = $1 AND commit_sha = $2", [
+    node,
+    commit,
+  ]);
+  return rows.length > 0;
+}

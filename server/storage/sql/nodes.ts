@@ -8,6 +8,7 @@ import type { DuplicateIdentity } from "../../duplicates.js";
 import type { Driver } from "../driver.js";
 import { duplicateAlert, nodeIdentity, nodeSummary } from "../rows.js";
 import type { EnrollOutcome, NodeIdentity, NodeSummary } from "../types.js";
+import { writeNodeFacts } from "./node-facts.js";
 
 /** Thrown inside the enrolment transaction to roll it back: the token was spent meanwhile. */
 class TokenSpent extends Error {}
@@ -92,12 +93,15 @@ export async function authenticateMany(db: Driver, hashes: string[]): Promise<Ma
   return new Map(rows.map((r) => [String(r.credential_hash), nodeIdentity(r)]));
 }
 
-export async function saveFacts(db: Driver, node: string, facts: Facts, now: number): Promise<void> {
-  await db.query("UPDATE nodes SET facts = $2, last_seen = $3 WHERE name = $1", [
-    node,
-    JSON.stringify(facts),
-    now,
-  ]);
+export function saveFacts(db: Driver, node: string, facts: Facts, now: number): Promise<void> {
+  return db.tx(async (q) => {
+    await q("UPDATE nodes SET facts = $2, last_seen = $3 WHERE name = $1", [
+      node,
+      JSON.stringify(facts),
+      now,
+    ]);
+    await writeNodeFacts(q, node, facts); // the fleet search's index (node-facts.ts)
+  });
 }
 
 export async function knownFacts(db: Driver): Promise<{ node: string; facts: Facts }[]> {

@@ -111,6 +111,12 @@ export function pruneReports(db: Driver, before: number): Promise<number> {
     const old = `SELECT id FROM reports WHERE received_at < $1 AND id NOT IN
       (SELECT last_report_id FROM nodes WHERE last_report_id IS NOT NULL)`;
     await q(`DELETE FROM report_resources WHERE report_id IN (${old})`, [before]);
+    // What was served long ago, except the commit each node last reported (it may still run it).
+    await q(
+      `DELETE FROM served_commits WHERE first_at < $1 AND NOT EXISTS
+        (SELECT 1 FROM nodes n WHERE n.name = served_commits.node AND n.last_commit = served_commits.commit_sha)`,
+      [before],
+    );
     return (await q(`DELETE FROM reports WHERE id IN (${old}) RETURNING id`, [before])).length;
   });
 }

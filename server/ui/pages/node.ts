@@ -6,7 +6,7 @@ import { runsChart } from "../charts.js";
 import { ago, type Html, html, shortSha } from "../html.js";
 import { badge, duplicateAlerts, pager, reportHref } from "../layout.js";
 import { checkList, checksSummary } from "./checks.js";
-import { resourceList } from "./resources.js";
+import { filteredResources, type ResourceFilter } from "./resource-filter.js";
 
 const reportsPerPage = 25;
 
@@ -35,6 +35,7 @@ export async function nodePage(
   page: number,
   now: number,
   ctx?: ActionContext,
+  show?: ResourceFilter,
 ): Promise<Html | null> {
   const info = await storage.ui.nodeInfo(name);
   if (!info) return null;
@@ -59,7 +60,7 @@ ${
   latest
     ? html`<p><a href="${reportHref(latest.id)}">${latest.started_at}</a> · ${latest.mode}${latest.trigger === "watch" ? " · watch repair" : ""} · ${badge(latest.status)} · ${latest.summary.changed} changed, ${latest.summary.drifted} drifted, ${latest.summary.failed} failed, ${latest.summary.unchanged} unchanged${checksSummary(latest) ? ` · checks: ${checksSummary(latest)}` : ""}</p>
 ${checkList(latest.checks)}
-${resourceList(latest.resources, { collapseUnchanged: true })}`
+<div id="resources">${filteredResources(latest.resources, `/ui/nodes/${encodeURIComponent(name)}`, show)}</div>`
     : html`<p class="muted">No report yet.</p>`
 }
 </section>

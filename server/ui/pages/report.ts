@@ -26,7 +26,11 @@ ${r.trigger ? html`<dt>trigger</dt><dd>${triggerText(r.trigger)}</dd>` : ""}
 ${r.contested?.length ? html`<dt>contested</dt><dd>${r.contested.map((id) => html`<code>${id}</code> `)}<span class="muted">left alone by watch mode until the next scheduled run: something else keeps changing them</span></dd>` : ""}
 <dt>started</dt><dd>${r.started_at} <span class="muted">${ago(r.started_at, now)}</span></dd>
 <dt>duration</dt><dd>${(r.duration_ms / 1000).toFixed(2)} s</dd>
-<dt>commit</dt><dd><code title="${r.commit ?? ""}">${shortSha(r.commit)}</code></dd>
+<dt>commit</dt><dd>${
+    r.unverified_commit
+      ? html`<span class="tag contested">unverified</span> the node named <code title="${r.unverified_commit}">${shortSha(r.unverified_commit)}</code>, which this server never served it; not counted as on any commit`
+      : html`<code title="${r.commit ?? ""}">${shortSha(r.commit)}</code>`
+  }</dd>
 <dt>catalog</dt><dd>${r.catalog_source}${r.catalog_age_s ? `, ${r.catalog_age_s} s old` : ""}</dd>
 <dt>resources</dt><dd>${s.total} total: ${s.changed} changed, ${s.drifted} drifted, ${s.failed} failed, ${s.skipped} skipped, ${s.unchanged} unchanged${s.unknown ? `, ${s.unknown} unknown` : ""}</dd>
 ${checks ? html`<dt>checks</dt><dd>${checks}</dd>` : ""}

@@ -1,14 +1,14 @@
 /** A report's resources as the node and report pages show them: status, drift or deploy, changes, diff, error, output. */
 import { unknownReason } from "../../../core/outcome.js";
 import type { ResourceReport } from "../../../core/types.js";
+import { changesWithContent } from "../content-change.js";
 import { type Html, html } from "../html.js";
-import { badge, changesTable, diffBlock, driftTag } from "../layout.js";
+import { badge, driftTag } from "../layout.js";
 
 function resource(r: ResourceReport): Html {
   return html`<article class="resource st-${r.status}">
 <header><code class="rid">${r.id}</code> ${badge(r.status)} ${driftTag(r)} ${r.contested ? html`<span class="tag contested" title="repaired more often than the agent's fight guard allows: left alone until the next scheduled run">contested</span>` : ""} <span class="muted">${r.duration_ms.toFixed(1)} ms</span></header>
-${changesTable(r.changes)}
-${diffBlock(r.diff)}
+${changesWithContent(r)}
 ${r.status === "unknown" ? html`<p class="muted">unknown: ${unknownReason(r)}</p>` : r.error ? html`<pre class="error">${r.error}</pre>` : ""}
 ${r.output ? html`<details open><summary>output</summary><pre class="output">${r.output}</pre></details>` : ""}
 </article>`;

@@ -8,7 +8,7 @@ import { tend } from "../../helpers/cli.js";
 t.test("the example repository is valid: a one-line summary, exit 0", async (t) => {
   const r = tend(["validate", "recipes"]);
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /^ok: recipes: 2 recipes, \d+ resources, 3 templates, 4 rules\n$/);
+  t.match(r.stdout, /^ok: recipes: 3 recipes, \d+ resources, 6 templates, 5 rules\n$/);
 });
 
 t.test("a broken repository: every error located, a count, exit 1, no stack trace", async (t) => {
