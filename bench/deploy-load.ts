@@ -3,7 +3,7 @@
  * (agent/push/channel.ts) with its identity in memory. On a signal each waits its random share of
  * the signal's spread, as the daemon does, then does what a run does on the wire: POST its facts
  * for its catalog (the rollout's pins decide the commit) and POST a report on that commit. Nothing
- * is converged: the figure is the server's and the channel's. Run by bench/deploy.ts (fork).
+ * is converged: the figure is the server's and the channel's. A failed run is tried again (below). Run by bench/deploy.ts (fork).
  */
 import { PushChannel } from "../agent/push/channel.js";
 import { facts } from "../test/helpers/server-git.js";
@@ -45,6 +45,19 @@ async function run(url: string, node: string, credential: string, noop: boolean)
   if (!res.ok) fail(`report: HTTP ${res.status}`);
 }
 
+/**
+ * A run, and up to 3 more 2 s apart when it fails (a 503 from a busy server, a reset connection),
+ * as a daemon's next run would catch up; each failure is counted.
+ */
+async function attempt(url: string, node: string, credential: string, noop: boolean): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    const before = failures;
+    await run(url, node, credential, noop).catch((err: Error) => fail(String(err.cause ?? err.message)));
+    if (failures === before) return;
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+}
+
 process.on("message", async (m: DeployLoadMessage) => {
   if (m.type === "start") {
     for (const id of m.identities) {
@@ -54,13 +67,7 @@ process.on("message", async (m: DeployLoadMessage) => {
         identity: async () => id,
         onSignal: (s) => {
           const wait = Math.random() * s.spreadMs;
-          setTimeout(
-            () =>
-              void run(m.url, id.node, id.credential, s.kind === "noop").catch((err: Error) =>
-                fail(String(err.cause ?? err.message)),
-              ),
-            wait,
-          );
+          setTimeout(() => void attempt(m.url, id.node, id.credential, s.kind === "noop"), wait);
         },
         log: (line) => {
           if (line.startsWith("push: connected")) connected++;
