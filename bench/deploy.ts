@@ -112,7 +112,7 @@ async function sitting(mode: "auto" | "push"): Promise<void> {
     const early = failedBefore.reduce((n, f) => n + f.failures, 0);
     if (early > 0)
       console.log(
-        `  (${early} of the ${agents} runs on v1 failed, e.g. a 503 while the server was busy; the deploy does not need them)`,
+        `  (${early} of the ${agents} runs on v1 failed, the first: ${failedBefore.find((f) => f.firstError)?.firstError}; the deploy does not need them)`,
       );
     const t0 = Date.now();
     const v2 = repo.commit(recipe("v2"), "v2");
@@ -157,7 +157,7 @@ async function sitting(mode: "auto" | "push"): Promise<void> {
     const failed = failures.reduce((n, f) => n + f.failures, 0);
     if (failed > 0)
       console.log(
-        `  ${failed} simulated runs failed during the deploy (each such node is waited for until the timeout)`,
+        `  ${failed} simulated runs failed during the deploy (the first: ${failures.find((f) => f.firstError)?.firstError}); each was tried again up to 3 times, 2 s apart`,
       );
     await stop(server);
     repo.cleanup();
