@@ -62,7 +62,8 @@ export class RolloutEngine implements Rollouts {
 
   /** A rollout of the live commit (or `commit`, which must be it), canary and waves as asked. */
   async start(s: StartOptions): Promise<{ id: string }> {
-    const live = this.o.gate()?.live?.sha ?? (await this.o.storage.liveCommit());
+    // The database's live commit: another server may have promoted one this server has not loaded.
+    const live = (await this.o.storage.liveCommit()) ?? this.o.gate()?.live?.sha ?? null;
     if (!live) throw conflict("The server has no valid recipe commit yet: there is nothing to deploy.");
     const commit = s.commit ?? live;
     if (commit !== live) {
