@@ -11,8 +11,8 @@ import { endText, startedText, statusText, waveLine } from "./deploy-print.js";
 const HELP = `usage: tend deploy [COMMIT] [--nodes GLOB] [--canary N|P%] [--waves N] [--pause 2m]
                    [--timeout 10m] [--noop] [--wait] [--json] --server URL
        tend deploy status ID [--wait] [--json] --server URL
-       tend deploy --resume ID [--wait] --server URL
-       tend deploy --abort ID --server URL
+       tend deploy --resume [ID] [--wait] --server URL
+       tend deploy --abort [ID] --server URL
 
 Starts a rollout of COMMIT (default: the live commit) to the nodes GLOB matches (default: all): a
 canary (1 node by default, or N, or P% of them) is signalled to run now; once every node of it has
@@ -21,7 +21,7 @@ so on (--waves N waves after the canary, 4 by default, after --pause each). Mean
 not reached yet keep being served the previous commit, also at their scheduled runs. A wave that
 fails, or does not report within --timeout, halts the rollout and raises the rollout-halted alert.
 --resume runs the failed wave again and goes on; --abort serves every node of the rollout the
-previous commit again. --noop is a preview: every node plans the commit now and reports what it
+previous commit again (without ID: the newest rollout that is halted, or running or halted). --noop is a preview: every node plans the commit now and reports what it
 would change, changing nothing.
 
   --server URL       the tend server (or TEND_SERVER)
@@ -75,7 +75,11 @@ export async function main(argv: string[]): Promise<number> {
   };
   if (values.abort || values.resume) {
     if (values.abort && values.resume) throw usage("--abort and --resume do not go together");
-    const id = idOf(positionals[0]);
+    // Without an id: the newest rollout that can be resumed (halted) or aborted (running, halted).
+    const id =
+      positionals[0] === undefined
+        ? await current(api, values.resume ? ["halted"] : ["running", "halted"])
+        : idOf(positionals[0]);
     const r = await api<RolloutView>(
       "POST",
       `/api/v1/rollouts/${id}/${values.abort ? "abort" : "resume"}`,
@@ -113,6 +117,17 @@ export async function main(argv: string[]): Promise<number> {
     return follow(api, r, values);
   }
   return show(r, values, `${startedText(r)}\nfollow it: tend deploy status ${r.id} --wait`);
+}
+
+async function current(api: Api, states: string[]): Promise<string> {
+  const { rollouts } = await api<{ rollouts: RolloutView[] }>("GET", "/api/v1/rollouts?limit=20");
+  const r = rollouts.find((x) => states.includes(x.state));
+  if (!r)
+    throw new TendError(
+      "TEND_E_DEPLOY",
+      `no rollout is ${states.join(" or ")} now; name one: tend deploy status ID`,
+    );
+  return String(r.id);
 }
 
 function show(r: RolloutView, values: Values, text: string): number {

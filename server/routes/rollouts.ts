@@ -82,14 +82,21 @@ export function rolloutRoutes(app: FastifyInstance, d: Deps): void {
     },
   });
 
-  app.get<{ Querystring: { limit?: number } }>("/api/v1/rollouts", {
+  app.get<{ Querystring: { limit?: string } }>("/api/v1/rollouts", {
     config: viewer,
     schema: {
       summary: "Rollouts, newest first",
       querystring: {
         type: "object",
         additionalProperties: false,
-        properties: { limit: { type: "integer", minimum: 1, maximum: 500 } },
+        // Query strings are strings (no type coercion): a number as text.
+        properties: {
+          limit: {
+            type: "string",
+            pattern: "^[1-9][0-9]{0,2}$",
+            description: "At most this many (1-999; default 50).",
+          },
+        },
       },
       response: {
         200: { type: "object", properties: { rollouts: { type: "array", items: rolloutReply } } },
@@ -98,7 +105,9 @@ export function rolloutRoutes(app: FastifyInstance, d: Deps): void {
     },
     handler: async (req) => {
       const now = d.now();
-      return { rollouts: (await engine.list(req.query.limit ?? 50)).map((r) => rolloutSummary(r, now)) };
+      return {
+        rollouts: (await engine.list(Number(req.query.limit ?? 50))).map((r) => rolloutSummary(r, now)),
+      };
     },
   });
 

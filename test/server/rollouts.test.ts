@@ -118,7 +118,7 @@ for (const storage of testStorages()) {
       [["web-1"], ["web-1"], ["web-2", "web-3"], ["web-4", "web-5"]],
       "each wave signalled once; the resumed canary once more",
     );
-    const list = await api(s, "GET", "/api/v1/rollouts", undefined, viewer);
+    const list = await api(s, "GET", "/api/v1/rollouts?limit=5", undefined, viewer);
     t.match(list.json.rollouts, [{ id, state: "done", commit: b }]);
     const audit = await s.storage.readAudit({ limit: 20 });
     t.match(

@@ -87,7 +87,7 @@ t.test("--wait: a line per wave; halted exits 4; --resume --wait goes on and exi
     new RegExp(`rollout ${id} halted: the canary failed on web-1\\n.*tend deploy --resume ${id}`),
   );
 
-  const resume = tend(["deploy", ...auth, "--resume", String(id), "--wait"]);
+  const resume = tend(["deploy", ...auth, "--resume", "--wait"]); // the newest halted one
   await until("the canary again", async () => (await state(id, "web-1")) === "running");
   await fleet.report("web-1", b, { changed: true });
   await until("wave 2", async () => (await state(id, "web-2")) === "running");
@@ -111,4 +111,7 @@ t.test("--wait: a line per wave; halted exits 4; --resume --wait goes on and exi
     abort.stderr,
     /409 TEND_E_ROLLOUT_STATE: Rollout [0-9]+ is done; only a running or halted rollout can be aborted/,
   );
+  const none = await tend(["deploy", "--abort", ...auth]);
+  t.equal(none.code, 1);
+  t.match(none.stderr, /no rollout is running or halted now; name one: tend deploy status ID/);
 });
