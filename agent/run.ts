@@ -72,10 +72,11 @@ async function chooseCatalog(
   facts: Facts,
   now: number,
   environment: string | null,
+  noop = false,
 ): Promise<Chosen> {
   let fresh: Awaited<ReturnType<NodeApi["catalog"]>>;
   try {
-    fresh = await api.catalog(facts, await cache.etag(), undefined, environment);
+    fresh = await api.catalog(facts, await cache.etag(), undefined, environment, noop);
   } catch (err) {
     if (!serverFailed(err)) throw err;
     const cached = await cache.load(id.server_key, id.node);
@@ -115,6 +116,15 @@ async function chooseCatalog(
       `the server sent catalog serial ${envelope.serial}, older than serial ${applied} already applied; refused (a replayed or rolled-back catalog)`,
     );
   }
+  // A preview (a noop rollout's commit, not this node's own) is planned, never kept as the catalog.
+  if (fresh.preview)
+    return {
+      envelope,
+      source: "server",
+      ageS: 0,
+      notice: `previewing commit ${fresh.preview.slice(0, 12)}`,
+      env: fresh.env,
+    };
   await cache.store(envelope, fresh.etag, now);
   return { envelope, source: "server", ageS: 0, notice: null, env: fresh.env };
 }
@@ -257,7 +267,7 @@ async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Prom
     // A watch run repairs toward the catalog already here: no server round-trip.
     chosen = watching
       ? await cachedCatalog(id, cache, now())
-      : await chooseCatalog(api, id, cache, facts, now(), config.environment);
+      : await chooseCatalog(api, id, cache, facts, now(), config.environment, noop);
   } catch (err) {
     if (!isTendError(err) || !REFUSALS.has(err.code)) throw err;
     const report = withInterval(refusedReport(id.node, err, noop, startedAt, now()), config);

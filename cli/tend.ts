@@ -35,6 +35,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Main> }> =
     summary: "the pull agent: enroll, run, daemon",
     load: async () => (await import("./commands/agent.js")).main,
   },
+  deploy: {
+    summary: "roll the live commit out to the fleet: a canary, then waves",
+    load: async () => (await import("./commands/deploy.js")).main,
+  },
   server: {
     summary: "run the tend server; `server token create` makes tokens",
     load: async () => (await import("../server/main.js")).main,

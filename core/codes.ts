@@ -118,6 +118,10 @@ export const codes = {
     "Run now, plan now or deploy needs the push channel, which this server does not have (HTTP 503).",
   TEND_E_BUSY: "Another server is judging a commit; retry the re-check in a moment (HTTP 409).",
   TEND_E_COMMIT_REFUSED: "The git gate refused the commit, so it cannot be deployed (HTTP 409).",
+  TEND_E_ROLLOUT_STATE:
+    "A rollout cannot do that now: only the live commit is deployed, a node must match, only a halted rollout resumes and only a running or halted one aborts (HTTP 409).",
+  TEND_E_DEPLOY:
+    "`tend deploy` could not reach the server, or the server refused the request; the message says what it answered.",
   TEND_E_ALERT_SINK:
     "An alert sink refused a test event or did not answer (`tend server alerts test`); the message says what it answered.",
 } as const;

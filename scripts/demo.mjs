@@ -5,7 +5,8 @@
 // Two more nodes make the fleet mean something: app-1 converges a demo recipe whose files live
 // under the demo folder, someone edits one by hand and the next run repairs it (drift), and db-1's
 // recipe has a command that fails. The server's log goes to DIR/server.log, so the banner stays
-// readable and comes last.
+// readable and comes last. Last, a deploy: a commit to app-1's configuration rolled out with
+// `tend deploy` (the server waits for deploys: `deploy.on_commit: manual`).
 //
 //   npm start [-- --port 7420] [-- --dir ./tend-demo]
 import { spawn, spawnSync } from "node:child_process";
@@ -91,7 +92,9 @@ git("add", "-A");
 git("-c", "user.name=tend demo", "-c", "user.email=demo@localhost", "commit", "-q", "-m", "example recipes");
 writeFileSync(
   config,
-  `listen: 127.0.0.1:${values.port}\ndata_dir: ${resolve(dir, "data")}\nrecipes:\n  repo: ${repo}\n  branch: main\n  poll: 10s\n`,
+  `listen: 127.0.0.1:${values.port}\ndata_dir: ${resolve(dir, "data")}\nrecipes:\n  repo: ${repo}\n  branch: main\n  poll: 10s\n` +
+    // A new commit waits for `tend deploy` (docs/deploys.md).
+    "deploy:\n  on_commit: manual\n",
 );
 
 // Build first, so the demo always runs this checkout's code (esbuild takes about a second).
@@ -169,10 +172,24 @@ app();
 // db-1 converges its file; its replica check fails every run.
 agent("db-1")();
 
+// A deploy: a new commit of app-1's configuration, rolled out with `tend deploy` (a canary, then
+// waves; here one node). The daemon would run on the rollout's signal; the demo runs app-1 itself.
+const appConf = resolve(repo, "demo-app", "recipe.yaml");
+writeFileSync(appConf, readFileSync(appConf, "utf8").replace("workers = 4", "workers = 8"));
+git("-c", "user.name=tend demo", "-c", "user.email=demo@localhost", "commit", "-qam", "app-1: 8 workers");
+await fetch(`${url}/api/v1/hooks/git`, { method: "POST", headers: { authorization: `Bearer ${admin}` } });
+const deployEnv = { env: { ...process.env, TEND_SERVER: url, TEND_TOKEN: admin } };
+const deployed = run(process.execPath, [tend, "deploy", "--nodes", "app-*"], deployEnv);
+const rollout = /^rollout (\d+)/.exec(deployed)?.[1] ?? "1";
+app();
+const status = run(process.execPath, [tend, "deploy", "status", rollout], deployEnv);
+
 process.stdout.write(plan.stdout);
+say("");
+say(`$ tend deploy --nodes 'app-*'\n${deployed}\n$ tend deploy status ${rollout}\n${status}`);
 say("");
 say("The fleet: web-1 (this machine, a plan only), app-1 (drift repaired), db-1 (a failing command).");
 say(`tend server: ${url}  (data in ${dir}, log in ${logPath})`);
-say(`dashboard:   ${url}/ui/   admin token: ${admin}`);
+say(`dashboard:   ${url}/ui/   admin token: ${admin}   (the deploy: ${url}/ui/rollouts/${rollout})`);
 say(`API:         curl -H 'Authorization: Bearer ${admin}' ${url}/api/v1/nodes`);
 say("Ctrl-C stops the server.");

@@ -21,6 +21,8 @@ import { guardPlugin } from "./plugins/guard.js";
 import { Metrics, metricsPlugin } from "./plugins/metrics.js";
 import { PgBus } from "./push/bus.js";
 import { PushSignals } from "./push/signals.js";
+import { RolloutEngine } from "./rollouts/engine.js";
+import { Pins } from "./rollouts/pins.js";
 import { adminRoutes } from "./routes/admin.js";
 import { agentBundleRoutes } from "./routes/agent-bundle.js";
 import { alertRoutes } from "./routes/alerts.js";
@@ -33,6 +35,7 @@ import { hookRoutes } from "./routes/hooks.js";
 import { nodeFactsRoutes } from "./routes/node-facts.js";
 import { pushRoutes } from "./routes/push.js";
 import { reportRoutes } from "./routes/reports.js";
+import { rolloutRoutes } from "./routes/rollouts.js";
 import { timelineApiRoutes } from "./routes/timeline.js";
 import { uiRoutes } from "./routes/ui.js";
 import { usersApiRoutes } from "./routes/users-api.js";
@@ -58,7 +61,10 @@ export interface AppOptions {
    * server's push channel; a test may pass a stand-in, or null for a server without it.
    */
   signals?: Signals | null;
+  /** What the console's Deploy button starts: by default this server's rollout engine. */
   rollouts?: Rollouts | null;
+  /** How often the rollout timer looks for due and timed-out waves (1 s; tests shorten it). */
+  rolloutTickMs?: number;
   /** Alert sinks with their secrets read (alerts/sinks.ts `loadSinks`); none by default. */
   sinks?: Sink[];
   /** Delivery worker timings (tests shorten them). */
@@ -118,8 +124,26 @@ export async function buildApp(o: AppOptions): Promise<App> {
     push,
     now,
     signals: o.signals === undefined ? push : o.signals,
-    rollouts: o.rollouts ?? null,
   } as Deps;
+  const engine = new RolloutEngine({
+    storage: o.storage,
+    push,
+    gate: () => deps.gate,
+    deploy: o.config.deploy,
+    now,
+    log: app.log,
+    tickMs: o.rolloutTickMs,
+  });
+  deps.deploys = {
+    engine,
+    pins: new Pins(
+      o.storage,
+      () => o.config.deploy.onCommit,
+      (message, err) => app.log.warn({ err: (err as Error | undefined)?.message }, message),
+    ),
+  };
+  // By default the console's Deploy button starts real rollouts; a test may pass a stand-in or null.
+  deps.rollouts = o.rollouts === undefined ? engine : o.rollouts;
   deps.alerts = new AlertService({
     storage: o.storage,
     sinks: o.sinks ?? [],
@@ -154,7 +178,10 @@ export async function buildApp(o: AppOptions): Promise<App> {
   }
   // Streams end before the server closes (it would wait for them); agents come back over `retry:`.
   app.addHook("preClose", async () => push.hub.endAll());
-  app.addHook("onClose", async () => push.close());
+  app.addHook("onClose", async () => {
+    engine.stop();
+    await push.close();
+  });
   const routes = recordRoutes(app);
   app.removeContentTypeParser("text/plain");
   app.addSchema(errorSchema);
@@ -170,6 +197,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   reportRoutes(app, deps);
   adminRoutes(app, deps);
   alertRoutes(app, deps);
+  rolloutRoutes(app, deps);
   pushRoutes(app, deps);
   consoleApiRoutes(app, deps);
   usersApiRoutes(app, deps);
@@ -188,13 +216,15 @@ export async function buildApp(o: AppOptions): Promise<App> {
  */
 export function connectGate(deps: Deps, gate: GitGate): void {
   deps.gate = gate;
+  // The default branch's new commit: deploy.on_commit says signal every node (push), start a
+  // rollout (auto) or wait for a deploy (manual). Another branch's: signal its environment's nodes.
   gate.onPromote = (sha, branch) => {
     const sent =
       branch === gate.defaultBranch
-        ? deps.push.commitPromoted(sha)
+        ? deps.deploys.engine.onPromote(sha)
         : environmentNodes(deps.storage, branch).then((nodes) =>
             deps.push.send(nodes, "commit", { commit: sha }),
           );
-    sent.catch((err) => gate.warn("push: the new commit was not signalled", err));
+    sent.catch((err) => gate.warn("push: the new commit was not signalled or rolled out", err));
   };
 }

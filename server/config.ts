@@ -11,6 +11,7 @@ import { DEFAULT_MAX_FILE_BYTES } from "../core/repo.js";
 import { schemaProblems } from "../core/schema.js";
 import { type ParsedYaml, parseYaml } from "../core/yaml.js";
 import { type AlertsConfig, resolveAlerts } from "./alerts/config.js";
+import { type DeployConfig, resolveDeploy } from "./rollouts/config.js";
 
 export interface ServerConfig {
   listen: { host: string; port: number };
@@ -41,6 +42,8 @@ export interface ServerConfig {
   maxFileBytes: number;
   /** The push channel (server/push/): heartbeat and replay window in ms, fleet run rate per second. */
   push: { heartbeatMs: number; replayMs: number; runRate: number };
+  /** Rollouts (server/rollouts/): what a new commit does, and a rollout's defaults. */
+  deploy: DeployConfig;
   logLevel: string;
 }
 
@@ -185,6 +188,7 @@ function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfi
       replayMs: parseDuration(String(pushRaw.replay ?? "15m")),
       runRate: Number(pushRaw.run_rate ?? 100),
     },
+    deploy: resolveDeploy(raw.deploy as Record<string, unknown> | undefined, parseDuration),
     logLevel: String(raw.log_level ?? "info"),
   };
 }

@@ -5,6 +5,8 @@ import type { ServerConfig } from "./config.js";
 import type { GitGate } from "./git/gate.js";
 import type { Metrics } from "./plugins/metrics.js";
 import type { PushSignals } from "./push/signals.js";
+import type { RolloutEngine } from "./rollouts/engine.js";
+import type { Pins } from "./rollouts/pins.js";
 import type { ServedCommits } from "./served-commits.js";
 import type { Rollouts, Signals } from "./signals.js";
 import type { SigningKey } from "./signing.js";
@@ -29,4 +31,6 @@ export interface Deps {
   signals: Signals | null;
   /** Issue 11's rollouts ("Deploy"); null until they are connected (signals.ts). */
   rollouts: Rollouts | null;
+  /** The rollout engine and the per-node commit pins the catalog route serves (server/rollouts/). */
+  deploys: { engine: RolloutEngine; pins: Pins };
 }

@@ -113,6 +113,7 @@ async function serve(argv: string[]): Promise<number> {
   process.stdout.write(keyLine(key));
   if (!config.publicUrl) built.deps.publicUrl = address;
   await built.deps.alerts.start();
+  built.deps.deploys.engine.startTimer();
   const timers: NodeJS.Timeout[] = [];
   if (gate && config.recipes && config.recipes.pollMs > 0) {
     const g = gate;

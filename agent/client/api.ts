@@ -33,7 +33,11 @@ export interface EnvironmentHeaders {
   note: string | null;
 }
 
-export type CatalogReply = ({ status: 304 } | { status: 200; envelope: unknown; etag: string | null }) & {
+export type CatalogReply = (
+  | { status: 304 }
+  /** `preview`: the commit a noop run was served to plan, not the node's own (docs/deploys.md). */
+  | { status: 200; envelope: unknown; etag: string | null; preview?: string }
+) & {
   env: EnvironmentHeaders;
 };
 
@@ -79,11 +83,13 @@ export class NodeApi {
     this.http = new Client(server, { ...o, credential });
   }
 
+  /** `noop`: a plan, which a preview rollout may serve another commit (it says so, and is not cached). */
   async catalog(
     facts: Facts,
     etag: string | null,
     maxBytes = CATALOG_MAX_BYTES,
     environment: string | null = null,
+    noop = false,
   ): Promise<CatalogReply> {
     let reply: Awaited<ReturnType<HttpClient["expect"]>>;
     try {
@@ -93,7 +99,7 @@ export class NodeApi {
           path: "/api/v1/catalog",
           // Sent only when asked for: servers before environments refuse unknown keys.
           json: environment ? { facts, environment } : { facts },
-          headers: etag ? { "if-none-match": etag } : {},
+          headers: { ...(etag ? { "if-none-match": etag } : {}), ...(noop ? { "x-tend-run": "noop" } : {}) },
           maxBytes,
         },
         [200, 304],
@@ -117,7 +123,14 @@ export class NodeApi {
       throw new TendError("TEND_E_CATALOG", "the server's catalog reply is not JSON (cut off?); refused");
     }
     const tag = reply.headers.etag;
-    return { status: 200, envelope, etag: typeof tag === "string" ? tag : null, env };
+    const preview = reply.headers["x-tend-preview"];
+    return {
+      status: 200,
+      envelope,
+      etag: typeof tag === "string" ? tag : null,
+      env,
+      ...(noop && typeof preview === "string" ? { preview } : {}),
+    };
   }
 
   /**

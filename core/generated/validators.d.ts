@@ -7,4 +7,5 @@ export declare const facts: ValidateFunction;
 export declare const nodes: ValidateFunction;
 export declare const recipe: ValidateFunction;
 export declare const report: ValidateFunction;
+export declare const rolloutRequest: ValidateFunction;
 export declare const serverConfig: ValidateFunction;

@@ -5,7 +5,14 @@
  */
 
 /** The kinds tend raises today; `on:` in server.yaml names these (or `all`). */
-export const conditionKinds = ["failing", "stale", "drifted", "contested", "refused-commit"] as const;
+export const conditionKinds = [
+  "failing",
+  "stale",
+  "drifted",
+  "contested",
+  "refused-commit",
+  "rollout-halted",
+] as const;
 export type ConditionKind = (typeof conditionKinds)[number];
 
 /** Kinds the report evaluator keeps in a node's row (`nodes.alerts`): a report settles them. */
@@ -17,6 +24,7 @@ export type Severity = "critical" | "error" | "warning" | "info";
 const severities: Record<string, Severity> = {
   failing: "error",
   "refused-commit": "error",
+  "rollout-halted": "error",
   stale: "warning",
   drifted: "warning",
   contested: "warning",
@@ -88,6 +96,8 @@ export function eventLink(server: string, e: StoredEvent): string {
   const base = server.replace(/\/+$/, "");
   if (e.storm || e.kind === "test") return `${base}/ui/alerts`;
   if (e.kind === "refused-commit") return `${base}/ui/commits`;
+  if (e.kind === "rollout-halted" && typeof e.details.rollout_id === "number")
+    return `${base}/ui/rollouts/${e.details.rollout_id}`;
   if (e.action === "resolve" && e.node) return `${base}/ui/nodes/${encodeURIComponent(e.node)}`;
   const report = reportUrl(server, e);
   if (report) return report;

@@ -410,6 +410,30 @@ export class GitGate {
     return { sha: live, tree: await this.mirror.tree(live, this.subpath) };
   }
 
+  /** Trees of commits other than the live one (rollout pins serve the previous commit), a few kept. */
+  private readonly older = new Map<string, Promise<GitTree | null>>();
+
+  /** The files of a commit of the repository, or null when the mirror has no such commit. */
+  treeOf(sha: string): Promise<GitTree | null> {
+    if (this.live?.sha === sha) return Promise.resolve(this.live.tree);
+    let tree = this.older.get(sha);
+    if (!tree) {
+      tree = (async () => {
+        // Another server may have promoted it: fetch once (serially with the gate's own fetches).
+        if (!(await this.mirror.hasCommit(sha))) await this.serially(() => this.mirror.sync());
+        return (await this.mirror.hasCommit(sha)) ? await this.mirror.tree(sha, this.subpath) : null;
+      })();
+      // Not kept when missing or unreadable: a later fetch may bring it.
+      void tree.then(
+        (t) => t ?? this.older.delete(sha),
+        () => this.older.delete(sha),
+      );
+      if (this.older.size >= 4) this.older.delete(this.older.keys().next().value as string);
+      this.older.set(sha, tree);
+    }
+    return tree;
+  }
+
   warn(message: string, err: unknown): void {
     this.log.warn({ err: (err as Error)?.message }, message);
   }

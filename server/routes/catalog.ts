@@ -9,8 +9,14 @@ import { sha256 } from "../../core/hash.js";
 import type { Facts } from "../../core/types.js";
 import factsSchemaJson from "../../schemas/facts.schema.json" with { type: "json" };
 import type { Deps } from "../deps.js";
-import { environmentFor, environmentHeaders, requestedEnvironment } from "../environments.js";
+import {
+  defaultEnvironment,
+  environmentFor,
+  environmentHeaders,
+  requestedEnvironment,
+} from "../environments.js";
 import { errorReplies, HttpError, jitteredRetryAfter } from "../http.js";
+import type { Served } from "../rollouts/pins.js";
 import { keepRawJson, rawJson } from "./raw-json.js";
 
 // The facts a node reports are checked against schemas/facts.schema.json (bundled with the code):
@@ -40,7 +46,17 @@ function routes(app: FastifyInstance, d: Deps): void {
       config: { auth: "node" },
       schema: {
         summary: "The authenticated node's signed catalog, compiled from the live commit",
-        headers: { type: "object", properties: { "if-none-match": { type: "string", maxLength: 200 } } },
+        headers: {
+          type: "object",
+          properties: {
+            "if-none-match": { type: "string", maxLength: 200 },
+            "x-tend-run": {
+              type: "string",
+              maxLength: 20,
+              description: "noop: a plan (a preview may serve it another commit)",
+            },
+          },
+        },
         body: {
           type: "object",
           additionalProperties: false,
@@ -68,8 +84,9 @@ function routes(app: FastifyInstance, d: Deps): void {
       const node = req.node!;
       // The environment is the server's choice (nodes.yaml on the default branch), never the body's.
       const env = await environmentFor(d, lastEnvironment, node, req.body.environment);
-      const live = env?.live;
-      if (!env || !live) {
+      const gate = d.gate;
+      const newest = env?.live;
+      if (!gate || !env || !newest) {
         throw new HttpError(
           503,
           "TEND_E_NO_COMMIT",
@@ -90,6 +107,12 @@ function routes(app: FastifyInstance, d: Deps): void {
         if (last?.digest !== factsDigest) await d.storage.saveFacts(node, facts, d.now());
         lastFacts.set(node, { body: bodyHash, digest: factsDigest });
       }
+      // A rollout in progress may hold this node on the commit before the live one (rollouts/pins.ts);
+      // rollouts deploy the default environment's commits, other environments follow their branch.
+      const live: Served =
+        env.environment === defaultEnvironment(d)
+          ? await d.deploys.pins.serve(gate, newest, node, req.headers["x-tend-run"] === "noop")
+          : newest;
       const entry = d.catalogs.compile(live.sha, live.tree, node, facts, factsDigest);
       if (!entry.catalog) {
         const detail = entry.problems.slice(0, 20).map(formatProblem).join("; ");
@@ -109,6 +132,7 @@ function routes(app: FastifyInstance, d: Deps): void {
       reply.header("etag", signed.etag);
       reply.header("x-tend-commit", live.sha);
       reply.headers(environmentHeaders(env));
+      if (live.preview) reply.header("x-tend-preview", live.sha);
       if (req.headers["if-none-match"] === signed.etag) return reply.code(304).send();
       return reply.type("application/json").send(signed.body);
     },

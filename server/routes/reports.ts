@@ -89,6 +89,10 @@ function routes(app: FastifyInstance, d: Deps): void {
           d.metrics.duplicateIdentity(dup.node);
           await d.storage.recordDuplicateIdentity(dup);
         }
+        // A report on a rollout's commit moves the rollout on (server/rollouts/).
+        await d.deploys.engine
+          .onReport(report)
+          .catch((err) => req.log.warn({ err: (err as Error).message }, "rollout progress failed"));
       }
       return reply
         .code(outcome === "stored" ? 201 : 200)

@@ -216,8 +216,8 @@ export function uiActionRoutes(ui: FastifyInstance, d: Deps): void {
         s,
         "Deploying",
         resultPage(`Deploying ${shortSha(sha)}`, html`<p>Rollout <code>${started.id}</code> started.</p>`, {
-          href: "/ui/commits",
-          label: "Back to the commits",
+          href: `/ui/rollouts/${encodeURIComponent(started.id)}`,
+          label: "Follow the rollout",
         }),
       );
     },

@@ -25,6 +25,7 @@ import { stylesheet } from "../ui/style.js";
 import { timelineUiRoutes } from "./timeline.js";
 import { uiActionRoutes } from "./ui-actions.js";
 import { uiLoginRoutes } from "./ui-login.js";
+import { uiRolloutRoutes } from "./ui-rollouts.js";
 import { uiRunRoutes } from "./ui-run-actions.js";
 
 const page = { response: { 200: { type: "string" }, ...errorReplies } };
@@ -86,6 +87,7 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
     uiLoginRoutes(ui, d);
     uiActionRoutes(ui, d);
     uiRunRoutes(ui, d);
+    uiRolloutRoutes(ui, d);
     timelineUiRoutes(ui, d);
 
     ui.get("/ui/", { config: viewer, schema: page }, async (req, reply) => {

@@ -11,6 +11,7 @@ import { auditSchema } from "./sql/audit.js";
 import { branchCommitsSchema } from "./sql/commits.js";
 import { environmentsSchema } from "./sql/environments.js";
 import { fillNodeFacts, nodeFactsSchema } from "./sql/node-facts.js";
+import { rolloutStatements } from "./sql/rollouts.js";
 import { signalStatements } from "./sql/signals.js";
 import { timelineSchema } from "./sql/timeline.js";
 import { usersSchema } from "./sql/users.js";
@@ -38,6 +39,7 @@ export async function migrate(db: Driver): Promise<void> {
     ...alertSchemaStatements,
     ...branchCommitsSchema,
     ...environmentsSchema,
+    ...rolloutStatements(db.kind),
     ...nodeFactsSchema(db.kind),
     ...searchIndexes,
     ...timelineSchema,

@@ -19,6 +19,7 @@ import * as commits from "./sql/commits.js";
 import * as environments from "./sql/environments.js";
 import * as nodes from "./sql/nodes.js";
 import * as reports from "./sql/reports.js";
+import { SqlRolloutStorage } from "./sql/rollouts.js";
 import * as signals from "./sql/signals.js";
 import * as tokens from "./sql/tokens.js";
 import * as users from "./sql/users.js";
@@ -46,6 +47,7 @@ export class SqlStorage implements Storage {
   readonly kind: "sqlite" | "postgres";
   readonly ui: SqlUiStorage;
   readonly alerts: SqlAlertStorage;
+  readonly rollouts: SqlRolloutStorage;
   /** PostgreSQL: reports stored in groups, one statement per group (see pg-reports.ts). */
   readonly reportGroups: PostgresReportGroups | undefined;
   private readonly credentialLookup: BatchedLookup<NodeIdentity> | undefined;
@@ -54,6 +56,7 @@ export class SqlStorage implements Storage {
     this.kind = db.kind;
     this.ui = new SqlUiStorage(db);
     this.alerts = new SqlAlertStorage(db);
+    this.rollouts = new SqlRolloutStorage(db);
     // SQLite groups in its driver (several transactions under one COMMIT).
     this.reportGroups = db.kind === "postgres" ? new PostgresReportGroups(db.query) : undefined;
     // PostgreSQL: the credential lookups of one turn in one query (a round trip each otherwise).

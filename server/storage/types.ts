@@ -7,6 +7,7 @@ import type { Problem } from "../../core/errors.js";
 import type { Facts, Report } from "../../core/types.js";
 import type { DuplicateIdentity } from "../duplicates.js";
 import type { Role } from "../roles.js";
+import type { RolloutStorage } from "../rollouts/types.js";
 import type { AlertStorage } from "./alert-types.js";
 import type { UiStorage } from "./ui-types.js";
 
@@ -159,6 +160,8 @@ export interface Storage {
   readonly ui: UiStorage;
   /** Alert conditions and the outbox of their events (server/alerts/). */
   readonly alerts: AlertStorage;
+  /** Rollouts: waves and per-node progress (server/rollouts/). */
+  readonly rollouts: RolloutStorage;
   /** Creates or upgrades the tables. */
   init(): Promise<void>;
   close(): Promise<void>;

@@ -9,7 +9,7 @@ export interface PageOptions {
   title: string;
   session: UiSession | null;
   /** Which nav entry is current. */
-  nav?: "fleet" | "drift" | "commits" | "alerts" | "audit";
+  nav?: "fleet" | "drift" | "commits" | "rollouts" | "alerts" | "audit";
 }
 
 export function layout(o: PageOptions, body: Html): Html {
@@ -17,7 +17,7 @@ export function layout(o: PageOptions, body: Html): Html {
     html`<a href="${href}"${o.nav === key ? html` aria-current="page"` : ""}>${name}</a>`;
   const who = o.session?.principal;
   const nav = o.session
-    ? html`<nav>${link("/ui/", "Fleet", "fleet")}${link("/ui/drift", "Drift", "drift")}${link("/ui/commits", "Commits", "commits")}${link("/ui/alerts", "Alerts", "alerts")}${who?.role === "admin" ? link("/ui/audit", "Audit", "audit") : ""}</nav>
+    ? html`<nav>${link("/ui/", "Fleet", "fleet")}${link("/ui/drift", "Drift", "drift")}${link("/ui/commits", "Commits", "commits")}${link("/ui/rollouts", "Rollouts", "rollouts")}${link("/ui/alerts", "Alerts", "alerts")}${who?.role === "admin" ? link("/ui/audit", "Audit", "audit") : ""}</nav>
 <span class="who" title="signed in as">${who ? actorName(who) : ""} <span class="role">${who?.role ?? ""}</span></span>
 <form method="post" action="/ui/logout" class="logout"><input type="hidden" name="_csrf" value="${o.session.csrf}"><button type="submit">Log out</button></form>`
     : "";

@@ -29,7 +29,7 @@ th{font-weight:600;color:#3a4352;background:#fafbfc}th a{color:inherit}
 td.num,th.num{text-align:right}tr.stale td{background:#fbfaf6}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:var(--stale)}
 .s-unchanged{background:var(--ok)}.s-changed{background:var(--changed)}.s-would-change{background:var(--noop)}
-.s-failed{background:var(--failed)}.s-ok{background:var(--ok)}.s-skipped,.s-unknown,.s-none,.s-stale{background:var(--stale)}.s-live{background:var(--accent)}
+.s-failed,.s-halted,.s-aborted{background:var(--failed)}.s-running{background:var(--accent)}.s-done{background:var(--ok)}.s-ok{background:var(--ok)}.s-skipped,.s-unknown,.s-none,.s-stale{background:var(--stale)}.s-live{background:var(--accent)}
 .tag{display:inline-block;padding:0 6px;border-radius:4px;font-size:12px;border:1px solid}
 .tag.drift{color:var(--drift);border-color:var(--drift)}.tag.deploy{color:var(--changed);border-color:var(--changed)}.tag.stale{color:var(--stale);border-color:var(--stale)}.tag.contested{color:var(--failed);border-color:var(--failed)}
 .drift-count{color:var(--drift);font-weight:700}code.live{color:var(--accent);font-weight:600}

@@ -57,6 +57,7 @@ export interface TestServerOptions {
   /** A stand-in for the push channel's signals (null: none), and for rollouts (server/signals.ts). */
   signals?: Signals | null;
   rollouts?: Rollouts;
+  rolloutTickMs?: number;
 }
 
 export async function startTestServer(o: TestServerOptions = {}): Promise<TestServer> {
@@ -82,7 +83,8 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     logger: o.logger,
     timeoutMs: o.timeoutMs,
     signals: o.signals,
-    rollouts: o.rollouts ?? null,
+    rollouts: o.rollouts,
+    rolloutTickMs: o.rolloutTickMs,
     now: o.now,
     sinks: loadSinks(config.alerts),
     alertWorker: o.alertWorker,

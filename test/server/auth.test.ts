@@ -42,6 +42,11 @@ const access: Record<string, Access> = {
   "GET /api/v1/environments": "api:viewer",
   "GET /api/v1/nodes/:name/facts": "api:viewer",
   "GET /api/v1/alerts": "api:viewer",
+  "POST /api/v1/rollouts": "api:operator",
+  "GET /api/v1/rollouts": "api:viewer",
+  "GET /api/v1/rollouts/:id": "api:viewer",
+  "POST /api/v1/rollouts/:id/abort": "api:operator",
+  "POST /api/v1/rollouts/:id/resume": "api:operator",
   "POST /api/v1/hooks/git": "webhook",
   "POST /api/v1/tokens": "api:admin",
   "GET /api/v1/tokens": "api:admin",
@@ -79,6 +84,10 @@ const access: Record<string, Access> = {
   "GET /ui/timeline": "ui:viewer",
   "GET /ui/commits": "ui:viewer",
   "GET /ui/alerts": "ui:viewer",
+  "GET /ui/rollouts": "ui:viewer",
+  "GET /ui/rollouts/:id": "ui:viewer",
+  "POST /ui/rollouts/:id/abort": "ui:operator",
+  "POST /ui/rollouts/:id/resume": "ui:operator",
   "GET /ui/audit": "ui:admin",
   "POST /ui/nodes/:name/run": "ui:operator",
   "POST /ui/nodes/:name/plan": "ui:operator",
@@ -172,6 +181,7 @@ t.test(
       "POST /api/v1/runs": { nodes: ["web-1"] },
       "PUT /api/v1/users/:name": { role: "viewer" },
       "POST /api/v1/signals": { nodes: "nobody-*", signal: "run" },
+      "POST /api/v1/rollouts": { nodes: "nobody-*" },
     };
     for (const key of Object.keys(access)) {
       const [method, path] = key.split(" ") as [string, string];

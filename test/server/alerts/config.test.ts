@@ -36,7 +36,7 @@ t.test("configuration mistakes say what and where", async (t) => {
     configProblem(
       "alerts:\n  sinks:\n    - name: oncall\n      on: [failng]\n      pagerduty: { routing_key_file: /x }\n",
     ),
-    /4: alerts\.sinks\[0\]\.on\[0\]: must be one of "failing", "stale", "drifted", "contested", "refused-commit", "all"/,
+    /4: alerts\.sinks\[0\]\.on\[0\]: must be one of "failing", "stale", "drifted", "contested", "refused-commit", "rollout-halted", "all"/,
   );
   t.match(
     configProblem(
