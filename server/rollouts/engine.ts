@@ -84,10 +84,7 @@ export class RolloutEngine implements Rollouts {
       const e = envs.get(name)?.environment;
       return !e || e === main;
     };
-    const targets = selectNodes(
-      fleet.map((n) => n.name).filter(inDefault),
-      glob,
-    );
+    const targets = selectNodes(fleet.map((n) => n.name).filter(inDefault), glob);
     if (targets.length === 0)
       throw conflict(
         `No enrolled node of the default environment matches "${glob}": there is nobody to deploy to.`,
