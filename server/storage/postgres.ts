@@ -23,6 +23,17 @@ function wrap(err: unknown): unknown {
 
 const lockKeys: Record<string, number> = { ingest: 74201, migrate: 74200, "alert-sweep": 74202 };
 
+/**
+ * Advisory locks are per database, not per schema: the locks of tend servers sharing a database
+ * under different schemas (or test runs side by side) take the schema's own key space, so one's
+ * commit ingest never makes the other wait for a verdict it will never write (a 32-bit FNV-1a).
+ */
+export function lockSpace(schema: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < schema.length; i++) h = Math.imul(h ^ schema.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
 const statementNames = new Map<string, string>();
 
 /**
@@ -43,7 +54,11 @@ function prepared(sql: string, params: unknown[] | undefined): pg.QueryConfig {
 class PostgresDriver implements Driver {
   readonly kind = "postgres" as const;
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    /** The first key of every advisory lock: the schema's (lockSpace). */
+    private readonly space: number,
+  ) {}
 
   query: Query = async (sql, params) => {
     try {
@@ -79,7 +94,7 @@ class PostgresDriver implements Driver {
 
   async migrate(statements: string[]): Promise<void> {
     await this.tx(async (q) => {
-      await q("SELECT pg_advisory_xact_lock($1)", [lockKeys.migrate]);
+      await q("SELECT pg_advisory_xact_lock($1, $2)", [this.space, lockKeys.migrate]);
       for (const s of statements) await q(s);
     });
   }
@@ -93,12 +108,12 @@ class PostgresDriver implements Driver {
     }
     const key = lockKeys[name] ?? 74299;
     try {
-      const [r] = (await client.query("SELECT pg_try_advisory_lock($1) AS ok", [key])).rows;
+      const [r] = (await client.query("SELECT pg_try_advisory_lock($1, $2) AS ok", [this.space, key])).rows;
       if (!r?.ok) return undefined;
       try {
         return await fn();
       } finally {
-        await client.query("SELECT pg_advisory_unlock($1)", [key]);
+        await client.query("SELECT pg_advisory_unlock($1, $2)", [this.space, key]);
       }
     } catch (err) {
       throw wrap(err);
@@ -141,7 +156,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<SqlStorage> {
       }
     }
   }
-  const storage = new SqlStorage(new PostgresDriver(pool));
+  const storage = new SqlStorage(new PostgresDriver(pool, lockSpace(schema)));
   await storage.init();
   return storage;
 }

@@ -91,3 +91,27 @@ t.test("PostgreSQL down: 503 with Retry-After, then recovery", { skip: !pgUrl &&
   });
   t.equal(up.statusCode, 201, "recovers without a restart");
 });
+
+t.test(
+  "advisory locks are per schema: two tend databases side by side never wait on each other",
+  { skip: !pgUrl && noPgReason },
+  async (t) => {
+    const one = postgresStorage(pgUrl!);
+    const other = postgresStorage(pgUrl!);
+    const [a, a2, b] = await Promise.all([one.open(), one.open(), other.open()]);
+    t.teardown(async () => {
+      await Promise.all([a.close(), a2.close(), b.close()]);
+      await Promise.all([one.cleanup(), other.cleanup()]);
+    });
+    const inside = await a.withIngestLock(async () => ({
+      sameSchema: await a2.withIngestLock(async () => "got it"),
+      otherSchema: await b.withIngestLock(async () => "got it"),
+    }));
+    t.same(
+      inside,
+      { sameSchema: undefined, otherSchema: "got it" },
+      "the same schema waits; another does not",
+    );
+    t.equal(await a2.withIngestLock(async () => "after"), "after", "released");
+  },
+);
