@@ -72,9 +72,12 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
       throw err;
     });
 
-    ui.get("/ui", { config: { auth: "none" }, schema: page }, async (_req, reply) =>
-      reply.redirect("/ui/", 303),
-    );
+    // The server's address as a person types it (http://host:7420/) leads to the dashboard too.
+    for (const path of ["/", "/ui"]) {
+      ui.get(path, { config: { auth: "none" }, schema: page }, async (_req, reply) =>
+        reply.redirect("/ui/", 303),
+      );
+    }
 
     ui.get("/ui/style.css", { config: { auth: "none" }, schema: page }, async (_req, reply) =>
       reply

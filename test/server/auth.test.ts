@@ -73,6 +73,7 @@ const access: Record<string, Access> = {
   "GET /agent/server-key.pem": "public",
   // The dashboard: bearer credentials open no page; without a session its routes answer 303 to the
   // login form, and with too small a role 403.
+  "GET /": "public",
   "GET /ui": "public",
   "GET /ui/style.css": "public",
   "GET /ui/login": "public",

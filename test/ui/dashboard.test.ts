@@ -16,6 +16,8 @@ const base = fleet.url;
 const rowNames = () => page.locator("table.fleet tbody tr td:first-child a").allTextContents();
 
 t.test("a visitor without a session is sent to the login form, and a wrong token is refused", async (t) => {
+  await page.goto(`${base}/`);
+  t.equal(new URL(page.url()).pathname, "/ui/login", "the server's bare address leads to the dashboard");
   await page.goto(`${base}/ui/`);
   t.equal(new URL(page.url()).pathname, "/ui/login");
   await b.shot("01-login");
