@@ -178,7 +178,7 @@ const appConf = resolve(repo, "demo-app", "recipe.yaml");
 writeFileSync(appConf, readFileSync(appConf, "utf8").replace("workers = 4", "workers = 8"));
 git("-c", "user.name=tend demo", "-c", "user.email=demo@localhost", "commit", "-qam", "app-1: 8 workers");
 await fetch(`${url}/api/v1/hooks/git`, { method: "POST", headers: { authorization: `Bearer ${admin}` } });
-const deployEnv = { env: { ...process.env, TEND_SERVER: url, TEND_TOKEN: admin } };
+const deployEnv = { env: { ...process.env, TEND_SERVER: url, TEND_ADMIN_TOKEN: admin } };
 const deployed = run(process.execPath, [tend, "deploy", "--nodes", "app-*"], deployEnv);
 const rollout = /^rollout (\d+)/.exec(deployed)?.[1] ?? "1";
 app();

@@ -25,7 +25,7 @@ previous commit again (without ID: the newest rollout that is halted, or running
 would change, changing nothing.
 
   --server URL       the tend server (or TEND_SERVER)
-  --token-file FILE  a file holding an operator's or admin's token (or TEND_TOKEN); make one with
+  --token-file FILE  a file holding an operator's or admin's token (or TEND_ADMIN_TOKEN); make one with
                      tend server token create --admin --role operator
   --wait             print a line as each wave moves; exit 0 when done, 4 when halted or aborted
   --json             print the rollout as JSON (docs/api.md, "Rollouts")
@@ -160,7 +160,7 @@ type Api = (<T>(method: "GET" | "POST", path: string, body?: object) => Promise<
 function client(values: Values): Api {
   const server = (values.server ?? process.env.TEND_SERVER ?? "").replace(/\/+$/, "");
   if (!/^https?:\/\/[^/]+/.test(server)) throw usage("tend deploy needs --server URL (http:// or https://)");
-  let token = process.env.TEND_TOKEN ?? "";
+  let token = process.env.TEND_ADMIN_TOKEN?.trim() ?? "";
   if (values["token-file"]) {
     try {
       token = readFileSync(values["token-file"], "utf8").trim();
@@ -168,7 +168,7 @@ function client(values: Values): Api {
       throw new TendError("TEND_E_USAGE", `cannot read the token file: ${(err as Error).message}`);
     }
   }
-  if (!token) throw usage("tend deploy needs an operator's token: --token-file FILE or TEND_TOKEN");
+  if (!token) throw usage("tend deploy needs an operator's token: --token-file FILE or TEND_ADMIN_TOKEN");
   const api = async <T>(method: "GET" | "POST", path: string, body?: object): Promise<T> => {
     let res: Response;
     try {

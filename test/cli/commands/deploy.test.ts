@@ -17,7 +17,11 @@ function tend(args: string[], env: NodeJS.ProcessEnv = {}) {
     execFile(
       process.execPath,
       ["--import", "tsx", `${repoRoot}cli/main.ts`, ...args],
-      { cwd: repoRoot, env: { ...process.env, TEND_TOKEN: "", ...env }, timeout: 120_000 },
+      {
+        cwd: repoRoot,
+        env: { ...process.env, TEND_ADMIN_TOKEN: "", TEND_TOKEN: "tend_enr_not-an-admin-token", ...env },
+        timeout: 120_000,
+      },
       (err, stdout, stderr) => {
         const code = err ? ((err as { code?: number }).code ?? 1) : 0;
         resolve({ code: typeof code === "number" ? code : 1, stdout, stderr });
@@ -55,7 +59,12 @@ t.test("--help, and what is missing", async (t) => {
   t.equal(noServer.code, 1);
   t.match(noServer.stderr, /tend deploy needs --server URL/);
   const noToken = await tend(["deploy", "--server", base]);
-  t.match(noToken.stderr, /needs an operator's token: --token-file FILE or TEND_TOKEN/);
+  t.match(noToken.stderr, /needs an operator's token: --token-file FILE or TEND_ADMIN_TOKEN/);
+  // TEND_ADMIN_TOKEN, as tend plan --facts-from takes it (TEND_TOKEN is install.sh's enrolment token).
+  const fromEnv = await tend(["deploy", "--server", base, "--canary", "half"], {
+    TEND_ADMIN_TOKEN: await s.tokenFor("operator"),
+  });
+  t.match(fromEnv.stderr, /the server answered 400 .*canary/, "the token from TEND_ADMIN_TOKEN is used");
   const bad = await tend(["deploy", ...auth, "--canary", "half"]);
   t.equal(bad.code, 1);
   t.match(bad.stderr, /the server answered 400 .*canary/);
