@@ -111,11 +111,14 @@ t.test(
 
     const before = Object.fromEntries(await Promise.all(nodes.map(async (n) => [n, await lastReport(n)])));
     await callJson(`${b.url}/api/v1/signals`, "POST", { nodes: "*", signal: "run" }, admin);
-    for (const node of nodes.slice(1)) {
+    // Every node's run is waited for, the canary's too: its report of this run (the check still
+    // failing) must not arrive after the resume below, where it would halt the rollout again.
+    for (const node of nodes) {
       await until(`${node} ran again`, async () =>
         (await lastReport(node)) !== before[node] ? true : undefined,
       );
-      t.equal(motd(node), "v1\n", `${node}, asked to run, keeps v1 on disk while the rollout is halted`);
+      if (node !== "a-1")
+        t.equal(motd(node), "v1\n", `${node}, asked to run, keeps v1 on disk while the rollout is halted`);
     }
 
     writeFileSync(healthy, "fixed by hand\n");
