@@ -288,6 +288,14 @@ export async function compileCached(
   return {
     catalog,
     hit: false,
+    // A kind that wants a large file's bytes whole (not the file kind, which copies in chunks).
+    fetchContent: async (sha) => {
+      const large = sourceFile(compiled, sha);
+      const data = large ? readFileSync(large.path) : null;
+      if (!data || sha256(data) !== sha)
+        throw new Error(`no content for sha256 ${sha} in the recipes (did they change during the run?)`);
+      return data;
+    },
     fetchContentFile: async (sha) => {
       const large = sourceFile(compiled, sha);
       if (!large) throw new Error(`the catalog carries no content for sha256 ${sha}`);
