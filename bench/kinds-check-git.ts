@@ -5,13 +5,15 @@
  * (as a plan runs them) is timed, wall clock, RUNS times; the median per resource is printed. Two
  * git workloads: at a commit sha (no process at all: .git is read and the tracked files lstat'ed)
  * and following a branch of a local bare repository (plus one `git ls-remote` per run, shared by
- * all the checkouts of the repository). Figures are printed, never asserted.
+ * all the checkouts of the repository). Beside wall time, the CPU time (user + system) of this process,
+ * less at the mercy of other work on the machine (git's own processes are not counted in it: the
+ * branch workload's ls-remote shows in wall time only). Figures are printed, never asserted.
  *
  *   npx tsx bench/kinds-check-git.ts [N=200] [RUNS=7]
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { kinds } from "../agent/resources/index.js";
 import type { CatalogResource } from "../core/types.js";
@@ -58,10 +60,11 @@ const workloads: [string, CatalogResource[]][] = [
   ],
 ];
 
-/** prefetch + check of every resource (and apply, when not a plan); wall ms. */
-async function pass(rs: CatalogResource[], noop: boolean): Promise<number> {
+/** prefetch + check of every resource (and apply, when not a plan); wall and CPU ms. */
+async function pass(rs: CatalogResource[], noop: boolean): Promise<{ wall: number; cpu: number }> {
   const kind = kinds[rs[0]!.type];
   const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   const prefetched = await kind.prefetch?.(rs, context({ stateDir, contents, noop }));
   const ctx = context({ stateDir, contents, noop, prefetched });
   for (const r of rs) {
@@ -69,26 +72,30 @@ async function pass(rs: CatalogResource[], noop: boolean): Promise<number> {
     if (changes.length > 0 && noop) throw new Error(`${r.id} is not in sync: ${JSON.stringify(changes)}`);
     if (changes.length > 0) await kind.apply(r, changes, ctx);
   }
-  return Number(process.hrtime.bigint() - started) / 1e6;
+  const used = process.cpuUsage(cpu);
+  return { wall: Number(process.hrtime.bigint() - started) / 1e6, cpu: (used.user + used.system) / 1000 };
 }
 
 try {
   for (const [, rs] of workloads) await pass(rs, false);
   // A fetch leaves `git maintenance --auto` running in the background for a moment: let it end.
   await new Promise((r) => setTimeout(r, 3000));
-  const times = new Map<string, number[]>(workloads.map(([name]) => [name, []]));
+  const times = new Map<string, { wall: number; cpu: number }[]>(workloads.map(([name]) => [name, []]));
   // Rounds interleaved across workloads, so that a busy moment of the machine weighs on all of them.
   for (let i = 0; i < runs; i++)
     for (const [name, rs] of workloads) times.get(name)!.push(await pass(rs, true));
-  const us = (name: string, rs: CatalogResource[]) => (median(times.get(name)!) * 1000) / rs.length;
-  const file = us("file", workloads[0]![1]);
+  const us = (name: string, rs: CatalogResource[], of: "wall" | "cpu") =>
+    (median(times.get(name)!.map((t) => t[of])) * 1000) / rs.length;
+  const file = { wall: us("file", workloads[0]![1], "wall"), cpu: us("file", workloads[0]![1], "cpu") };
   console.log(
-    `no-op prefetch + check, wall time, median of ${runs} runs (${n} files, ${checkouts} checkouts)`,
+    `no-op prefetch + check, median of ${runs} runs (${n} files, ${checkouts} checkouts; load ${loadavg()[0]!.toFixed(2)})`,
   );
-  for (const [name, rs] of workloads)
+  for (const [name, rs] of workloads) {
+    const [wall, cpu] = [us(name, rs, "wall"), us(name, rs, "cpu")];
     console.log(
-      `${name.padEnd(14)} ${us(name, rs).toFixed(1).padStart(8)} µs/resource  ${(us(name, rs) / file).toFixed(2)}× file`,
+      `${name.padEnd(14)} wall ${wall.toFixed(1).padStart(7)} µs/resource  ${(wall / file.wall).toFixed(2)}× file   CPU ${cpu.toFixed(1).padStart(7)} µs  ${(cpu / file.cpu).toFixed(2)}× file`,
     );
+  }
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

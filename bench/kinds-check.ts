@@ -9,11 +9,14 @@
  * catalog): the whole-run figure is bench/noop.ts's. Prints, never asserts. Needs root and
  * systemd-nspawn (test/boxes).
  *
- *   npx tsx bench/kinds-check.ts [N=200] [ROUNDS=7] [N_APT=20]
+ *   npx tsx bench/kinds-check.ts [N=200] [ROUNDS=7] [N_APT=20] [--kinds=sysctl,cron] [--cpu-prof=DIR]
+ *
+ * `--kinds` measures only those kinds (and file, the yardstick); `--cpu-prof` writes a V8 CPU
+ * profile of the process in the box to DIR on the host (open it in Chrome's DevTools).
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadavg } from "node:os";
@@ -22,7 +25,10 @@ import { Box } from "../test/boxes/lib/index.js";
 import { serveAptRepo } from "../test/helpers/apt-repo.js";
 import { repoRoot } from "./lib.js";
 
-const [n = "200", rounds = "7", nApt = "20"] = process.argv.slice(2);
+const flag = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const [n = "200", rounds = "7", nApt = "20"] = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const profDir = flag("cpu-prof");
+if (profDir) mkdirSync(profDir, { recursive: true });
 const dir = mkdtempSync("/var/tmp/tend-bench-kinds-");
 const repo = await serveAptRepo(dir, { name: "tendtest-hello", version: "1.0" });
 execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "key")]);
@@ -40,6 +46,7 @@ const box = await Box.boot({
     { host: process.execPath, box: "/usr/local/bin/node", readOnly: true },
     { host: repoRoot, box: "/opt/tend", readOnly: true },
     ...(modules.startsWith(repoRoot) ? [] : [{ host: modules, box: modules, readOnly: true }]),
+    ...(profDir ? [{ host: realpathSync(profDir), box: "/prof", readOnly: false }] : []),
   ],
 });
 try {
@@ -47,6 +54,7 @@ try {
   const out = await box.run(
     [
       "node",
+      ...(profDir ? ["--cpu-prof", "--cpu-prof-dir=/prof"] : []),
       "--import",
       "/opt/tend/node_modules/tsx/dist/esm/index.mjs",
       "/opt/tend/bench/kinds-check-box.ts",
@@ -56,6 +64,7 @@ try {
         N: n,
         ROUNDS: rounds,
         N_APT: nApt,
+        ...(flag("kinds") ? { KINDS: flag("kinds")! } : {}),
         REPO_URL: repo.url,
         REPO_FPR: repo.key.fingerprint,
         BENCH_PUB: pub,

@@ -5,7 +5,9 @@
  * the file, the key or apt's lists for it are not as wanted; which lists apt fetched is recorded in
  * the state dir, so the no-op check is a few reads and stats and never runs apt.
  */
+import { hash } from "node:crypto";
 import { lstatSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { TendError } from "../../core/errors.js";
 import type { KindSpec, Schema } from "../../core/kind-spec.js";
 import { isArmored, normalPins, pinMismatch, primaryFingerprints } from "../../core/openpgp.js";
@@ -15,13 +17,24 @@ import {
   type Fetched,
   filesUnchanged,
   forgetFetched,
+  type Lists,
   listsThere,
+  type Records,
   readFetched,
+  readRecords,
   writeFetched,
 } from "./apt-fetched.js";
 import { sha256 } from "./file-content.js";
-import { type CheckResult, type Kind, type KindContext, presence } from "./kind.js";
-import { type Live, ownedChanges, readOwned, removeOwned, writeOwned } from "./owned-file.js";
+import { type CheckResult, changesStarted, type Kind, type KindContext, presence } from "./kind.js";
+import {
+  type Live,
+  listOwned,
+  type OwnedListing,
+  ownedChanges,
+  readOwned,
+  removeOwned,
+  writeOwned,
+} from "./owned-file.js";
 import { DEFAULT_LOCK_TIMEOUT_S } from "./package.js";
 
 export interface AptRepositoryParams {
@@ -193,28 +206,86 @@ async function keyState(r: CatalogResource, ctx: KindContext, rec: Fetched | nul
 }
 
 /** Whether apt has the lists of this very file and key (recorded after its last good update). */
-function fetched(rec: Fetched | null, r: CatalogResource, sources: string): boolean {
+function fetched(rec: Fetched | null, r: CatalogResource, sources: string, lists: Lists): boolean {
   return (
     !!rec &&
-    rec.sources === sha256(Buffer.from(sources)) &&
+    rec.sources === sha256Text(sources) &&
     rec.key === (paramsOf(r).key_sha256 ?? null) &&
-    listsThere(rec)
+    listsThere(rec, lists)
   );
+}
+
+const sha256Text = (text: string) => hash("sha256", text, "hex");
+
+/**
+ * Per run: every repository's record of its last update (one read for all), /etc/apt/keyrings listed
+ * (a key of the other format is looked for there, without a call), and the list files found, shared
+ * by repositories whose lists are the same files. The records and the listing are trusted only while
+ * nothing in the run has changed anything since they were read (changesStarted), the lists found
+ * only since they were found.
+ */
+interface Prefetched {
+  at: number;
+  records: Records | null;
+  keyrings: OwnedListing | null;
+  lists: Lists;
+}
+
+async function prefetch(
+  _resources: CatalogResource[],
+  ctx: Omit<KindContext, "prefetched">,
+): Promise<Prefetched> {
+  const at = changesStarted(ctx.run);
+  return {
+    at,
+    records: readRecords(ctx.stateDir),
+    keyrings: listOwned(KEYRINGS_DIR, ctx.run),
+    lists: { at, found: new Map() },
+  };
+}
+
+/** This run's prefetch, or an empty one (a list file found is then remembered for this check only). */
+function prefetched(ctx: KindContext): Prefetched {
+  const at = changesStarted(ctx.run);
+  return (
+    (ctx.prefetched as Prefetched | undefined) ?? {
+      at,
+      records: null,
+      keyrings: null,
+      lists: { at, found: new Map() },
+    }
+  );
+}
+
+/** Whether a file is there: through the run's keyrings listing while it holds, else an lstat. */
+function keyThere(path: string, pre: Prefetched, run: KindContext["run"]): boolean {
+  const l = pre.keyrings;
+  if (l && l.at === changesStarted(run) && dirname(path) === l.dir) {
+    const name = basename(path);
+    return l.files.has(name) || l.others.has(name);
+  }
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
 }
 
 /**
  * The no-op path: the resource is as it was at its last good update, and its files, by their
  * stat, are as written then; nothing is read but the record (apt-fetched.ts).
  */
-function unchangedSinceFetch(r: CatalogResource, rec: Fetched): boolean {
+function unchangedSinceFetch(
+  r: CatalogResource,
+  rec: Fetched,
+  pre: Prefetched,
+  run: KindContext["run"],
+): boolean {
   const p = paramsOf(r);
   if (rec.key !== (p.key_sha256 ?? null) || rec.pins !== pinsOf(p)) return false;
   const key = Object.keys(rec.files).find((f) => f.startsWith(`${KEYRINGS_DIR}/`)) ?? null;
-  if (rec.sources !== sha256(Buffer.from(render(r, key)))) return false;
+  if (rec.sources !== sha256Text(render(r, key))) return false;
   if ((key === null) !== (p.key_sha256 === undefined)) return false;
   const other = key && keyPath(r.name, key.endsWith(".asc") ? "gpg" : "asc");
-  if (other && lstatSync(other, { throwIfNoEntry: false })) return false;
-  return filesUnchanged(rec, [sourcesPath(r.name), ...(key ? [key] : [])]) && listsThere(rec);
+  if (other && keyThere(other, pre, run)) return false;
+  if (pre.lists.at !== changesStarted(run)) pre.lists = { at: changesStarted(run), found: new Map() };
+  return filesUnchanged(rec, [sourcesPath(r.name), ...(key ? [key] : [])]) && listsThere(rec, pre.lists);
 }
 
 async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult> {
@@ -224,8 +295,10 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
     );
     return { changes: there ? [{ property: "ensure", from: "present", to: "absent" }] : [] };
   }
-  const rec = readFetched(ctx.stateDir, r.name);
-  if (rec && unchangedSinceFetch(r, rec)) return { changes: [] };
+  const pre = prefetched(ctx);
+  const records = pre.records && pre.at === changesStarted(ctx.run) ? pre.records : undefined;
+  const rec = readFetched(ctx.stateDir, r.name, records);
+  if (rec && unchangedSinceFetch(r, rec, pre, ctx.run)) return { changes: [] };
   const key = await keyState(r, ctx, rec);
   const changes: Change[] = [];
   if (key) {
@@ -246,7 +319,7 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
     "ensure",
   );
   changes.unshift(...file.changes);
-  if (!changes.length && !fetched(rec, r, text))
+  if (!changes.length && !fetched(rec, r, text, { at: -1, found: new Map() }))
     changes.push({ property: "index", from: "not fetched", to: "fetched" });
   return { changes, diff: file.diff };
 }
@@ -293,4 +366,4 @@ async function apply(r: CatalogResource, _changes: Change[], ctx: KindContext): 
   await writeFetched(ctx.stateDir, r.name, record, [path, ...(key ? [key.path] : [])]);
 }
 
-export const aptRepository: Kind = { type: "apt_repository", spec, check, apply };
+export const aptRepository: Kind = { type: "apt_repository", spec, prefetch, check, apply };

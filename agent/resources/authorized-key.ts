@@ -3,6 +3,8 @@
  * sshd's StrictModes wants (.ssh 0700, the file 0600, both the user's). Other keys are left alone
  * unless `exclusive`, which keeps only the keys the catalog declares for that user (prefetch
  * gathers them). The home belongs to the user, so nothing is written through a link they planted.
+ * A user's file is read and parsed once for all of their keys in a run, while the run has changed
+ * nothing since.
  */
 import { constants, promises as fsp, lstatSync, type Stats } from "node:fs";
 import { TendError } from "../../core/errors.js";
@@ -12,8 +14,15 @@ import { BackupStore } from "../store/file-backups.js";
 import { Accounts, type PasswdEntry } from "../sys/accounts.js";
 import { atomicWrite, checkParents } from "../sys/atomic-write.js";
 import { contentDiff, modeString } from "./file-content.js";
-import { accountName, type CheckResult, type Kind, type KindContext, presence } from "./kind.js";
-import { readOwned } from "./owned-file.js";
+import {
+  accountName,
+  type CheckResult,
+  changesStarted,
+  type Kind,
+  type KindContext,
+  presence,
+} from "./kind.js";
+import { type Live, readOwned } from "./owned-file.js";
 import {
   formatLine,
   identity,
@@ -80,10 +89,10 @@ replaced content goes to the backup store. A key comes after its user.`,
 
 const paramsOf = (r: CatalogResource) => r.params as unknown as AuthorizedKeyParams;
 
-/** The wanted line, from `key` and `options`; a key whose blob is not of its type is refused. */
-function wantedKey(r: CatalogResource): KeyLine {
+/** The wanted line, from `key` (`parsed` already) and `options`; a key whose blob is not of its type is refused. */
+function wantedKey(r: CatalogResource, parsed?: KeyLine | null): KeyLine {
   const p = paramsOf(r);
-  const k = parseLine(p.key);
+  const k = parsed === undefined ? parseLine(p.key) : parsed;
   const problem = k ? keyProblem(k) : "it is not a public key line";
   if (!k || problem) throw new TendError("TEND_E_SSH_KEY", `${r.id}: the key is not usable: ${problem}.`);
   return { ...k, options: (p.options ?? []).join(",") };
@@ -96,15 +105,29 @@ export function editKeys(
   ensure: "present" | "absent",
   keep: ReadonlySet<string> | null,
 ): { text: string; changes: Change[] } {
-  const lines = text === "" ? [] : text.replace(/\n$/, "").split("\n");
+  const lines = splitLines(text);
+  return editLines(lines, lines.map(parseLine), want, ensure, keep);
+}
+
+const splitLines = (text: string) => (text === "" ? [] : text.replace(/\n$/, "").split("\n"));
+
+/** editKeys on the file's lines, each parsed already (`keys[i]`: `lines[i]` as a key, or null). */
+function editLines(
+  lines: readonly string[],
+  keys: readonly (KeyLine | null)[],
+  want: KeyLine,
+  ensure: "present" | "absent",
+  keep: ReadonlySet<string> | null,
+): { text: string; changes: Change[] } {
   const id = identity(want);
   const changes: Change[] = [];
   const out: string[] = [];
   const others: string[] = [];
   let found: KeyLine | null = null;
   let copies = 0;
-  for (const line of lines) {
-    const k = parseLine(line);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const k = keys[i] ?? null;
     if (!k || identity(k) !== id) {
       if (k && keep && !keep.has(identity(k))) others.push(shortName(k));
       else out.push(line);
@@ -136,19 +159,25 @@ interface Prefetched {
   accounts: Accounts;
   /** Per user, the identities of the keys the catalog wants present. */
   declared: Map<string, Set<string>>;
+  /** Per resource id, its `key` parsed (null: not a key line; wantedKey says why). */
+  parsed: Map<string, KeyLine | null>;
+  /** Per user, their authorized_keys as the check of one of their keys read it (see userFile). */
+  files: Map<string, UserFile>;
 }
 
 async function prefetch(resources: CatalogResource[]): Promise<Prefetched> {
   const declared = new Map<string, Set<string>>();
+  const parsed = new Map<string, KeyLine | null>();
   for (const r of resources) {
-    if (r.type !== "authorized_key" || paramsOf(r).ensure === "absent") continue;
+    if (r.type !== "authorized_key") continue;
     const k = parseLine(paramsOf(r).key);
-    if (!k) continue;
+    parsed.set(r.id, k);
+    if (!k || paramsOf(r).ensure === "absent") continue;
     const set = declared.get(paramsOf(r).user) ?? new Set();
     set.add(identity(k));
     declared.set(paramsOf(r).user, set);
   }
-  return { accounts: new Accounts(), declared };
+  return { accounts: new Accounts(), declared, parsed, files: new Map() };
 }
 
 interface Place {
@@ -196,17 +225,44 @@ function metaChanges(what: string, st: Stats, mode: number, u: PasswdEntry): Cha
   return changes;
 }
 
+/** A user's ~/.ssh and authorized_keys as read for a check: where, the file, its lines parsed. */
+interface UserFile {
+  /** changesStarted(run) when read: shared by the user's other keys only while it has not moved. */
+  at: number;
+  place: Place;
+  live: Live | null;
+  lines: string[];
+  keys: (KeyLine | null)[];
+}
+
+/**
+ * The user's file, read once for all of their keys in a run: the next key's check reuses it while
+ * nothing in the run has changed anything since (an apply of one of their keys, or anything else,
+ * makes the next check read it again).
+ */
+function userFile(r: CatalogResource, pre: Prefetched, run: KindContext["run"]): UserFile {
+  const user = paramsOf(r).user;
+  const at = changesStarted(run);
+  const known = pre.files.get(user);
+  if (known?.at === at) return known;
+  const place = placeOf(r, pre.accounts);
+  // readOwned refuses a link planted anywhere on the way to the file before reading it.
+  const live = place.dirSt ? readOwned(r.id, place.path) : null;
+  const lines = splitLines(live?.data.toString("utf8") ?? "");
+  const read = { at, place, live, lines, keys: lines.map(parseLine) };
+  pre.files.set(user, read);
+  return read;
+}
+
 async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult> {
   const p = paramsOf(r);
   const pre = (ctx.prefetched as Prefetched | undefined) ?? (await prefetch([r]));
-  const want = wantedKey(r);
+  const want = wantedKey(r, pre.parsed.get(r.id));
   if (p.ensure === "absent" && !hasHome(p, pre.accounts)) return { changes: [] };
-  const place = placeOf(r, pre.accounts);
+  const { place, live, lines, keys } = userFile(r, pre, ctx.run);
   const dir = place.dirSt;
-  // readOwned refuses a link planted anywhere on the way to the file before reading it.
-  const live = dir ? readOwned(r.id, place.path) : null;
   const keep = p.exclusive ? (pre.declared.get(p.user) ?? new Set([identity(want)])) : null;
-  const edit = editKeys(live?.data.toString("utf8") ?? "", want, p.ensure, keep);
+  const edit = editLines(lines, keys, want, p.ensure, keep);
   if (p.ensure === "absent")
     return { changes: edit.changes, diff: await diffOf(place.path, live?.data, edit) };
   const changes: Change[] = [];

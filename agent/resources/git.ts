@@ -22,7 +22,15 @@ import {
   modifiedPaths,
   settleIndex,
 } from "../sys/git.js";
-import { gitDirOf, originUrl, readHead, readIndex, readRef, statDiffers } from "../sys/git-repo.js";
+import {
+  gitDirOf,
+  gitDirStat,
+  originUrl,
+  readHead,
+  readIndex,
+  readRef,
+  statDiffers,
+} from "../sys/git-repo.js";
 import { chownTree, sweepStale } from "../sys/tree.js";
 import { wantedIds } from "./file-meta.js";
 import {
@@ -154,14 +162,15 @@ function gitUser(
  */
 async function target(
   p: GitParams,
-  local: { gitDir: string; worktree: string; as: GitUser } | null,
+  local: { gitDir: string; worktree: string; as: GitUser; origin?: string | null } | null,
   remoteAs: GitUser,
   r: CatalogResource,
   ctx: KindContext,
 ): Promise<GitTarget> {
   const rev = p.revision;
   if (FULL_SHA.test(rev)) return { sha: rev, ref: null };
-  if (local && rev !== "HEAD" && !rev.startsWith("refs/") && originUrl(local.gitDir) === p.repository) {
+  const origin = () => (local?.origin !== undefined ? local.origin : originUrl(local!.gitDir));
+  if (local && rev !== "HEAD" && !rev.startsWith("refs/") && origin() === p.repository) {
     const ref = `refs/tags/${rev}`;
     const tag = readRef(local.gitDir, ref);
     if (tag?.peeled) return { sha: tag.peeled, ref };
@@ -196,7 +205,8 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
       "TEND_E_GIT_PATH",
       `${r.id}: ${path} is not a directory; remove it, or check out elsewhere.`,
     );
-  const gitDir = st ? gitDirOf(path) : null;
+  const found = st ? gitDirStat(path) : null;
+  const gitDir = found?.dir ?? null;
   if (!gitDir) {
     if (st && readdirSync(path).length > 0)
       throw new TendError(
@@ -213,7 +223,7 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
   const origin = originUrl(gitDir);
   if (origin !== p.repository) changes.push({ property: "repository", from: origin, to: p.repository });
   const head = readHead(gitDir);
-  const want = await target(p, { gitDir, worktree: path, as }, gitUser(p, r, ctx, st), r, ctx);
+  const want = await target(p, { gitDir, worktree: path, as, origin }, gitUser(p, r, ctx, st), r, ctx);
   if (head !== want.sha) changes.push({ property: "revision", from: head, to: want.sha });
 
   const index = readIndex(gitDir);
@@ -234,11 +244,9 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
   }
   // The checkout, its tracked files, and what git writes on a fetch (a `sudo git pull` leaves
   // root's objects there, and the owner's next fetch would fail on them).
-  const own = [
-    st!,
-    ...(index ? [index] : []),
-    ...[gitDir, join(gitDir, "objects")].flatMap((f) => lstatSync(f, { throwIfNoEntry: false }) ?? []),
-  ];
+  const dirSt = found?.st ?? lstatSync(gitDir, { throwIfNoEntry: false });
+  const objects = lstatSync(join(gitDir, "objects"), { throwIfNoEntry: false });
+  const own = [st!, ...(index ? [index] : []), ...(dirSt ? [dirSt] : []), ...(objects ? [objects] : [])];
   const uids = [...own.map((s) => s.uid), ...(stats?.uids ?? [])];
   changes.push(...ownerChanges(p, r, ctx, uids, [...own.map((s) => s.gid), ...(stats?.gids ?? [])]));
   return { changes, diff };

@@ -10,16 +10,19 @@ import {
   fstatSync,
   lstatSync,
   openSync,
+  readdirSync,
   readFileSync,
+  readSync,
+  realpathSync,
   type Stats,
 } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { TendError } from "../../core/errors.js";
-import type { Change } from "../../core/types.js";
+import type { Change, Json } from "../../core/types.js";
 import { BackupStore } from "../store/file-backups.js";
 import { atomicWrite, checkParents } from "../sys/atomic-write.js";
 import { contentDiff, modeString, readFlags, sha256 } from "./file-content.js";
-import type { CheckResult, KindContext } from "./kind.js";
+import { type CheckResult, changesStarted, type KindContext } from "./kind.js";
 
 export interface Owned {
   path: string;
@@ -49,10 +52,82 @@ export function readOwned(id: string, path: string): Live | null {
     const st = fstatSync(fd);
     if (!st.isFile())
       throw new TendError("TEND_E_FILE_TYPE", `${id}: ${path} is not a regular file. Remove it.`);
-    return { data: readFileSync(fd), st };
+    return { data: readAll(fd, st.size), st };
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A directory of owned files (/etc/sysctl.d, /etc/apt/keyrings) listed once for a run by a kind's
+ * prefetch, so that each resource's no-op check reads its file with an open and an fstat, instead
+ * of an lstat, a realpath, an open and two fstats, and finds a missing one without a call. Made only
+ * when no link leads to the directory (its path is its real path), and trusted only while nothing in
+ * the run has changed anything since it was read (changesStarted); otherwise, and for any name the
+ * listing holds as something other than a regular file, readOwned decides as before.
+ */
+export interface OwnedListing {
+  dir: string;
+  /** changesStarted(run) when the directory was read. */
+  at: number;
+  /** Regular files, by name. */
+  files: Set<string>;
+  /** Every other name (a link, a directory, a type the file system does not tell). */
+  others: Set<string>;
+}
+
+/** The listing of `dir`, or null when a link leads to it or it cannot be read (readOwned decides then). */
+export function listOwned(dir: string, run: Record<string, Json>): OwnedListing | null {
+  const at = changesStarted(run);
+  try {
+    if (realpathSync.native(dir) !== dir) return null;
+    const listing: OwnedListing = { dir, at, files: new Set(), others: new Set() };
+    for (const e of readdirSync(dir, { withFileTypes: true }))
+      (e.isFile() ? listing.files : listing.others).add(e.name);
+    return listing;
+  } catch (err) {
+    // No such directory (and no link to one: lstat of a file in it finds nothing either): no files.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !lstatSync(dir, { throwIfNoEntry: false }))
+      return { dir, at, files: new Set(), others: new Set() };
+    return null;
+  }
+}
+
+/** readOwned, through a listing of the file's directory while the run has changed nothing since. */
+export function readListed(
+  id: string,
+  path: string,
+  listing: OwnedListing | null | undefined,
+  run: Record<string, Json>,
+): Live | null {
+  if (!listing || listing.at !== changesStarted(run) || dirname(path) !== listing.dir)
+    return readOwned(id, path);
+  const name = basename(path);
+  if (!listing.files.has(name)) return listing.others.has(name) ? readOwned(id, path) : null;
+  let fd: number;
+  try {
+    // O_NOFOLLOW: a link put in its place since the listing fails here, and readOwned says so.
+    fd = openSync(path, readFlags(false));
+  } catch {
+    return readOwned(id, path);
+  }
+  let live: Live | null = null;
+  try {
+    const st = fstatSync(fd);
+    if (st.isFile()) live = { data: readAll(fd, st.size), st };
+  } finally {
+    closeSync(fd);
+  }
+  return live ?? readOwned(id, path);
+}
+
+/** `size` bytes from the start of `fd` (fewer if it shrank), as readFileSync reads a regular file. */
+function readAll(fd: number, size: number): Buffer {
+  if (size === 0) return readFileSync(fd);
+  const buf = Buffer.allocUnsafe(size);
+  let n = 0;
+  for (let got = -1; got !== 0 && n < size; n += got) got = readSync(fd, buf, n, size - n, n);
+  return n < size ? buf.subarray(0, n) : buf;
 }
 
 /**

@@ -1,12 +1,22 @@
 /**
  * `sysctl`: a kernel parameter, set live through /proc/sys (agent/sys/sysctl.ts) and persisted in
- * its own file in /etc/sysctl.d (owned-file.ts) so a reboot keeps it. The no-op check is two reads.
+ * its own file in /etc/sysctl.d (owned-file.ts) so a reboot keeps it. The no-op check is two reads:
+ * /etc/sysctl.d is listed once per run (prefetch), so the persisted file is read with an open and an
+ * fstat while the run has changed nothing, and a missing one costs no call at all.
  */
 import type { KindSpec } from "../../core/kind-spec.js";
 import type { CatalogResource, Change, Json } from "../../core/types.js";
 import { readOnlyError, readParam, unknownParam, whyNotWritable, writeParam } from "../sys/sysctl.js";
 import { type CheckResult, type Kind, type KindContext, presence } from "./kind.js";
-import { ownedChanges, readOwned, removeOwned, writeOwned } from "./owned-file.js";
+import {
+  listOwned,
+  type OwnedListing,
+  ownedChanges,
+  readListed,
+  readOwned,
+  removeOwned,
+  writeOwned,
+} from "./owned-file.js";
 
 export interface SysctlParams {
   ensure: "present" | "absent";
@@ -61,28 +71,35 @@ export function normalValue(v: Json | undefined): string {
 /** 99-tend-NAME.conf; a slash (an interface name's dot) cannot be in a file name. */
 export const persistPath = (name: string) => `${SYSCTL_DIR}/99-tend-${name.replaceAll("/", "_")}.conf`;
 
-function persisted(r: CatalogResource) {
-  const value = normalValue((r.params as unknown as SysctlParams).value);
+function persisted(r: CatalogResource, value = normalValue((r.params as unknown as SysctlParams).value)) {
   const text = `# Managed by tend (${r.id}): changes made here are undone on its next run.\n${r.name} = ${value}\n`;
   return { path: persistPath(r.name), data: Buffer.from(text), mode: 0o644 };
 }
 
-async function check(r: CatalogResource, _ctx: KindContext): Promise<CheckResult> {
+/** /etc/sysctl.d, listed once for the run (see owned-file.ts's readListed). */
+async function prefetch(
+  _resources: CatalogResource[],
+  ctx: Omit<KindContext, "prefetched">,
+): Promise<OwnedListing | null> {
+  return listOwned(SYSCTL_DIR, ctx.run);
+}
+
+async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult> {
   const p = r.params as unknown as SysctlParams;
-  const file = readOwned(r.id, persistPath(r.name));
+  const file = readListed(r.id, persistPath(r.name), ctx.prefetched as OwnedListing | null, ctx.run);
   if (p.ensure === "absent")
     return { changes: file ? [{ property: "persisted", from: "present", to: "absent" }] : [] };
   const live = readParam(r.name);
   if (live === null) throw unknownParam(r.id, r.name);
   const changes: Change[] = [];
   const want = normalValue(p.value);
-  if (normalValue(live) !== want) {
+  if (live !== want && normalValue(live) !== want) {
     // Known now, not at apply: a plan shows the failure instead of a change that cannot happen.
     const why = whyNotWritable(r.name);
     if (why) throw readOnlyError(r.id, r.name, why);
     changes.push({ property: "value", from: normalValue(live), to: want });
   }
-  const onDisk = await ownedChanges(persisted(r), file, "persisted");
+  const onDisk = await ownedChanges(persisted(r, want), file, "persisted");
   return { changes: [...changes, ...onDisk.changes], diff: onDisk.diff };
 }
 
@@ -97,4 +114,4 @@ async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): P
   if (changes.some((c) => c.property.startsWith("persisted"))) await writeOwned(ctx, persisted(r));
 }
 
-export const sysctl: Kind = { type: "sysctl", spec, check, apply };
+export const sysctl: Kind = { type: "sysctl", spec, prefetch, check, apply };

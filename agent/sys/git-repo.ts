@@ -5,27 +5,68 @@
  * status` itself would, without a process. Anything this reader does not understand (a split
  * index, an unknown index version) makes it answer "unsure", and the caller asks git.
  */
-import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  type Stats,
+} from "node:fs";
 import { join, resolve } from "node:path";
 
 const SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 
-function readText(path: string): string | null {
+/**
+ * One read buffer for .git's files: HEAD, config, a ref and most indexes fit, and are read with an
+ * open, one read and a close, without allocating (readFileSync also fstats, and reads twice).
+ */
+const SCRATCH = Buffer.allocUnsafeSlow(64 * 1024);
+
+/** The whole file at `path`, or null when it cannot be read. In SCRATCH when it fits: use before the next read. */
+function readBytes(path: string): Buffer | null {
+  let fd: number;
   try {
-    return readFileSync(path, "utf8");
+    fd = openSync(path, constants.O_RDONLY);
   } catch {
     return null;
   }
+  try {
+    return readAll(fd);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readAll(fd: number): Buffer {
+  let n = 0;
+  for (let got = -1; got !== 0 && n < SCRATCH.length; n += got)
+    got = readSync(fd, SCRATCH, n, SCRATCH.length - n, n);
+  // Larger than the buffer: read whole (positioned reads left the file offset at 0).
+  return n < SCRATCH.length ? SCRATCH.subarray(0, n) : readFileSync(fd);
+}
+
+function readText(path: string): string | null {
+  return readBytes(path)?.toString("utf8") ?? null;
 }
 
 /** The git directory of a checkout at `worktree`: `.git`, or where a `.git` file points; null when none. */
 export function gitDirOf(worktree: string): string | null {
+  return gitDirStat(worktree)?.dir ?? null;
+}
+
+/** gitDirOf, with the lstat of `.git` when it is the git directory itself (else undefined). */
+export function gitDirStat(worktree: string): { dir: string; st: Stats | undefined } | null {
   const dotGit = join(worktree, ".git");
   const st = lstatSync(dotGit, { throwIfNoEntry: false });
-  if (st?.isDirectory()) return dotGit;
+  if (st?.isDirectory()) return { dir: dotGit, st };
   if (!st?.isFile()) return null;
   const m = /^gitdir: (.+)$/m.exec(readText(dotGit) ?? "");
-  return m ? resolve(worktree, m[1]!.trim()) : null;
+  return m ? { dir: resolve(worktree, m[1]!.trim()), st: undefined } : null;
 }
 
 /** A ref's object, and the commit it peels to when packed-refs says so (an annotated tag). */
@@ -36,7 +77,9 @@ export interface RefValue {
 
 /** `ref` (e.g. refs/tags/v1) from its loose file or packed-refs; null when the repository has none. */
 export function readRef(gitDir: string, ref: string): RefValue | null {
-  const loose = readText(join(gitDir, ref))?.trim();
+  const path = join(gitDir, ref);
+  // Most refs are packed (a clone packs its tags): a missing loose one costs an lstat, not an error.
+  const loose = lstatSync(path, { throwIfNoEntry: false }) ? readText(path)?.trim() : undefined;
   if (loose && SHA.test(loose)) return { sha: loose };
   const packed = readText(join(gitDir, "packed-refs"));
   if (!packed) return null;
@@ -110,10 +153,8 @@ export function readIndex(
   }
   try {
     const st = fstatSync(fd);
-    const size = st.size;
-    const buf = Buffer.allocUnsafe(size);
-    for (let n = 0; n < size; ) n += readSync(fd, buf, n, size - n, n) || size;
-    const entries = parseIndex(buf);
+    // parseIndex keeps nothing of the buffer (its paths are strings).
+    const entries = parseIndex(readAll(fd));
     return entries ? { entries, mtimeMs: st.mtimeMs, uid: st.uid, gid: st.gid } : null;
   } finally {
     closeSync(fd);

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { lstatSync } from "node:fs";
 import type { Test } from "tap";
-import type { CheckResult, Kind, KindContext } from "../../agent/resources/kind.js";
+import { type CheckResult, type Kind, type KindContext, markChanging } from "../../agent/resources/kind.js";
 import type { CatalogResource, Change, Json, ResourceType } from "../../core/types.js";
 
 type Tap = Test;
@@ -125,6 +125,8 @@ export async function runCase(t: Tap, kind: Kind, c: KindCase, base: ContextOpti
       ? await kind.prefetch([c.resource], context({ ...base, run }))
       : undefined;
     const ctx = context({ ...base, run, prefetched });
+    // As the engine does: a prefetch read is trusted only while nothing in the run changed since.
+    markChanging(run);
     await kind.apply(c.resource, first.changes, ctx);
     const again = await kind.check(c.resource, ctx);
     t.same(again.changes, [], "check is empty right after apply");

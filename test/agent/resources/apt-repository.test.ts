@@ -166,6 +166,12 @@ t.test("in a box", { skip: noBoxes }, async (t) => {
       ],
       diff: /-Signed-By: \/etc\/apt\/keyrings\/tendtest\.asc\n\+Signed-By: \/etc\/apt\/keyrings\/tendtest\.gpg/,
     },
+    {
+      name: "a key of the other format put back by hand is drift, removed",
+      given: () => writeFileSync(inBox(keyPath("tendtest", "asc")), repo.key.armored),
+      resource: vendor({ key_sha256: contents.add(repo.key.binary) }),
+      expect: [{ property: "stale key", from: keyPath("tendtest", "asc"), to: "absent" }],
+    },
   ];
   const kind = boxKind(box, aptRepository, contents);
   await runCases(t, kind, cases, () => ({ stateDir, contents }));

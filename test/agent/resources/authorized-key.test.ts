@@ -20,6 +20,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import t from "tap";
 import { authorizedKey } from "../../../agent/resources/authorized-key.js";
+import { markChanging } from "../../../agent/resources/kind.js";
 import { Accounts } from "../../../agent/sys/accounts.js";
 import type { Json } from "../../../core/types.js";
 import { noBoxes } from "../../boxes/lib/index.js";
@@ -149,6 +150,37 @@ t.test("exclusive with two keys declared for the user keeps both", async (t) => 
   t.match(changes, [{ property: "ensure" }, { property: "other keys", from: [/^ssh-rsa …\S+ bob@desk$/] }]);
   await authorizedKey.apply(a, changes, ctx);
   t.equal(read(), `${carol.pub}\n${alice.pub}\n`);
+});
+
+t.test("the keys of one user share one read of their file in a run; a change is seen", async (t) => {
+  const a = key("alice", { key: alice.pub });
+  const c = key("carol", { key: carol.pub });
+  const both = `${alice.pub}\n${carol.pub}\n`;
+  writeFileSync(file, both);
+  chmodSync(sshDir, 0o700);
+  chmodSync(file, 0o600);
+  chownSync(sshDir, k1.uid, k1.gid);
+  chownSync(file, k1.uid, k1.gid);
+  const runOf = async (run: Record<string, Json>) =>
+    context({
+      stateDir,
+      noop: true,
+      run,
+      prefetched: await authorizedKey.prefetch!([a, c], context({ stateDir, run })),
+    });
+  const one = await runOf({});
+  t.same((await authorizedKey.check(a, one)).changes, []);
+  writeFileSync(file, `${alice.pub}\n`);
+  t.same((await authorizedKey.check(c, one)).changes, [], "carol's check uses the read alice's made");
+  const next = await runOf({});
+  t.match(
+    (await authorizedKey.check(c, next)).changes,
+    [{ property: "ensure", from: "absent", to: "present" }],
+    "a key removed between runs is seen at the next run",
+  );
+  writeFileSync(file, both);
+  markChanging(next.run);
+  t.same((await authorizedKey.check(c, next)).changes, [], "and read again once the run changed something");
 });
 
 t.test("refusals are coded errors", async (t) => {

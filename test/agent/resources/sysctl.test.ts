@@ -13,6 +13,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -146,6 +147,21 @@ async function privateNamespace(): Promise<void> {
       watch: [conf],
     },
     {
+      name: "a persisted file edited by hand is drift, written again",
+      given: () => writeFileSync(conf, "net.ipv4.ip_forward = 0\n"),
+      resource: param("net.ipv4.ip_forward", 1),
+      expect: [{ property: "persisted" }],
+      diff: /-net\.ipv4\.ip_forward = 0\n\+# Managed by tend/,
+      watch: [conf],
+    },
+    {
+      name: "a persisted file removed by hand is written again",
+      given: () => rmSync(conf),
+      resource: param("net.ipv4.ip_forward", 1),
+      expect: [{ property: "persisted", from: "absent", to: "present" }],
+      watch: [conf],
+    },
+    {
       name: "several values compare whitespace-insensitively",
       resource: param("net.ipv4.tcp_rmem", "4096 65536 4194304"),
       expect: [{ property: "value", to: "4096 65536 4194304" }, { property: "persisted" }],
@@ -183,6 +199,18 @@ async function privateNamespace(): Promise<void> {
     await t.rejects(sysctl.check(param("net.ipv4.tendtest_nothing", 1), ctx), {
       code: "TEND_E_SYSCTL_UNKNOWN",
       message: /no parameter net\.ipv4\.tendtest_nothing/,
+    });
+  });
+
+  t.test("a link in the persisted file's place is refused, not followed", async (t) => {
+    writeFileSync("/etc/sysctl.d/elsewhere.conf", "net.ipv4.ip_forward = 1\n");
+    rmSync(conf);
+    symlinkSync("/etc/sysctl.d/elsewhere.conf", conf);
+    const r = param("net.ipv4.ip_forward", 1);
+    const run = {};
+    const prefetched = await sysctl.prefetch!([r], context({ stateDir, run, noop: true }));
+    await t.rejects(sysctl.check(r, context({ stateDir, run, noop: true, prefetched })), {
+      code: "TEND_E_FILE_SYMLINK",
     });
   });
 }
