@@ -12,7 +12,7 @@
  *   npx tsx bench/kinds-check.ts [N=200] [ROUNDS=7] [N_APT=20] [--kinds=sysctl,cron] [--cpu-prof=DIR]
  *
  * `--kinds` measures only those kinds (and file, the yardstick); `--cpu-prof` writes a V8 CPU
- * profile of the process in the box to DIR on the host (open it in Chrome's DevTools).
+ * profile of the process in the box, sampled every 100 µs, to DIR on the host (Chrome DevTools opens it).
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -54,7 +54,7 @@ try {
   const out = await box.run(
     [
       "node",
-      ...(profDir ? ["--cpu-prof", "--cpu-prof-dir=/prof"] : []),
+      ...(profDir ? ["--cpu-prof", "--cpu-prof-dir=/prof", "--cpu-prof-interval=100"] : []),
       "--import",
       "/opt/tend/node_modules/tsx/dist/esm/index.mjs",
       "/opt/tend/bench/kinds-check-box.ts",
