@@ -78,13 +78,16 @@ try {
   for (let k = 0; k < runs; k++) {
     const i = Math.floor(Math.random() * files);
     const path = `${target}/d${i % 10}/f${i}.conf`;
+    // The same file drawn more than 5 times would become contested (the fight guard): start it over.
+    rmSync(join(stateDir, "watch-guard.json"), { force: true });
     writeFileSync(path, `edited by hand ${k}\n`);
     const prof = values.profile ? ["--cpu-prof", "--cpu-prof-dir", values.profile] : [];
     const r = tend(
       ["agent", "run", "--log-line", "--config", config, "--trigger", "watch", "--resource", `file:${path}`],
       prof,
     );
-    if (readFileSync(path, "utf8") !== `managed file ${i}\n`) throw new Error(`${path} not repaired:\n${r.out}`);
+    if (readFileSync(path, "utf8") !== `managed file ${i}\n`)
+      throw new Error(`${path} not repaired:\n${r.out}`);
     ms.push(r.ms);
   }
   ms.sort((a, b) => a - b);
