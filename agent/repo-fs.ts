@@ -5,10 +5,19 @@
 import { type Dirent, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { maxFileBytesFromEnv, type RepoEntry, type RepoSource } from "../core/repo.js";
+import { hashFileSync } from "./sys/hash-file.js";
 
-export function fsRepo(dir: string, maxFileBytes = maxFileBytesFromEnv()): RepoSource {
+/** A repository on disk: also says where the bytes of a file it hashed (a large one) are. */
+export interface FsRepo extends RepoSource {
+  sha256(path: string): string;
+  /** The absolute path of a file whose sha256 was asked, by that sha256 (a large file's bytes). */
+  fileOf(sha: string): string | undefined;
+}
+
+export function fsRepo(dir: string, maxFileBytes = maxFileBytesFromEnv()): FsRepo {
   const root = realpathSync(resolve(dir));
   const cache = new Map<string, RepoEntry | undefined>();
+  const hashed = new Map<string, string>();
   const abs = (p: string) => (p ? join(root, p) : root);
   // One readdir per folder answers the stat of all its entries: a repository of thousands of
   // files costs a few dozen system calls, not one lstat per file.
@@ -68,5 +77,13 @@ export function fsRepo(dir: string, maxFileBytes = maxFileBytesFromEnv()): RepoS
       }
     },
     maxFileBytes,
+    sha256(p) {
+      if (stat(p)?.type !== "file") throw new Error(`${p} is not a file in ${dir}`);
+      const real = realpathSync(abs(p));
+      const sha = hashFileSync(real);
+      hashed.set(sha, real);
+      return sha;
+    },
+    fileOf: (sha) => hashed.get(sha),
   };
 }

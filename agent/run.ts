@@ -6,7 +6,7 @@
  * signature, rolled-back serial, invalid, over the size cap) applies nothing, and a failed report
  * saying why goes to the server all the same (TRUST A9/F2), so admins see which nodes refuse.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { ErrorCode } from "../core/codes.js";
 import { isTendError, TendError } from "../core/errors.js";
@@ -17,8 +17,10 @@ import { type Envelope, verifyEnvelope } from "./client/verify.js";
 import { type AgentConfig, scheduleIntervalS } from "./config.js";
 import { type HttpOptions, HttpStatusError, UnreachableError } from "./http.js";
 import { errorText, summarize } from "./report.js";
+import type { ContentFile } from "./resources/kind.js";
 import { CatalogCache } from "./store/catalog-cache.js";
 import { type FlushResult, Spool } from "./store/report-spool.js";
+import { hashFileSync } from "./sys/hash-file.js";
 import { FightGuard } from "./watch/guard.js";
 import { afterFullRun, afterWatchRun, watchTargets } from "./watch/run.js";
 
@@ -302,6 +304,17 @@ async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Prom
       if (!data) throw new TendError("TEND_E_CATALOG", `file ${sha} changed on disk as it was fetched`);
       return data;
     };
+    // For kinds that copy large content in chunks: the kept file when it still hashes right (read
+    // in chunks, never whole), else fetched again (streamed to disk and checked as it arrives).
+    const fetchContentFile = async (sha: string): Promise<ContentFile> => {
+      const kept = join(filesDir, sha);
+      const st = await stat(kept).catch(() => null);
+      if (st?.isFile() && /^[0-9a-f]{64}$/.test(sha) && hashFileSync(kept) === sha)
+        return { path: kept, size: st.size };
+      await mkdir(filesDir, { recursive: true, mode: 0o700 });
+      const path = await api.fileTo(sha, filesDir, catalog.files[sha]?.size);
+      return { path, size: (await stat(path)).size };
+    };
     const guard = noop || !(config.watch || watching) ? null : await FightGuard.load(config.stateDir);
     const only = watching && guard ? watchTargets(o.only ?? [], guard) : undefined;
     report = await runCatalog(catalog, {
@@ -316,6 +329,7 @@ async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Prom
       catalogSource: chosen.source,
       catalogAgeS: chosen.ageS,
       fetchContent,
+      fetchContentFile,
       only,
       trigger: o.trigger,
     });

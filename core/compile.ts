@@ -16,7 +16,7 @@ import { renderLiquidParams } from "./liquid-params.js";
 import { type Loaded, Loader, type ParseCache, type RecipeFile } from "./load.js";
 import { type Declared, normalize } from "./normalize.js";
 import { checkRepoPath } from "./paths.js";
-import type { RepoSource } from "./repo.js";
+import { type RepoSource, STREAM_FILE_BYTES } from "./repo.js";
 import { Templates } from "./template.js";
 import type { Catalog, CatalogCheck, CatalogFile, CatalogResource, Facts, Json } from "./types.js";
 
@@ -369,7 +369,13 @@ export class Compiler {
     if (spec.from === "source") {
       let cached = this.sourceHashes.get(checked);
       if (!cached) {
-        cached = entry(this.repo.read(checked));
+        // A large file is hashed where it lies (in chunks) and listed by size and hash only: the
+        // node gets its bytes as a stream, never inside the catalog (core/repo.ts, STREAM_FILE_BYTES).
+        const size = this.repo.size(checked);
+        cached =
+          this.repo.sha256 && size !== undefined && size > STREAM_FILE_BYTES
+            ? { sha: this.repo.sha256(checked), file: { size } }
+            : entry(this.repo.read(checked));
         this.sourceHashes.set(checked, cached);
       }
       return cached;

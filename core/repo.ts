@@ -28,7 +28,21 @@ export interface RepoSource {
   size(path: string): number | undefined;
   /** The largest file a recipe may name or hold (bytes); DEFAULT_MAX_FILE_BYTES when unset. */
   readonly maxFileBytes?: number;
+  /**
+   * The sha256 of a file's bytes, worked out without holding them in memory (read in chunks, or
+   * known already). When a source has it, the compiler asks it for a file over STREAM_FILE_BYTES
+   * instead of reading the file, and the catalog lists that file by size and hash only: its bytes
+   * travel as a stream (server to agent, content store to the managed path), never as one buffer.
+   */
+  sha256?(path: string): string;
 }
+
+/**
+ * Files larger than this are streamed: hashed in chunks by the compiler, served from git by the
+ * server, downloaded to disk and copied into place by the agent, each with a small fixed buffer.
+ * Smaller files travel inline in the catalog (or in the server's database), as they always have.
+ */
+export const STREAM_FILE_BYTES = 1024 * 1024;
 
 /**
  * The default largest recipe file: the agent's catalog cap. A larger file would be held whole in

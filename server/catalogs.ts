@@ -12,14 +12,14 @@ import type { CompilerFns } from "./compiler.js";
 import type { GitTree } from "./git/tree.js";
 import type { Metrics } from "./plugins/metrics.js";
 import { type SigningKey, signCatalog } from "./signing.js";
-import type { Storage } from "./storage/types.js";
+import type { CatalogFileRow, Storage } from "./storage/types.js";
 
 interface Compiled {
   catalog?: Catalog;
   problems: Problem[];
   digest: string;
   /** Files left out of the catalog, to be fetched by hash; dropped once stored. */
-  unsaved?: { sha: string; data: Buffer }[];
+  unsaved?: CatalogFileRow[];
   /** The envelope as bytes, encoded once: a fresh catalog from cache is written, not re-encoded. */
   signed?: { serial: number; etag: string; body: Buffer };
 }
@@ -51,7 +51,7 @@ export class CatalogService {
     const started = process.hrtime.bigint();
     const result = this.compiler.compile(tree, node, facts, { commit });
     this.metrics.compiled(Number(process.hrtime.bigint() - started) / 1e9);
-    const fetched: { sha: string; data: Buffer }[] = [];
+    const fetched: CatalogFileRow[] = [];
     let catalog = result.catalog;
     if (catalog) {
       const files: Catalog["files"] = {};
@@ -64,6 +64,15 @@ export class CatalogService {
               : null;
         if (bytes && bytes.length > this.inlineBytes) {
           fetched.push({ sha: hash, data: bytes });
+          files[hash] = { size: f.size };
+        } else if (!bytes) {
+          // A large file the compiler hashed in git without reading: the node streams it from
+          // the git blob (server/routes/catalog.ts); only the blob's name is stored.
+          const blob = tree.blobOf(hash);
+          const held = blob ? undefined : tree.bytesOf(hash);
+          if (blob) fetched.push({ sha: hash, gitBlob: blob, size: f.size });
+          else if (held) fetched.push({ sha: hash, data: held });
+          else throw new Error(`compiled file ${hash} is neither inline nor in ${tree.label}`);
           files[hash] = { size: f.size };
         } else {
           files[hash] = f;

@@ -8,7 +8,7 @@ import type {
   ResourceReport,
   ResourceType,
 } from "../../core/types.js";
-import type { Kind } from "../resources/kind.js";
+import type { ContentFile, Kind } from "../resources/kind.js";
 import type { Enforced } from "../store/enforced-digests.js";
 
 export interface EngineOptions {
@@ -34,6 +34,12 @@ export interface EngineOptions {
    * a catalog from the compile cache); must check the hash. Called only when a kind needs the bytes.
    */
   fetchContent?: (sha: string) => Promise<Buffer>;
+  /**
+   * The same content as a file on disk, for kinds that copy it in chunks (KindContext.contentFile):
+   * a large file is then never held in memory. Unchecked: the copier checks the hash of what it copied.
+   * Null: no such file (a small content derived again), `fetchContent` gives the bytes.
+   */
+  fetchContentFile?: (sha: string) => Promise<ContentFile | null>;
   /** Where drift versus deploy is remembered; default `state.json` in stateDir. */
   enforced?: EnforcedDigests;
   /**

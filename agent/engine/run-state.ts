@@ -5,7 +5,7 @@
  */
 import type { Catalog, CatalogResource, Json, ResourceReport, ResourceType } from "../../core/types.js";
 import { errorText } from "../report.js";
-import type { Kind, KindContext } from "../resources/kind.js";
+import type { ContentFile, Kind, KindContext } from "../resources/kind.js";
 import type { Enforced } from "../store/enforced-digests.js";
 import { type Budget, budget } from "./budget.js";
 import { buildGraph } from "./graph.js";
@@ -29,6 +29,7 @@ export class RunState {
   readonly baseTimeout: number;
   private readonly log: (message: string) => void;
   private readonly content: (sha: string) => Promise<Buffer>;
+  private readonly contentFile: (sha: string) => Promise<ContentFile | null>;
   /** `ctx.run`: one scratch object for every kind call of the run. */
   private readonly scratch: Record<string, Json> = {};
   private current: Budget | null = null;
@@ -47,6 +48,12 @@ export class RunState {
     this.baseTimeout = options.resourceTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.log = options.log ?? (() => {});
     this.content = contentOf(catalog, options.fetchContent);
+    const fetchFile = options.fetchContentFile;
+    this.contentFile = async (sha) => {
+      const f = catalog.files[sha];
+      if (f?.text !== undefined || f?.base64 !== undefined || !fetchFile) return null;
+      return fetchFile(sha);
+    };
   }
 
   /** One listener for the whole run, not one per resource. */
@@ -74,6 +81,8 @@ export class RunState {
       },
       stateDir: this.options.stateDir,
       content: this.content,
+      contentFile: this.contentFile,
+      contentSize: (sha) => this.catalog.files[sha]?.size,
       prefetched,
       run: this.scratch,
       log: this.log,

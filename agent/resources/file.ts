@@ -19,7 +19,15 @@ import {
   sweepStaleTemps,
   syncDirs,
 } from "../sys/atomic-write.js";
-import { contentDiff, differingContent, modeString, parseMode, readFlags } from "./file-content.js";
+import {
+  contentDiff,
+  type DiffSide,
+  differingContent,
+  MAX_DIFF_BYTES,
+  modeString,
+  parseMode,
+  readFlags,
+} from "./file-content.js";
 import { metaChanges, setMeta, wantedIds } from "./file-meta.js";
 import {
   type CheckResult,
@@ -220,7 +228,7 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
     case "file": {
       if (!st) {
         const note = hidden(p, null);
-        const want = p.content_sha256 && !note ? await ctx.content(p.content_sha256) : null;
+        const want = p.content_sha256 && !note ? await wantedForDiff(ctx, p.content_sha256) : null;
         return {
           changes: [{ property: "ensure", from: "absent", to: "file" }],
           diff: note && p.content_sha256 ? note : want ? await contentDiff(path, null, want) : null,
@@ -239,7 +247,12 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
             to: `sha256:${p.content_sha256}`,
           });
           diff =
-            hidden(p, st.mode) ?? (await contentDiff(path, have.data, await ctx.content(p.content_sha256)));
+            hidden(p, st.mode) ??
+            (await contentDiff(
+              path,
+              have.data ?? { size: have.size },
+              await wantedForDiff(ctx, p.content_sha256),
+            ));
         }
       }
       changes.push(...metaChanges(p, st, accounts, r.id, true));
@@ -248,17 +261,28 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
   }
 }
 
+/**
+ * The wanted bytes for a diff, or only their size when too large to diff (a large file is not
+ * fetched whole into memory for a sentence saying it is too large).
+ */
+async function wantedForDiff(ctx: KindContext, sha: string): Promise<DiffSide> {
+  const size = ctx.contentSize?.(sha) ?? (await ctx.contentFile?.(sha))?.size;
+  if (size !== undefined && size > MAX_DIFF_BYTES) return { size };
+  return ctx.content(sha);
+}
+
 async function backupFile(ctx: KindContext, p: FileParams, path: string, st: Stats): Promise<void> {
   if (p.backup === false || !st.isFile()) return;
   const fh = await fsp.open(path, readFlags(p.follow_symlink ?? false));
-  let old: Buffer;
   try {
-    if (!(await fh.stat()).isFile()) return;
-    old = await fh.readFile();
+    const now = await fh.stat();
+    if (!now.isFile()) return;
+    // A large file is copied into the store in chunks; a small one read whole, as before.
+    const old = now.size > MAX_DIFF_BYTES ? fh : await fh.readFile();
+    await runOf(ctx).backups.save(path, old, st);
   } finally {
     await fh.close();
   }
-  await runOf(ctx).backups.save(path, old, st);
 }
 
 async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): Promise<undefined> {
@@ -305,7 +329,13 @@ async function apply(r: CatalogResource, changes: Change[], ctx: KindContext): P
       return;
     case "file": {
       if (!st || props.has("content")) {
-        const data = p.content_sha256 ? await ctx.content(p.content_sha256) : Buffer.alloc(0);
+        // Content not carried inline is copied from disk in chunks and hash-checked on the way.
+        const big = p.content_sha256 ? await ctx.contentFile?.(p.content_sha256) : null;
+        const data = big
+          ? { file: big.path, sha256: p.content_sha256! }
+          : p.content_sha256
+            ? await ctx.content(p.content_sha256)
+            : Buffer.alloc(0);
         if (st && props.has("content")) await backupFile(ctx, p, path, st);
         const mode = p.mode !== undefined ? parseMode(p.mode) : st ? st.mode & 0o7777 : 0o644;
         // Keep the owner of a file being replaced unless the resource names one.

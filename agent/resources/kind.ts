@@ -20,6 +20,12 @@ export interface ApplyResult {
   output?: string | null;
 }
 
+/** A catalog file's bytes on disk: `size` bytes at `path`, in tend's private state (or the recipe folder). */
+export interface ContentFile {
+  path: string;
+  size: number;
+}
+
 /** Per-run services the engine hands to every kind. No module-level state in kinds. */
 export interface KindContext {
   facts: Facts;
@@ -31,6 +37,15 @@ export interface KindContext {
   stateDir: string;
   /** The content of a catalog file by sha256 (inline in the catalog, or fetched and hash-checked). */
   content(sha256: string): Promise<Buffer>;
+  /**
+   * Content the catalog does not carry inline, as a file on disk to copy from in chunks (a large
+   * file is never held whole in memory); null when it is inline (use `content`). The file is not
+   * hash-checked here: whoever copies from it checks the sha256 of what it copied before using it
+   * (agent/sys/atomic-write.ts does).
+   */
+  contentFile?(sha256: string): Promise<ContentFile | null>;
+  /** The size the catalog lists for a file, when it lists it (a catalog from the compile cache does not). */
+  contentSize?(sha256: string): number | undefined;
   /** Whatever this kind's `prefetch` returned for this run (undefined when it has none). */
   prefetched: unknown;
   /** Per-run scratch shared between kinds, e.g. `{ daemonReloadNeeded: true }` after a unit file changed. */

@@ -134,7 +134,7 @@ async function check(r: CatalogResource, ctx: KindContext): Promise<CheckResult>
     const have = differingContent(path, p.content_sha256);
     if (have) {
       changes.push({ property: "content", from: `sha256:${have.sha256}`, to: `sha256:${p.content_sha256}` });
-      diff = await contentDiff(path, have.data, await ctx.content(p.content_sha256));
+      diff = await contentDiff(path, have.data ?? { size: have.size }, await ctx.content(p.content_sha256));
     }
   }
   if (p.enabled !== undefined) {

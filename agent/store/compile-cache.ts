@@ -21,15 +21,17 @@
  * there. Memory and start-up of a no-op run therefore do not grow with the size of the contents.
  */
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { canonicalJson } from "../../core/canonical.js";
 import type { RepoEntry, RepoSource } from "../../core/repo.js";
 import type { Catalog, CatalogFile, Facts } from "../../core/types.js";
-import { fsRepo } from "../repo-fs.js";
+import { type FsRepo, fsRepo } from "../repo-fs.js";
+import type { ContentFile } from "../resources/kind.js";
 import { atomicWrite } from "../sys/atomic-write.js";
+import { hashFileSync } from "../sys/hash-file.js";
 import { ContentStore } from "./content-by-hash.js";
 
 export const CACHE_FILE = "compile-cache.json";
@@ -80,9 +82,9 @@ function keyOf(root: string, node: string, facts: Facts): string {
 }
 
 /** A RepoSource that notes every question asked of `inner` and its answer. */
-export function recording(inner: RepoSource): { repo: RepoSource; reads: Reads } {
+export function recording(inner: FsRepo): { repo: FsRepo; reads: Reads } {
   const reads: Reads = { stat: {}, list: {}, read: {} };
-  const repo: RepoSource = {
+  const repo: FsRepo = {
     label: inner.label,
     stat(p) {
       const e = inner.stat(p);
@@ -102,21 +104,15 @@ export function recording(inner: RepoSource): { repo: RepoSource; reads: Reads }
     // A file's size is asked before it is read: the read's hash records the answer too.
     size: (p) => inner.size(p),
     maxFileBytes: inner.maxFileBytes,
+    // A large file hashed where it lies is a read whose answer is that hash.
+    sha256(p) {
+      const sha = inner.sha256(p);
+      reads.read[p] = sha;
+      return sha;
+    },
+    fileOf: (sha) => inner.fileOf(sha),
   };
   return { repo, reads };
-}
-
-/** sha256 of a file read in chunks: a large recipe file costs a small buffer, not its size. */
-function hashFile(path: string): string {
-  const h = createHash("sha256");
-  const buf = Buffer.allocUnsafe(256 * 1024);
-  const fd = openSync(path, "r");
-  try {
-    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) h.update(buf.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest("hex");
 }
 
 /**
@@ -131,7 +127,7 @@ function unchanged(repo: RepoSource, root: string, reads: Reads): boolean {
   }
   for (const [p, hash] of Object.entries(reads.read)) {
     try {
-      if (repo.stat(p)?.type !== "file" || hashFile(join(root, p)) !== hash) return false;
+      if (repo.stat(p)?.type !== "file" || hashFileSync(join(root, p)) !== hash) return false;
     } catch {
       return false;
     }
@@ -164,6 +160,11 @@ export interface Compiled {
   hit: boolean;
   /** Content by sha256 for a catalog from the cache (EngineOptions.fetchContent); checked against the hash. */
   fetchContent?: (sha: string) => Promise<Buffer>;
+  /**
+   * Content not inline, as a file to copy from (EngineOptions.fetchContentFile): the content store's
+   * blob, or the recipe folder's own file for a large one compiled just now.
+   */
+  fetchContentFile: (sha: string) => Promise<ContentFile | null>;
   /**
    * Call only where writing state_dir is allowed (an apply, holding the run lock). After a compile:
    * stores the contents, the catalog and what the compiler read, and removes contents no longer
@@ -200,20 +201,25 @@ export async function compileCached(
   const key = keyOf(root, node, facts);
   const path = join(stateDir, CACHE_FILE);
   const store = new ContentStore(stateDir);
-  const compile = async (): Promise<{ catalog: Catalog; reads: Reads }> => {
+  const compile = async (): Promise<{ catalog: Catalog; reads: Reads; repo: FsRepo }> => {
     const [{ compileOrThrow }, { assertRepoDir }] = await Promise.all([
       import("../../core/compile.js"),
       import("../compile-local.js"),
     ]);
     assertRepoDir(dir);
     const { repo, reads } = recording(fsRepo(dir));
-    return { catalog: compileOrThrow(repo, node, facts), reads };
+    return { catalog: compileOrThrow(repo, node, facts), reads, repo };
+  };
+  /** A large file's bytes where the compile found them (a file in the recipe folder). */
+  const sourceFile = (c: { repo: FsRepo; catalog: Catalog }, sha: string): ContentFile | null => {
+    const path = c.catalog.files[sha] && !inline(c.catalog.files[sha]) ? c.repo.fileOf(sha) : undefined;
+    return path ? { path, size: c.catalog.files[sha]!.size } : null;
   };
 
   const cached = await load(path, key, root);
   if (cached) {
     let writable = false;
-    let fresh: Promise<Catalog> | null = null;
+    let fresh: Promise<{ catalog: Catalog; repo: FsRepo }> | null = null;
     const fetchContent = async (sha: string): Promise<Buffer> => {
       const kept = store.read(sha);
       if (kept) return kept;
@@ -223,9 +229,11 @@ export async function compileCached(
         options.log?.(
           `tend: stored content ${sha.slice(0, 12)}… in ${store.dir} is missing or fails its sha256 check; compiling the recipes again`,
         );
-        fresh = compile().then((c) => c.catalog);
+        fresh = compile();
       }
-      const data = inline((await fresh).files[sha]);
+      const again = await fresh;
+      const large = sourceFile(again, sha);
+      const data = large ? readFileSync(large.path) : inline(again.catalog.files[sha]);
       if (!data || sha256(data) !== sha) {
         throw new Error(
           `no content for sha256 ${sha}: not in ${store.dir}, nor in the recipes compiled again (did they change during the run?)`,
@@ -240,26 +248,68 @@ export async function compileCached(
       }
       return data;
     };
+    const fetchContentFile = async (sha: string): Promise<ContentFile | null> => {
+      // Checked before it is offered (in chunks): a torn blob would fail the copy on every run.
+      const kept = store.file(sha);
+      if (kept && hashFileSync(kept.path) === sha) return kept;
+      if (!fresh) {
+        options.log?.(
+          `tend: stored content ${sha.slice(0, 12)}… in ${store.dir} is missing or fails its sha256 check; compiling the recipes again`,
+        );
+        fresh = compile();
+      }
+      const large = sourceFile(await fresh, sha);
+      if (large) {
+        if (writable) {
+          try {
+            store.putFile(sha, large.path);
+          } catch {
+            // A read-only or full state_dir: the run copies from the recipe folder instead.
+          }
+        }
+        return large;
+      }
+      // A small one: its bytes come from fetchContent (derived again, stored when allowed).
+      return null;
+    };
     return {
       catalog: cached,
       hit: true,
       fetchContent,
+      fetchContentFile,
       save: async () => {
         writable = true;
       },
     };
   }
 
-  const { catalog, reads } = await compile();
+  const compiled = await compile();
+  const { catalog, reads } = compiled;
   return {
     catalog,
     hit: false,
+    // A kind that wants a large file's bytes whole (not the file kind, which copies in chunks).
+    fetchContent: async (sha) => {
+      const large = sourceFile(compiled, sha);
+      const data = large ? readFileSync(large.path) : null;
+      if (!data || sha256(data) !== sha)
+        throw new Error(`no content for sha256 ${sha} in the recipes (did they change during the run?)`);
+      return data;
+    },
+    fetchContentFile: async (sha) => {
+      const large = sourceFile(compiled, sha);
+      if (!large) throw new Error(`the catalog carries no content for sha256 ${sha}`);
+      return large;
+    },
     save: async () => {
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
       // Contents first, then the catalog that names them: a crash in between leaves only unused blobs.
       for (const [sha, f] of Object.entries(catalog.files)) {
         const data = inline(f);
         if (data && !store.has(sha, data.length)) store.put(sha, data);
+        // A large file: copied from the recipe folder in chunks, checked against its hash.
+        const large = data ? null : sourceFile(compiled, sha);
+        if (large && !store.has(sha, large.size)) store.putFile(sha, large.path);
       }
       const { resources, files: _, ...rest } = catalog;
       const header: CacheHeader = { format: FORMAT, key, reads, resources: resources.length, catalog: rest };

@@ -44,6 +44,68 @@ export class ContentStore {
     return join(this.dir, sha.slice(0, 2), sha);
   }
 
+  /**
+   * The stored blob for `sha` as a file to copy from in chunks (not hashed here: the copier checks
+   * what it copied), or null when there is none of `size` bytes (when given).
+   */
+  file(sha: string, size?: number): { path: string; size: number } | null {
+    if (!SHA.test(sha)) return null;
+    const path = this.path(sha);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st?.isFile() || (size !== undefined && st.size !== size)) return null;
+    return { path, size: st.size };
+  }
+
+  /**
+   * Store the bytes of the file at `src` under `sha`, copied in chunks (a large file is never held
+   * in memory) to a private temp file, renamed into place only when they hash to `sha`.
+   */
+  putFile(sha: string, src: string): void {
+    if (!SHA.test(sha)) throw new Error(`content store: "${sha}" is not a sha256`);
+    const temp = this.temp(sha);
+    const out = openSync(
+      temp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
+    let renamed = false;
+    let from: number | null = null;
+    try {
+      from = openSync(src, constants.O_RDONLY);
+      const h = createHash("sha256");
+      const buf = Buffer.allocUnsafe(1024 * 1024);
+      for (let n = readSync(from, buf); n > 0; n = readSync(from, buf)) {
+        h.update(buf.subarray(0, n));
+        for (let off = 0; off < n; ) off += writeSync(out, buf, off, n - off);
+      }
+      if (h.digest("hex") !== sha)
+        throw new Error(`content store: ${src} no longer hashes to ${sha} (changed since it was compiled)`);
+      closeSync(out);
+      renameSync(temp, this.path(sha));
+      renamed = true;
+    } finally {
+      if (from !== null) closeSync(from);
+      if (!renamed) {
+        try {
+          closeSync(out);
+        } catch {}
+        try {
+          unlinkSync(temp);
+        } catch {}
+      }
+    }
+  }
+
+  /** A private temp name in `sha`'s shard (made when missing). */
+  private temp(sha: string): string {
+    const shard = join(this.dir, sha.slice(0, 2));
+    if (!this.shards.has(shard)) {
+      mkdirSync(shard, { recursive: true, mode: 0o700 });
+      this.shards.add(shard);
+    }
+    return join(shard, `.${sha}.${randomBytes(6).toString("hex")}.tmp`);
+  }
+
   /** The bytes stored for `sha`, or null when there are none or they do not hash to `sha`. */
   read(sha: string): Buffer | null {
     if (!SHA.test(sha)) return null;
@@ -84,12 +146,7 @@ export class ContentStore {
   put(sha: string, data: Uint8Array): void {
     if (!SHA.test(sha) || createHash("sha256").update(data).digest("hex") !== sha)
       throw new Error(`content store: the bytes given for ${sha} do not hash to it`);
-    const shard = join(this.dir, sha.slice(0, 2));
-    if (!this.shards.has(shard)) {
-      mkdirSync(shard, { recursive: true, mode: 0o700 });
-      this.shards.add(shard);
-    }
-    const temp = join(shard, `.${sha}.${randomBytes(6).toString("hex")}.tmp`);
+    const temp = this.temp(sha);
     const fd = openSync(
       temp,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,

@@ -4,7 +4,7 @@
  * bytes once however often they are backed up; `backups/index.jsonl` records each backup (path,
  * time, sha256, mode, owner). Everything is 0600/0700: backups may hold secrets.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { constants, promises as fsp, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { atomicWrite, fsyncDir } from "../sys/atomic-write.js";
@@ -48,21 +48,69 @@ export class BackupStore {
    */
   async save(
     path: string,
-    content: Buffer,
+    content: Buffer | fsp.FileHandle,
     meta: { mode: number; uid: number; gid: number },
   ): Promise<BackupRecord> {
-    const sha256 = createHash("sha256").update(content).digest("hex");
+    // A large file comes as an open handle: copied to a private temp file in chunks while hashed,
+    // then stored under its hash like any other (never held whole in memory).
+    if (Buffer.isBuffer(content)) return this.record(path, content, meta);
+    const copied = await this.spool(content);
+    try {
+      return await this.record(path, copied, meta);
+    } finally {
+      await fsp.unlink(copied.file).catch(() => {});
+    }
+  }
+
+  /** Copies the open file into `backups/.spool-…` in chunks; its size and sha256. */
+  private async spool(fh: fsp.FileHandle): Promise<{ file: string; sha256: string; size: number }> {
+    await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const file = join(this.dir, `.spool-${randomBytes(6).toString("hex")}.tmp`);
+    const out = await fsp.open(
+      file,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
+    const hash = createHash("sha256");
+    let size = 0;
+    try {
+      const buf = Buffer.allocUnsafe(1024 * 1024);
+      for (let pos = 0; ; ) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0) break;
+        hash.update(buf.subarray(0, bytesRead));
+        await out.write(buf, 0, bytesRead);
+        pos += bytesRead;
+        size += bytesRead;
+      }
+    } catch (err) {
+      await out.close().catch(() => {});
+      await fsp.unlink(file).catch(() => {});
+      throw err;
+    }
+    await out.close();
+    return { file, sha256: hash.digest("hex"), size };
+  }
+
+  private async record(
+    path: string,
+    content: Buffer | { file: string; sha256: string; size: number },
+    meta: { mode: number; uid: number; gid: number },
+  ): Promise<BackupRecord> {
+    const isBytes = Buffer.isBuffer(content);
+    const sha256 = isBytes ? createHash("sha256").update(content).digest("hex") : content.sha256;
+    const size = isBytes ? content.length : content.size;
     const obj = this.objectPath(sha256);
     const exists =
       this.stored.has(sha256) ||
       (await fsp.stat(obj).then(
-        (s) => s.size === content.length,
+        (s) => s.size === size,
         () => false,
       ));
     if (!exists) {
       const shard = dirname(obj);
       const made = await fsp.mkdir(shard, { recursive: true, mode: 0o700 });
-      await atomicWrite(obj, content, { mode: 0o600 });
+      await atomicWrite(obj, isBytes ? content : { file: content.file, sha256 }, { mode: 0o600 });
       // A directory made just now is durable only once its parent is synced, up to the first one made.
       if (made !== undefined)
         for (let d = shard; d.length >= made.length; d = dirname(d)) await fsyncDir(dirname(d));
@@ -73,7 +121,7 @@ export class BackupStore {
       path,
       time: new Date().toISOString(),
       sha256,
-      size: content.length,
+      size,
       mode: meta.mode & 0o7777,
       uid: meta.uid,
       gid: meta.gid,

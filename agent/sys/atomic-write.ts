@@ -9,7 +9,7 @@
  * writing many files may collect the directories (`syncLater`) and fsync each once when it is done
  * (docs/engine.md, "Durability", says why that is enough).
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { constants, promises as fsp, lstatSync, readdirSync, realpathSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { TendError } from "../../core/errors.js";
@@ -100,10 +100,49 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Replace `path` with `data` atomically. Returns the path actually written (differs when following a symlink). */
+/**
+ * Bytes to write taken from a file, copied in chunks (a large file is never held in memory), and
+ * used only if what was copied hashes to `sha256`: a source changed or torn on disk since it was
+ * fetched leaves the target as it was.
+ */
+export interface CopyFrom {
+  file: string;
+  sha256: string;
+}
+
+const COPY_CHUNK = 1024 * 1024;
+
+/** Copies `src` into the open handle `h` in chunks; throws unless the bytes hash to `src.sha256`. */
+async function copyChecked(h: fsp.FileHandle, src: CopyFrom): Promise<void> {
+  const from = await fsp.open(src.file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const hash = createHash("sha256");
+    const buf = Buffer.allocUnsafe(COPY_CHUNK);
+    for (;;) {
+      const { bytesRead } = await from.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      hash.update(chunk);
+      await h.write(chunk);
+    }
+    const got = hash.digest("hex");
+    if (got !== src.sha256)
+      throw new TendError(
+        "TEND_E_CATALOG",
+        `the content copied from ${src.file} hashes to ${got.slice(0, 12)}…, not the catalog's ${src.sha256.slice(0, 12)}… (changed on disk since it was fetched?); nothing was written`,
+      );
+  } finally {
+    await from.close();
+  }
+}
+
+/**
+ * Replace `path` with `data` (bytes, or a file copied in chunks and hash-checked) atomically.
+ * Returns the path actually written (differs when following a symlink).
+ */
 export async function atomicWrite(
   path: string,
-  data: Uint8Array,
+  data: Uint8Array | CopyFrom,
   opts: AtomicWriteOptions = {},
 ): Promise<string> {
   const target = resolveWriteTarget(path, opts.followSymlink ?? false);
@@ -113,7 +152,8 @@ export async function atomicWrite(
   let renamed = false;
   try {
     await opts.hooks?.afterCreate?.(temp);
-    await h.writeFile(data);
+    if (data instanceof Uint8Array) await h.writeFile(data);
+    else await copyChecked(h, data);
     await h.sync();
     if (opts.uid !== undefined || opts.gid !== undefined) await h.chown(opts.uid ?? -1, opts.gid ?? -1);
     await h.chmod(opts.mode ?? 0o644);

@@ -4,6 +4,7 @@
  * could not start. Everything heavier than argument parsing is imported when it is needed.
  */
 import { parseArgs } from "node:util";
+import type { ContentFile } from "../../agent/resources/kind.js";
 import { TendError } from "../../core/errors.js";
 import type { Catalog, Facts, Report } from "../../core/types.js";
 import { RunStop } from "../run-stop.js";
@@ -148,7 +149,12 @@ async function compile(
   node: string,
   facts: Facts,
   stateDir: string,
-): Promise<{ catalog: Catalog; fetchContent?: (sha: string) => Promise<Buffer>; save(): Promise<void> }> {
+): Promise<{
+  catalog: Catalog;
+  fetchContent?: (sha: string) => Promise<Buffer>;
+  fetchContentFile?: (sha: string) => Promise<ContentFile | null>;
+  save(): Promise<void>;
+}> {
   const { statSync } = await import("node:fs");
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new TendError("TEND_E_NOT_FOUND", `no recipe folder at ${dir}`);
@@ -228,6 +234,8 @@ async function converge(args: ApplyArgs): Promise<number> {
       catalogSource: "local",
       // A catalog from the compile cache carries no file content: the content store has it.
       fetchContent: compiled.fetchContent,
+      // A large file (never inline) is copied from disk in chunks: the content store or the recipe folder.
+      fetchContentFile: compiled.fetchContentFile,
     });
   } finally {
     stop.release();

@@ -9,6 +9,7 @@
  * head against its own live commit and its own nodes, so a refused commit on one branch never
  * changes what another serves (docs/environments.md).
  */
+import type { Readable } from "node:stream";
 import type { FastifyBaseLogger } from "fastify";
 import type { Problem } from "../../core/errors.js";
 import { isValid } from "../../core/schema.js";
@@ -63,6 +64,19 @@ export class GitGate {
    * (or an earlier commit) already had is checked once. Bounded; node compiles are not cached here.
    */
   private readonly repoChecks = new Map<string, Problem[]>();
+
+  /**
+   * A large file's bytes as a stream from the mirror's git blob, or null when the mirror does not
+   * have it even after a fetch (a catalog another server compiled from a commit this one has not
+   * fetched yet is caught up here).
+   */
+  async blobStream(id: string): Promise<Readable | null> {
+    if (!(await this.mirror.hasBlob(id))) {
+      await this.refresh().catch(() => {});
+      if (!(await this.mirror.hasBlob(id))) return null;
+    }
+    return this.mirror.blobStream(id);
+  }
 
   constructor(
     private readonly mirror: GitMirror,

@@ -3,12 +3,14 @@
  * filters, LFS or submodules ever run. git is called with argv arrays, never through a shell, with
  * prompts disabled and only ordinary transports allowed (no `ext::`).
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
 import { promisify } from "node:util";
 import { TendError } from "../../core/errors.js";
-import { DEFAULT_MAX_FILE_BYTES } from "../../core/repo.js";
+import { DEFAULT_MAX_FILE_BYTES, STREAM_FILE_BYTES } from "../../core/repo.js";
 import { GitTree } from "./tree.js";
 
 const run = promisify(execFile);
@@ -28,6 +30,8 @@ export class GitMirror {
    * every file they have in common, in memory and in what `cat-file` reads.
    */
   private readonly blobs = new Map<string, WeakRef<Buffer>>();
+  /** sha256 of large blobs by git blob id (content-addressed, so never stale). */
+  private readonly sha256s = new Map<string, string>();
   private readonly collected = new FinalizationRegistry<string>((sha) => {
     if (!this.blobs.get(sha)?.deref()) this.blobs.delete(sha);
   });
@@ -134,7 +138,13 @@ export class GitMirror {
       if (type !== "blob" || !mode || !objectSha || !path.startsWith(prefix)) continue; // submodules are skipped
       entries.push({ mode, sha: objectSha, path: path.slice(prefix.length), size: Number(size) });
     }
-    const wanted = entries.filter((e) => e.mode === "120000" || !(e.size > this.maxFileBytes));
+    // A large file (over STREAM_FILE_BYTES, within the limit) is not read either: hashed as git
+    // streams it, once per blob id, and served to nodes as a stream from the mirror.
+    const large = (e: { mode: string; size: number }) =>
+      e.mode !== "120000" && e.size > STREAM_FILE_BYTES && e.size <= this.maxFileBytes;
+    for (const e of entries)
+      if (large(e) && !this.sha256s.has(e.sha)) this.sha256s.set(e.sha, await this.hashBlob(e.sha));
+    const wanted = entries.filter((e) => e.mode === "120000" || !(e.size > this.maxFileBytes || large(e)));
     const blobs = new Map<string, Buffer>();
     const missing: string[] = [];
     for (const e of wanted) {
@@ -153,13 +163,76 @@ export class GitMirror {
       entries.map((e) => ({
         path: e.path,
         symlink: e.mode === "120000",
-        data: blobs.get(e.sha) ?? (e.size > this.maxFileBytes ? null : Buffer.alloc(0)),
+        data: blobs.get(e.sha) ?? (e.size > this.maxFileBytes || large(e) ? null : Buffer.alloc(0)),
         size: e.size,
         id: e.sha,
+        ...(large(e) ? { sha256: this.sha256s.get(e.sha) } : {}),
       })),
       this.maxFileBytes,
       treeId,
+      (id, size) => this.readBlobSync(id, size),
     );
+  }
+
+  /** Whether the mirror holds the blob `id`. */
+  async hasBlob(id: string): Promise<boolean> {
+    if (!/^[0-9a-f]{40,64}$/.test(id)) return false;
+    try {
+      await this.git(["-C", this.dir, "cat-file", "-e", `${id}^{blob}`]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** sha256 of a blob's bytes, hashed as `git cat-file` streams them (never held whole). */
+  private hashBlob(id: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const hash = createHash("sha256");
+      const out = this.blobStream(id);
+      out.on("data", (c: Buffer) => hash.update(c));
+      out.on("error", reject);
+      out.on("end", () => resolve(hash.digest("hex")));
+    });
+  }
+
+  /**
+   * A blob's bytes as a stream, from `git cat-file blob`: what the server sends a node for a large
+   * file. The stream errors (rather than ends) when git fails, so a cut reply is never taken whole.
+   */
+  blobStream(id: string): Readable {
+    if (!/^[0-9a-f]{40,64}$/.test(id)) throw new TendError("TEND_E_GIT", `"${id}" is not a blob id.`);
+    const child = spawn("git", ["-C", this.dir, "cat-file", "blob", id], {
+      env: gitEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out = new PassThrough();
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      if (stderr.length < 4096) stderr += c.toString();
+    });
+    child.stdout.pipe(out, { end: false });
+    child.on("error", (err) => out.destroy(err));
+    child.on("close", (code) => {
+      if (code === 0) out.end();
+      else
+        out.destroy(
+          new TendError("TEND_E_GIT", `git cat-file blob ${id} failed: ${stderr.trim() || `exit ${code}`}`),
+        );
+    });
+    out.on("close", () => {
+      if (child.exitCode === null) child.kill();
+    });
+    return out;
+  }
+
+  /** A large blob read whole, synchronously: only when a recipe or template itself is that large. */
+  private readBlobSync(id: string, size: number): Buffer {
+    return execFileSync("git", ["-C", this.dir, "cat-file", "blob", id], {
+      env: gitEnv,
+      maxBuffer: size + 1024,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
   }
 
   /** The git tree id of `subpath` (or the root) at `sha`: equal ids, equal folders. */

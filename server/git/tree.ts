@@ -2,6 +2,7 @@
  * One commit's recipe folder held in memory, as the compiler's `RepoSource`. Symlinks are kept as
  * such (never followed); `escapingSymlinks` names those that point outside the folder.
  */
+import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import type { Problem } from "../../core/errors.js";
 import type { RepoEntry, RepoSource } from "../../core/repo.js";
@@ -14,6 +15,8 @@ export interface TreeEntry {
   size?: number;
   /** The git blob id (parse results are shared between commits by it). */
   id?: string;
+  /** A large file left unread (data null) and hashed as git streamed it: its sha256. */
+  sha256?: string;
 }
 
 export class GitTree implements RepoSource {
@@ -23,6 +26,11 @@ export class GitTree implements RepoSource {
   private readonly links = new Map<string, string>();
   private readonly dirs = new Map<string, Set<string>>([["", new Set()]]);
   private readonly ids = new Map<string, string>();
+  /** Large files (unread, streamed): their sha256 and git blob id, by path. */
+  private readonly large = new Map<string, { sha256: string; id: string; size: number }>();
+  /** The git blob id of each large file, by its sha256. */
+  private readonly blobBySha = new Map<string, string>();
+  private readonly heldBySha = new Map<string, Buffer>();
 
   constructor(
     readonly label: string,
@@ -30,11 +38,17 @@ export class GitTree implements RepoSource {
     readonly maxFileBytes?: number,
     /** The git tree id of the folder: the same id is the same files, byte for byte. */
     readonly treeId?: string,
+    /** Reads a large blob whole, for the rare recipe or template that is one (not for sources). */
+    private readonly readBlob?: (id: string, size: number) => Buffer,
   ) {
     for (const e of entries) {
       if (e.symlink) this.links.set(e.path, (e.data ?? Buffer.alloc(0)).toString("utf8"));
       else if (e.data) this.files.set(e.path, e.data);
       else this.unread.set(e.path, e.size ?? 0);
+      if (!e.symlink && !e.data && e.sha256 && e.id) {
+        this.large.set(e.path, { sha256: e.sha256, id: e.id, size: e.size ?? 0 });
+        this.blobBySha.set(e.sha256, e.id);
+      }
       if (e.id) this.ids.set(e.path, e.id);
       let child = e.path;
       let parent = posix.dirname(child);
@@ -74,9 +88,33 @@ export class GitTree implements RepoSource {
   }
 
   read(path: string): Buffer {
-    const data = this.files.get(this.key(path));
-    if (!data) throw new Error(`${path} is not a file in ${this.label}`);
-    return data;
+    const k = this.key(path);
+    const data = this.files.get(k);
+    if (data) return data;
+    const big = this.large.get(k);
+    if (big && this.readBlob) return this.readBlob(big.id, big.size);
+    throw new Error(`${path} is not a file in ${this.label}`);
+  }
+
+  /** The sha256 of a file: a large one's is known from when git streamed it (never read whole). */
+  sha256(path: string): string {
+    const k = this.key(path);
+    const big = this.large.get(k);
+    if (big) return big.sha256;
+    const data = this.read(k);
+    const sha = createHash("sha256").update(data).digest("hex");
+    this.heldBySha.set(sha, data);
+    return sha;
+  }
+
+  /** The bytes of a file already held whose sha256 was asked (a tree built without streaming). */
+  bytesOf(sha256: string): Buffer | undefined {
+    return this.heldBySha.get(sha256);
+  }
+
+  /** The git blob holding a large file's bytes, by their sha256 (what the server streams to a node). */
+  blobOf(sha256: string): string | undefined {
+    return this.blobBySha.get(sha256);
   }
 
   size(path: string): number | undefined {

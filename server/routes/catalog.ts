@@ -149,11 +149,17 @@ function routes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const data = /^[0-9a-f]{64}$/.test(req.params.sha)
+      const found = /^[0-9a-f]{64}$/.test(req.params.sha)
         ? await d.storage.nodeFile(req.node!, req.params.sha)
         : undefined;
-      if (!data) throw new HttpError(404, "TEND_E_HTTP_NOT_FOUND", "Not found.");
-      return reply.type("application/octet-stream").header("x-content-sha256", req.params.sha).send(data);
+      if (!found) throw new HttpError(404, "TEND_E_HTTP_NOT_FOUND", "Not found.");
+      reply.type("application/octet-stream").header("x-content-sha256", req.params.sha);
+      if ("data" in found) return reply.send(found.data);
+      // A large file: streamed from the recipe repository's git blob, never read whole. A failure
+      // midway cuts the reply short of its length, which the agent refuses (and its hash check too).
+      const stream = await d.gate?.blobStream(found.gitBlob);
+      if (!stream) throw new HttpError(404, "TEND_E_HTTP_NOT_FOUND", "Not found.");
+      return reply.header("content-length", found.size).send(stream);
     },
   );
 }

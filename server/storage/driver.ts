@@ -43,6 +43,9 @@ export const schemaStatements = [
   "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
   // File contents too large to inline in a catalog, by sha256 (BYTEA: a BLOB to SQLite too).
   "CREATE TABLE IF NOT EXISTS blobs (sha TEXT PRIMARY KEY, data BYTEA NOT NULL)",
+  // Large file contents (over STREAM_FILE_BYTES) are not copied here: the sha256 names the git blob
+  // holding the bytes in the recipe repository, which the server streams from its mirror.
+  "CREATE TABLE IF NOT EXISTS git_blobs (sha TEXT PRIMARY KEY, blob TEXT NOT NULL, size BIGINT NOT NULL)",
   // Which fetched files each catalog (by digest) references: a node may fetch exactly those of the
   // catalog it was last served (nodes.catalog_digest), from any server, after any restart.
   `CREATE TABLE IF NOT EXISTS catalog_files (digest TEXT NOT NULL, sha TEXT NOT NULL,

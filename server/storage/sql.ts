@@ -26,11 +26,13 @@ import * as users from "./sql/users.js";
 import type {
   AuditEntry,
   AuditQuery,
+  CatalogFileRow,
   CommitRecord,
   DriftRow,
   EnrollOutcome,
   NewToken,
   NodeEnvironment,
+  NodeFile,
   NodeIdentity,
   NodeSummary,
   ReportSummary,
@@ -152,11 +154,11 @@ export class SqlStorage implements Storage {
     return catalogs.catalogSerial(this.db, node, digest, known);
   }
 
-  saveCatalogFiles(digest: string, files: { sha: string; data: Buffer }[]): Promise<void> {
+  saveCatalogFiles(digest: string, files: CatalogFileRow[]): Promise<void> {
     return catalogs.saveCatalogFiles(this.db, digest, files);
   }
 
-  nodeFile(node: string, sha: string): Promise<Buffer | undefined> {
+  nodeFile(node: string, sha: string): Promise<NodeFile | undefined> {
     return catalogs.nodeFile(this.db, node, sha);
   }
 

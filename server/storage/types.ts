@@ -209,10 +209,13 @@ export interface Storage {
     digest: string,
     known?: { serial: number; digest: string | null },
   ): Promise<number>;
-  /** Stores the contents a catalog leaves out (by sha256) and that the catalog references them. */
-  saveCatalogFiles(digest: string, files: { sha: string; data: Buffer }[]): Promise<void>;
-  /** A file's bytes, only when the catalog `node` was last served references it. */
-  nodeFile(node: string, sha: string): Promise<Buffer | undefined>;
+  /**
+   * Stores the contents a catalog leaves out (by sha256; a large one as the git blob holding it)
+   * and that the catalog references them.
+   */
+  saveCatalogFiles(digest: string, files: CatalogFileRow[]): Promise<void>;
+  /** A file's bytes (or the git blob holding them), only when the catalog `node` was last served references it. */
+  nodeFile(node: string, sha: string): Promise<NodeFile | undefined>;
   /** Notes that `node` was served a catalog compiled from `commit` (idempotent). */
   recordServedCommit(node: string, commit: string, at: number): Promise<void>;
   /** Whether `node` was ever served a catalog compiled from `commit`. */
@@ -294,3 +297,12 @@ export class StorageUnavailable extends Error {
     this.name = "StorageUnavailable";
   }
 }
+
+/**
+ * A file a catalog leaves out: its bytes (kept in the database), or, for a large one, the git blob
+ * of the recipe repository that holds them (streamed from the mirror, never copied).
+ */
+export type CatalogFileRow = { sha: string; data: Buffer } | { sha: string; gitBlob: string; size: number };
+
+/** What `nodeFile` finds: the bytes, or where in git they are. */
+export type NodeFile = { data: Buffer } | { gitBlob: string; size: number };

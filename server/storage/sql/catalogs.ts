@@ -4,6 +4,7 @@
  */
 import type { Driver } from "../driver.js";
 import { num } from "../rows.js";
+import type { CatalogFileRow, NodeFile } from "../types.js";
 
 export async function catalogSerial(
   db: Driver,
@@ -26,14 +27,20 @@ export async function catalogSerial(
   return num(again?.catalog_serial ?? 0);
 }
 
-export function saveCatalogFiles(
-  db: Driver,
-  digest: string,
-  files: { sha: string; data: Buffer }[],
-): Promise<void> {
+export function saveCatalogFiles(db: Driver, digest: string, files: CatalogFileRow[]): Promise<void> {
   return db.tx(async (q) => {
     for (const f of files) {
-      await q("INSERT INTO blobs (sha, data) VALUES ($1, $2) ON CONFLICT (sha) DO NOTHING", [f.sha, f.data]);
+      if ("data" in f)
+        await q("INSERT INTO blobs (sha, data) VALUES ($1, $2) ON CONFLICT (sha) DO NOTHING", [
+          f.sha,
+          f.data,
+        ]);
+      else
+        await q("INSERT INTO git_blobs (sha, blob, size) VALUES ($1, $2, $3) ON CONFLICT (sha) DO NOTHING", [
+          f.sha,
+          f.gitBlob,
+          f.size,
+        ]);
       await q(
         "INSERT INTO catalog_files (digest, sha) VALUES ($1, $2) ON CONFLICT (digest, sha) DO NOTHING",
         [digest, f.sha],
@@ -42,13 +49,17 @@ export function saveCatalogFiles(
   });
 }
 
-export async function nodeFile(db: Driver, node: string, sha: string): Promise<Buffer | undefined> {
+export async function nodeFile(db: Driver, node: string, sha: string): Promise<NodeFile | undefined> {
   const [r] = await db.query(
-    `SELECT b.data FROM nodes n JOIN catalog_files cf ON cf.digest = n.catalog_digest
-     JOIN blobs b ON b.sha = cf.sha WHERE n.name = $1 AND cf.sha = $2`,
+    `SELECT b.data, g.blob, g.size FROM nodes n JOIN catalog_files cf ON cf.digest = n.catalog_digest
+     LEFT JOIN blobs b ON b.sha = cf.sha LEFT JOIN git_blobs g ON g.sha = cf.sha
+     WHERE n.name = $1 AND cf.sha = $2`,
     [node, sha],
   );
-  return r ? Buffer.from(r.data as Uint8Array) : undefined;
+  if (!r) return undefined;
+  if (r.data != null) return { data: Buffer.from(r.data as Uint8Array) };
+  if (typeof r.blob === "string") return { gitBlob: r.blob, size: num(r.size) };
+  return undefined;
 }
 
 export async function recordServedCommit(
