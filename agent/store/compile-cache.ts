@@ -220,18 +220,22 @@ export async function compileCached(
   if (cached) {
     let writable = false;
     let fresh: Promise<{ catalog: Catalog; repo: FsRepo }> | null = null;
-    const fetchContent = async (sha: string): Promise<Buffer> => {
-      const kept = store.read(sha);
-      if (kept) return kept;
-      // Missing, torn or tampered: never used. The repository answers as it did when the catalog
-      // was made, so compiling it again gives the same catalog, with the content inline.
+    /** The recipes compiled again (once), said once: the first blob found missing or torn. */
+    const recompile = (sha: string) => {
       if (!fresh) {
         options.log?.(
           `tend: stored content ${sha.slice(0, 12)}… in ${store.dir} is missing or fails its sha256 check; compiling the recipes again`,
         );
         fresh = compile();
       }
-      const again = await fresh;
+      return fresh;
+    };
+    const fetchContent = async (sha: string): Promise<Buffer> => {
+      const kept = store.read(sha);
+      if (kept) return kept;
+      // Missing, torn or tampered: never used. The repository answers as it did when the catalog
+      // was made, so compiling it again gives the same catalog, with the content inline.
+      const again = await recompile(sha);
       const large = sourceFile(again, sha);
       const data = large ? readFileSync(large.path) : inline(again.catalog.files[sha]);
       if (!data || sha256(data) !== sha) {
@@ -252,13 +256,7 @@ export async function compileCached(
       // Checked before it is offered (in chunks): a torn blob would fail the copy on every run.
       const kept = store.file(sha);
       if (kept && hashFileSync(kept.path) === sha) return kept;
-      if (!fresh) {
-        options.log?.(
-          `tend: stored content ${sha.slice(0, 12)}… in ${store.dir} is missing or fails its sha256 check; compiling the recipes again`,
-        );
-        fresh = compile();
-      }
-      const large = sourceFile(await fresh, sha);
+      const large = sourceFile(await recompile(sha), sha);
       if (large) {
         if (writable) {
           try {

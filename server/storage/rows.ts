@@ -147,6 +147,7 @@ export function runPoint(r: Row): RunPoint {
     drifted: num(r.drifted),
     changed: num(r.changed),
     failed: num(r.failed),
+    ...(r.run_trigger !== undefined ? { trigger: strOrNull(r.run_trigger) } : {}),
   };
 }
 

@@ -80,6 +80,8 @@ export interface RunPoint {
   /** Only from `nodeRuns` (0 in the fleet strip). */
   changed: number;
   failed: number;
+  /** Only from `nodeRuns`: what started the run (the report's `trigger`; null when it names none). */
+  trigger?: string | null;
 }
 
 export interface NodeInfo {

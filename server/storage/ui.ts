@@ -164,8 +164,11 @@ export class SqlUiStorage implements UiStorage {
   async nodeRuns(node: string, limit: number, offset: number): Promise<RunPoint[]> {
     const count = (cond: string) =>
       `(SELECT COUNT(*) FROM report_resources rr WHERE rr.report_id = r.id AND ${cond})`;
+    // What started each run, from the stored report: read for this page's rows only.
+    const trigger =
+      this.db.kind === "postgres" ? "(r.body::json ->> 'trigger')" : "json_extract(r.body, '$.trigger')";
     const rows = await this.db.query(
-      `SELECT r.id, r.node, r.started_at, r.status, r.mode, r.commit_sha,
+      `SELECT r.id, r.node, r.started_at, r.status, r.mode, r.commit_sha, ${trigger} AS run_trigger,
        ${count("rr.drifted = 1")} AS drifted,
        ${count("rr.status IN ('changed', 'would-change')")} AS changed,
        ${count("rr.status = 'failed'")} AS failed

@@ -2,6 +2,7 @@
 import t from "tap";
 import type { Report } from "../../core/types.js";
 import type { Storage } from "../../server/storage/types.js";
+import { nodePage } from "../../server/ui/pages/node.js";
 import { makeReport } from "../helpers/server-report.js";
 import { testStorages } from "../helpers/server-storage.js";
 
@@ -50,8 +51,10 @@ for (const make of testStorages()) {
 
     for (const n of ["web-1", "web-2", "db_1x", "idle"]) await node(s, n);
     const w1 = [
-      at(makeReport("web-1", "c1"), "2030-01-02T00:00:00.000Z"),
-      at(makeReport("web-1", "c2", { drifted: ["file:/etc/motd"] }), "2030-01-02T01:00:00.000Z"),
+      at(makeReport("web-1", "c1"), "2030-01-02T00:00:00.000Z", { trigger: "schedule" }),
+      at(makeReport("web-1", "c2", { drifted: ["file:/etc/motd"] }), "2030-01-02T01:00:00.000Z", {
+        trigger: "watch",
+      }),
       at(
         makeReport("web-1", "c2", { drifted: ["file:/etc/motd", "file:/etc/hosts"] }),
         "2030-01-02T02:00:00.000Z",
@@ -108,6 +111,15 @@ for (const make of testStorages()) {
       ],
       "offset skips the newest",
     );
+    t.same(
+      (await s.ui.nodeRuns("web-1", 10, 0)).map((r) => r.trigger),
+      [null, "watch", "schedule"],
+      "each run's trigger, from its report (none named: null)",
+    );
+    const page = (await nodePage(s, "web-1", 1, Date.parse("2030-01-02T03:00:00.000Z")))?.toString() ?? "";
+    t.match(page, "<th>trigger</th>", "the node page's reports table has a trigger column");
+    t.match(page, /<td>apply<\/td><td>watch repair<\/td>/, "a watch repair says so in its row");
+    t.match(page, /<td>apply<\/td><td>schedule<\/td>/);
     const info = await s.ui.nodeInfo("web-1");
     t.same([info?.reports, info?.last_commit, info?.last_status], [3, "c2", "changed"]);
     t.equal(await s.ui.nodeInfo("nope"), undefined);

@@ -68,12 +68,18 @@ ${checkList(latest.checks)}
 }
 </section>
 <section id="reports"><h2>Reports</h2>
-<table class="reports"><thead><tr><th>started</th><th>mode</th><th>status</th><th class="num">changed</th><th class="num">drifted</th><th class="num">failed</th><th>commit</th></tr></thead><tbody>
+<table class="reports"><thead><tr><th>started</th><th>mode</th><th>trigger</th><th>status</th><th class="num">changed</th><th class="num">drifted</th><th class="num">failed</th><th>commit</th></tr></thead><tbody>
 ${listRuns.map(
   (r) =>
-    html`<tr><td><a href="${reportHref(r.id)}">${r.started_at}</a> <span class="muted">${ago(r.started_at, now)}</span></td><td>${r.mode}</td><td>${badge(r.status)}</td><td class="num">${r.changed}</td><td class="num">${r.drifted}</td><td class="num">${r.failed}</td><td><code>${shortSha(r.commit)}</code></td></tr>`,
+    html`<tr><td><a href="${reportHref(r.id)}">${r.started_at}</a> <span class="muted">${ago(r.started_at, now)}</span></td><td>${r.mode}</td><td>${triggerCell(r.trigger)}</td><td>${badge(r.status)}</td><td class="num">${r.changed}</td><td class="num">${r.drifted}</td><td class="num">${r.failed}</td><td><code>${shortSha(r.commit)}</code></td></tr>`,
 )}
 </tbody></table>
 ${pager(`/ui/nodes/${encodeURIComponent(name)}`, {}, page, pages)}
 </section>`;
+}
+
+/** The reports table's trigger cell: the short word (the report page says more). */
+function triggerCell(trigger: string | null | undefined): string {
+  if (trigger === "watch") return "watch repair";
+  return trigger === "schedule" || trigger === "push" || trigger === "manual" ? trigger : "—";
 }
