@@ -15,16 +15,18 @@ export function mergeRuns(a: RunKind | null, b: RunKind): RunKind {
 }
 
 /**
- * The command for one run: a watch run of `ids`, a run the server signalled (`push`, of `kind`),
- * else a scheduled one; under systemd, in a transient scope of its own.
+ * The command for one run: a watch run of `ids` (`"stdin"`: of the ids the daemon writes to its
+ * standard input, one a line, when a burst of events is over), a run the server signalled (`push`,
+ * of `kind`), else a scheduled one; under systemd, in a transient scope of its own.
  */
 export function runCommand(
   configFile: string,
   env: NodeJS.ProcessEnv = process.env,
-  o: { ids?: string[]; kind?: RunKind; push?: boolean } = {},
+  o: { ids?: string[] | "stdin"; kind?: RunKind; push?: boolean } = {},
 ): string[] {
-  const trigger = o.ids
-    ? ["--trigger", "watch", ...o.ids.flatMap((id) => ["--resource", id])]
+  const ids = o.ids === "stdin" ? ["-"] : o.ids;
+  const trigger = ids
+    ? ["--trigger", "watch", ...ids.flatMap((id) => ["--resource", id])]
     : ["--trigger", o.push ? "push" : "schedule", ...RUN_FLAGS[o.kind ?? "run"]];
   const self = [...selfCommand(), "agent", "run", "--log-line", "--config", configFile, ...trigger];
   const systemdRun = ["/usr/bin/systemd-run", "/bin/systemd-run"].find((p) => existsSync(p));

@@ -75,6 +75,8 @@ export async function daemon(configFile: string): Promise<number> {
   // Watch mode (agent/watch/): asks for watch runs through startRun(ids); a tick during one waits for it.
   let watcher: Watcher | null = null;
   let watchRun = false;
+  // The watch run started at a burst's first event, until it is handed the ids (prepareWatchRun).
+  let prepared = false;
   let tickAfterRun = false;
   // The push channel (agent/push/): a signalled run, or the one run queued behind the current one.
   let channel: PushChannel | null = null;
@@ -122,8 +124,14 @@ export async function daemon(configFile: string): Promise<number> {
     flushTimer.unref();
   };
 
-  const startRun = (o: { ids?: string[]; kind?: RunKind; push?: boolean } = {}): boolean => {
+  const startRun = (o: { ids?: string[] | "stdin"; kind?: RunKind; push?: boolean } = {}): boolean => {
     if (stopping) return false;
+    if (Array.isArray(o.ids) && prepared && child) {
+      // The watch run started at the burst's first event has started up meanwhile: the ids, and go.
+      prepared = false;
+      child.stdin?.end(`${o.ids.join("\n")}\n`);
+      return true;
+    }
     const kind = o.kind ?? "run";
     if (child && o.push) {
       // A signal during a run: one more run after it, whatever else is asked meanwhile.
@@ -149,11 +157,18 @@ export async function daemon(configFile: string): Promise<number> {
     scoped = argv[0]?.endsWith("systemd-run") ?? false;
     // The run's line is relayed through the daemon so the journal files it under tend-agent.service
     // (a scoped run's own output is filed under its scope).
-    child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "inherit"], env: childEnv() });
+    prepared = o.ids === "stdin";
+    child = spawn(argv[0]!, argv.slice(1), {
+      stdio: [prepared ? "pipe" : "ignore", "pipe", "inherit"],
+      env: childEnv(),
+    });
+    // A prepared run that died before it was handed its ids: the write fails, the exit says why.
+    child.stdin?.on("error", () => {});
     child.stdout?.on("data", (chunk: Buffer) => process.stdout.write(chunk));
     child.once("error", (err) => log(`run could not start: ${err.message}`));
     child.once("exit", async (code, signal) => {
       child = null;
+      prepared = false;
       watcher?.runEnded();
       if (code === 1 || signal) log(`run ended with ${signal ?? `exit ${code}`}`);
       if (stopping) return done(0);
@@ -164,13 +179,31 @@ export async function daemon(configFile: string): Promise<number> {
     return true;
   };
 
+  /** A burst of watch events has begun: its run starts up now, and waits for the ids (agent/watch/index.ts). */
+  const prepareWatchRun = () => {
+    if (!child && !flusher) startRun({ ids: "stdin" });
+  };
+  /** The burst came to nothing: the prepared run, given no ids, exits without a lock or a report. */
+  const dismissWatchRun = () => {
+    if (!prepared) return;
+    prepared = false;
+    child?.stdin?.end();
+  };
+
   const watchIf = async () => {
     if (config.watch === Boolean(watcher)) return;
     watcher?.close();
     watcher = null;
+    dismissWatchRun();
     if (!config.watch) return log("watch: off");
     const { Watcher } = await import("./watch/index.js");
-    watcher = await Watcher.start({ stateDir: config.stateDir, log, repair: (ids) => startRun({ ids }) });
+    watcher = await Watcher.start({
+      stateDir: config.stateDir,
+      log,
+      repair: (ids) => startRun({ ids }),
+      prepare: prepareWatchRun,
+      dismiss: dismissWatchRun,
+    });
   };
 
   const onSignal = (signal: Signal) => {
@@ -240,6 +273,7 @@ export async function daemon(configFile: string): Promise<number> {
     channel?.stop();
     if (signalTimer) clearTimeout(signalTimer);
     watcher?.close();
+    dismissWatchRun();
     if (pendingTimer) clearTimeout(pendingTimer);
     if (flushTimer) clearTimeout(flushTimer);
     // A flush stopped half-way loses nothing: a report leaves the spool only once accepted.

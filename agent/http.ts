@@ -6,7 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { constants, type FileHandle, open, unlink } from "node:fs/promises";
-import { Agent, type Dispatcher, request } from "undici";
+import { setFlagsFromString } from "node:v8";
+import type { Dispatcher } from "undici";
 import { TendError } from "../core/errors.js";
 
 export interface HttpOptions {
@@ -46,8 +47,23 @@ export interface RequestSpec {
 
 export const DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024;
 
+/**
+ * undici, loaded at the first request rather than with this module: its start-up is a good part of
+ * a run's, and a watch run repairs before it reports. Its HTTP parser is WebAssembly, which V8
+ * compiles with Liftoff and then, for the hot functions, again with TurboFan in the background;
+ * a process that has finished waits for that compilation before it exits (130-290 ms measured
+ * after a watch run's last line, while the daemon holds back the next repair until the run has
+ * ended). Liftoff's code parses a reply's few hundred bytes of headers just as well, so a run
+ * keeps to it.
+ */
+export function loadUndici(): Promise<typeof import("undici")> {
+  setFlagsFromString("--liftoff-only");
+  return import("undici");
+}
+
 let shared: Dispatcher | undefined;
-function defaultDispatcher(timeoutMs: number): Dispatcher {
+async function defaultDispatcher(timeoutMs: number): Promise<Dispatcher> {
+  const { Agent } = await loadUndici();
   shared ??= new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 4_000 });
   return shared;
 }
@@ -111,7 +127,7 @@ export class HttpClient {
   readonly #timeoutMs: number;
   readonly #retryCapMs: number;
   readonly #attempts: number;
-  readonly #dispatcher: Dispatcher;
+  readonly #dispatcher: Dispatcher | undefined;
   readonly #sleep: (ms: number) => Promise<void>;
 
   constructor(base: string, o: HttpOptions = {}) {
@@ -120,7 +136,7 @@ export class HttpClient {
     this.#timeoutMs = o.timeoutMs ?? 30_000;
     this.#retryCapMs = o.retryCapMs ?? 60_000;
     this.#attempts = o.attempts ?? 3;
-    this.#dispatcher = o.dispatcher ?? defaultDispatcher(this.#timeoutMs);
+    this.#dispatcher = o.dispatcher;
     this.#sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
@@ -160,13 +176,15 @@ export class HttpClient {
       headers["content-type"] = "application/json";
     }
     const url = `${this.base}${spec.path}`;
+    const { request } = await loadUndici();
+    const dispatcher = this.#dispatcher ?? (await defaultDispatcher(this.#timeoutMs));
     let res: Dispatcher.ResponseData;
     try {
       res = await request(url, {
         method: spec.method,
         headers,
         body,
-        dispatcher: this.#dispatcher,
+        dispatcher,
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
       });

@@ -19,6 +19,7 @@ import { type HttpOptions, HttpStatusError, UnreachableError } from "./http.js";
 import { errorText, summarize } from "./report.js";
 import type { ContentFile } from "./resources/kind.js";
 import { CatalogCache } from "./store/catalog-cache.js";
+import { runFacts } from "./store/kept-facts.js";
 import { type FlushResult, Spool } from "./store/report-spool.js";
 import { hashFileSync } from "./sys/hash-file.js";
 import { FightGuard } from "./watch/guard.js";
@@ -260,10 +261,13 @@ async function run(config: AgentConfig, o: RunOptions, ifChanged: boolean): Prom
     maxReports: config.spoolMaxReports,
     maxBytes: config.spoolMaxBytes,
   });
-  const { gatherFacts } = await import("./facts/index.js");
-  const facts = o.facts ?? (await gatherFacts());
-
   const watching = o.trigger === "watch";
+  // A watch run takes the facts the last full run kept (agent/store/kept-facts.ts).
+  const facts =
+    o.facts ??
+    (await runFacts(config.stateDir, { watch: watching, keep: !noop }, async () =>
+      (await import("./facts/index.js")).gatherFacts(),
+    ));
   let chosen: Chosen;
   try {
     // A watch run repairs toward the catalog already here: no server round-trip.

@@ -12,8 +12,15 @@
  * - time from a hand edit to repaired on disk, `--edits` times (a script in the box overwrites a
  *   random managed file and polls it every 2 ms until tend has put it back): p50, p90, p99, max.
  *
- *   npx tsx bench/watch.ts [--files 1000] [--idle 60] [--edits 100]
+ * `--compare OTHER-BUNDLE.js` (another build of the agent bundle, e.g. main's, from
+ * `node scripts/build.mjs DIR`) times the edits of both builds in the same box and sitting: in
+ * blocks of `--block` edits, alternately, the daemon restarted on the other build between blocks
+ * (`--edits` each).
+ *
+ *   npx tsx bench/watch.ts [--files 1000] [--idle 60] [--edits 100] [--compare OTHER.js [--block 10]] [--raw]
  */
+import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { Box } from "../test/boxes/lib/index.js";
 import { buildBundle, fleetServer } from "../test/helpers/agent-e2e.js";
@@ -25,6 +32,10 @@ const { values } = parseArgs({
     files: { type: "string", default: "1000" },
     idle: { type: "string", default: "60" },
     edits: { type: "string", default: "100" },
+    compare: { type: "string" },
+    block: { type: "string", default: "10" },
+    /** Print every edit's time, in the order they were made. */
+    raw: { type: "boolean", default: false },
   },
 });
 const files = Number(values.files);
@@ -113,9 +124,41 @@ try {
   const cpu = (i: number) => `${(((after[i]! - before[i]!) / 100 / idleS) * 100).toFixed(3)} % of a core`;
   const idle = [await rss(daemon), await rss(follower), await rss(busctl), await rss(bare)];
   process.stdout.write(`idle: ${idle.join(" | ")}; cpu ${cpu(0)} ${cpu(1)} ${cpu(2)}\n`);
-  const out = (await box.run(["node", "-e", EDITS, String(files), String(edits)])).trim();
-  const ms = (JSON.parse(out) as number[]).sort((a, b) => a - b);
-  const q = (p: number) => ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)]!.toFixed(0);
+  const timeEdits = async (n: number) =>
+    JSON.parse((await box.run(["node", "-e", EDITS, String(files), String(n)])).trim()) as number[];
+  const q = (list: number[], p: number) => {
+    const ms = [...list].sort((a, b) => a - b);
+    return ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)]!.toFixed(0);
+  };
+  const figures = (ms: number[]) =>
+    `${ms.length} edits: p50 ${q(ms, 50)} ms, p90 ${q(ms, 90)} ms, p99 ${q(ms, 99)} ms, max ${q(ms, 100)} ms`;
+  const loadBefore = loadavg()[0]!;
+  const ms: number[] = [];
+  const other: number[] = [];
+  if (values.compare) {
+    const LIB = "/usr/local/lib/tend";
+    await box.run(`cp ${LIB}/tend-agent.js ${LIB}/this.js`);
+    await box.writeFile(`${LIB}/other.js`, readFileSync(values.compare));
+    /** The daemon on `build`, once it watches again. */
+    const use = async (build: string) => {
+      const armed = async () =>
+        Number(
+          (await box.run("journalctl -u tend-agent --no-pager -o cat | grep -c '^watch: [0-9]'")).trim(),
+        );
+      const before = await armed();
+      await box.run(`cp ${LIB}/${build}.js ${LIB}/tend-agent.js && systemctl restart tend-agent`);
+      while ((await armed()) === before) await new Promise((r) => setTimeout(r, 100));
+    };
+    const block = Number(values.block);
+    for (let done = 0; done < edits; done += block) {
+      const n = Math.min(block, edits - done);
+      await use("other");
+      other.push(...(await timeEdits(n)));
+      await use("this");
+      ms.push(...(await timeEdits(n)));
+    }
+  } else ms.push(...(await timeEdits(edits)));
+  const load = `load average ${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`;
   const node = (await box.run("node --version")).trim();
   process.stdout.write(
     [
@@ -126,7 +169,13 @@ try {
       `  journalctl follower        RSS ${idle[1]}  CPU ${cpu(1)}`,
       `  busctl monitor (candidate) RSS ${idle[2]}  CPU ${cpu(2)}`,
       `  bare node                  RSS ${idle[3]}`,
-      `hand edit → repaired on disk, ${ms.length} edits: p50 ${q(50)} ms, p90 ${q(90)} ms, p99 ${q(99)} ms, max ${q(100)} ms`,
+      `hand edit → repaired on disk, ${figures(ms)} (${load})`,
+      ...(values.compare ? [`  --compare ${values.compare}: ${figures(other)}`] : []),
+      ...(values.raw
+        ? [`  each (ms): ${ms.map((x) => x.toFixed(0)).join(" ")}`].concat(
+            values.compare ? [`  --compare each: ${other.map((x) => x.toFixed(0)).join(" ")}`] : [],
+          )
+        : []),
       "",
     ].join("\n"),
   );

@@ -11,6 +11,7 @@ import { DEFAULT_MAX_FILE_BYTES } from "../core/repo.js";
 import { schemaProblems } from "../core/schema.js";
 import { type ParsedYaml, parseYaml } from "../core/yaml.js";
 import { type AlertsConfig, resolveAlerts } from "./alerts/config.js";
+import type { Role } from "./roles.js";
 import { type DeployConfig, resolveDeploy } from "./rollouts/config.js";
 
 export interface ServerConfig {
@@ -45,6 +46,21 @@ export interface ServerConfig {
   /** Rollouts (server/rollouts/): what a new commit does, and a rollout's defaults. */
   deploy: DeployConfig;
   logLevel: string;
+  /** Dashboard sign-in with an OpenID Connect provider (server/oidc.ts); null: not configured. */
+  oidc: OidcConfig | null;
+}
+
+export interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  clientSecretFile: string;
+  label: string;
+  scopes: string[];
+  /** The claim naming the person (null: preferred_username, then email, then sub). */
+  nameClaim: string | null;
+  roleClaim: string;
+  /** Claim values granting each role ("*": anyone the provider signs in). */
+  roles: Partial<Record<Role, string[]>>;
 }
 
 /** `30s`, `5m`, `1h`, `2d`, `250ms`, or bare seconds. */
@@ -190,5 +206,32 @@ function resolveConfig(raw: Record<string, unknown>, file?: string): ServerConfi
     },
     deploy: resolveDeploy(raw.deploy as Record<string, unknown> | undefined, parseDuration),
     logLevel: String(raw.log_level ?? "info"),
+    oidc: resolveOidc(raw.oidc as Record<string, unknown> | undefined, abs, file),
+  };
+}
+
+function resolveOidc(
+  o: Record<string, unknown> | undefined,
+  abs: (p: string) => string,
+  file?: string,
+): OidcConfig | null {
+  if (!o) return null;
+  const issuer = String(o.issuer).replace(/\/+$/, "");
+  const host = new URL(issuer).hostname;
+  if (issuer.startsWith("http://") && !isLoopback(host)) {
+    throw new TendError(
+      "TEND_E_CONFIG",
+      `${file ?? "server.yaml"}: oidc.issuer is ${issuer}: plain http would carry sign-ins in clear; use the provider's https:// address (http is allowed on a loopback address only).`,
+    );
+  }
+  return {
+    issuer,
+    clientId: String(o.client_id),
+    clientSecretFile: abs(String(o.client_secret_file)),
+    label: String(o.label ?? "OIDC"),
+    scopes: (o.scopes as string[] | undefined) ?? ["openid", "email", "profile"],
+    nameClaim: o.name_claim ? String(o.name_claim) : null,
+    roleClaim: String(o.role_claim ?? "groups"),
+    roles: o.roles as OidcConfig["roles"],
   };
 }

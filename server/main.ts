@@ -3,7 +3,7 @@
  * jobs and signals. Everything else is in app.ts; the admin sub-commands (`tend server token
  * create`, `key`, ...) are in admin/.
  */
-import { mkdirSync, readFileSync, type Stats, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, type Stats, statSync } from "node:fs";
 import { join } from "node:path";
 import { TendError } from "../core/errors.js";
 import { help, parse } from "./admin/args.js";
@@ -60,6 +60,14 @@ export function permissionProblems(config: ServerConfig, configFile: string | un
     check(configFile, "the configuration file", true, secret ? 0o077 : 0o022);
   }
   problems.push(...secretFileProblems(config.alerts));
+  if (config.oidc) {
+    const file = config.oidc.clientSecretFile;
+    if (!existsSync(file))
+      problems.push(
+        `the OIDC client secret file ${file} does not exist: write the secret there (\`chmod 600\`).`,
+      );
+    else check(file, "the OIDC client secret file", true, 0o027);
+  }
   return problems;
 }
 

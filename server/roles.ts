@@ -15,12 +15,16 @@ export const isRole = (v: unknown): v is Role => roles.includes(v as Role);
 export const allows = (have: Role, need: Role): boolean => rank[have] >= rank[need];
 
 /**
- * Who acts: a named account, an admin token (by its id), a `tend server` command run on the
- * server's box (the Unix user), or a git webhook proved by its secret.
+ * Who acts: a named account, an admin token (by its id), a person signed in by the OIDC provider,
+ * a `tend server` command run on the server's box (the Unix user), or a git webhook proved by its
+ * secret.
  */
 export interface Principal {
-  kind: "user" | "token" | "cli" | "webhook";
-  /** The account name, the token id (12 hex digits of its hash), the Unix user, or the forge. */
+  kind: "user" | "token" | "oidc" | "cli" | "webhook";
+  /**
+   * The account name, the token id (12 hex digits of its hash), the name the provider gave
+   * (server/oidc.ts), the Unix user, or the forge.
+   */
   id: string;
   role: Role;
 }

@@ -368,7 +368,10 @@ async function prefetch(
     for (const d of dirs)
       for (const gone of sweepStaleTemps(d)) ctx.log(`removed ${gone}, left by an interrupted run`);
   }
-  return { accounts: new Accounts(), backups: new BackupStore(ctx.stateDir), syncLater: new Set() };
+  const backups = new BackupStore(ctx.stateDir);
+  if (!ctx.noop)
+    for (const gone of backups.sweepSpools()) ctx.log(`removed ${gone}, left by an interrupted run`);
+  return { accounts: new Accounts(), backups, syncLater: new Set() };
 }
 
 /** The end of an apply run: each directory renamed into (or changed) is fsynced once. */

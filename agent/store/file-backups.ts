@@ -5,7 +5,7 @@
  * time, sha256, mode, owner). Everything is 0600/0700: backups may hold secrets.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { constants, promises as fsp, readFileSync } from "node:fs";
+import { constants, promises as fsp, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { atomicWrite, fsyncDir } from "../sys/atomic-write.js";
 
@@ -60,6 +60,30 @@ export class BackupStore {
     } finally {
       await fsp.unlink(copied.file).catch(() => {});
     }
+  }
+
+  /**
+   * Removes the spool files a killed run left in `backups/` (a large file's copy on its way to
+   * becoming an object); returns their names. Call only while holding the run lock.
+   */
+  sweepSpools(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    const gone: string[] = [];
+    for (const n of names) {
+      if (!/^\.spool-[0-9a-f]{12}\.tmp$/.test(n)) continue;
+      try {
+        unlinkSync(join(this.dir, n));
+        gone.push(join(this.dir, n));
+      } catch {
+        // another process's, or already gone: left alone
+      }
+    }
+    return gone;
   }
 
   /** Copies the open file into `backups/.spool-…` in chunks; its size and sha256. */

@@ -4,9 +4,8 @@
  * proxy the environment names (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, as curl and apt read them), and
  * following redirects, which release hosts use: no credential is sent, so none can leak.
  */
-import { EnvHttpProxyAgent, interceptors } from "undici";
 import { TendError } from "../../core/errors.js";
-import { bytesText, HttpClient } from "../http.js";
+import { bytesText, HttpClient, loadUndici } from "../http.js";
 
 export interface DownloadOptions {
   /** Largest body accepted, in bytes. */
@@ -28,6 +27,7 @@ export async function download(
   o: DownloadOptions,
 ): Promise<{ sha256: string; size: number }> {
   const u = new URL(url);
+  const { EnvHttpProxyAgent, interceptors } = await loadUndici();
   const dispatcher = new EnvHttpProxyAgent({ connect: { timeout: 30_000 } }).compose(
     interceptors.redirect({ maxRedirections: 5 }),
   );

@@ -5,8 +5,8 @@
  * saying what it got, and never throws: a probe that cannot even start is a failed probe.
  */
 import { connect } from "node:net";
-import { Agent, request } from "undici";
 import type { CatalogCheck } from "../../core/types.js";
+import { loadUndici } from "../http.js";
 import { cEnv, describeExit, run } from "./proc.js";
 
 export interface ProbeResult {
@@ -34,6 +34,7 @@ function seconds(ms: number): string {
 }
 
 async function probeHttp(c: CatalogCheck, signal: AbortSignal): Promise<ProbeResult> {
+  const { Agent, request } = await loadUndici();
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), c.timeout_ms);
   const stop = () => deadline.abort();

@@ -7,7 +7,10 @@
  *
  * - Debounce: the first event of a burst starts a short timer and every event until it fires joins
  *   the same run, so an editor's rename, write and chmod are one repair, and a change made every few
- *   milliseconds still gets a run per window instead of waiting for quiet.
+ *   milliseconds still gets a run per window instead of waiting for quiet. The run's process is
+ *   started at the first event (`prepare`) and gets the ids when the timer fires: its start-up
+ *   (Node.js, the bundle, the modules a run loads) takes longer than the window, which so costs
+ *   nothing; until it has the ids it holds no lock and changes nothing.
  * - tend's own writes: events about resources a run is converging (every resource, for a scheduled
  *   or manual run, whose lock file says a run holds `state_dir/lock`), during the run and a short
  *   grace after it, are dropped; events about other resources wait for the run to end.
@@ -29,6 +32,13 @@ export interface WatchOptions {
   log: (line: string) => void;
   /** Start a watch run of `ids`; false when a run cannot start now (it is asked again shortly). */
   repair: (ids: string[]) => boolean;
+  /**
+   * A burst has begun: a repair will be asked for when it is over. The daemon starts the run's
+   * process now, so that it starts up while the burst goes on and only waits for the ids.
+   */
+  prepare?: () => void;
+  /** The burst came to nothing to repair (every resource in it contested meanwhile). */
+  dismiss?: () => void;
   /** How long a burst of events is gathered into one run, ms. */
   debounceMs?: number;
   /** How long after a run its resources' events are still taken as its own, ms. */
@@ -152,18 +162,26 @@ export class Watcher {
   private schedule(delay = this.o.debounceMs ?? DEBOUNCE_MS): void {
     if (this.timer || this.pending.size === 0 || this.running || this.closed) return;
     this.timer = setTimeout(() => this.fire(), delay);
+    this.o.prepare?.();
   }
 
   private fire(): void {
     this.timer = null;
-    if (this.running || this.pending.size === 0) return;
+    if (this.running) return;
+    if (this.pending.size === 0) {
+      this.o.dismiss?.();
+      return;
+    }
     if (this.lockHeld()) {
       this.schedule(500); // a run by hand: ask again when it may be over
       return;
     }
     const ids = [...this.pending].filter((id) => !this.contested.has(id));
     this.pending.clear();
-    if (ids.length === 0) return;
+    if (ids.length === 0) {
+      this.o.dismiss?.();
+      return;
+    }
     if (this.o.repair(ids)) {
       this.runStarted(this.plan ? withNotified(this.plan, ids) : new Set(ids));
       return;

@@ -15,7 +15,8 @@ enroll   trade an enrolment token for this node's credential, pin the server's k
          plain http:// is refused for any host but this one unless --insecure-http is given
 run      one run: fetch the signed catalog (or use the cached one when the server is away),
          converge, report; --trigger watch --resource ID... converges only those resources (and
-         what they notify) from the cached catalog, as the daemon does in watch mode;
+         what they notify) from the cached catalog, as the daemon does in watch mode (--resource -:
+         the ids are read from standard input, one a line, once it closes);
          --if-changed: only when the server's catalog differs from the cached one (what the
          daemon runs for a "new commit" push signal); --environment asks the server for that
          environment (a branch it follows; default the configuration's environment:), granted

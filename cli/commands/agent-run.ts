@@ -25,6 +25,15 @@ export async function runCommand(values: Values, configFile: string): Promise<nu
   }
   const noop = Boolean(values.noop);
   const trigger = triggerOf(values);
+  let only = values.resource;
+  if (trigger === "watch" && only?.includes("-")) {
+    // Started by the daemon at a burst's first event (agent/watch/index.ts): load what a run loads
+    // while the burst goes on, then the ids, one a line, when standard input closes. None: the
+    // burst came to nothing, and neither the lock nor a report is taken.
+    await Promise.all([import("../../agent/engine/index.js"), import("../../agent/resources/index.js")]);
+    only = [...new Set([...only.filter((id) => id !== "-"), ...(await stdinLines())])];
+    if (only.length === 0) return EXIT.ok;
+  }
   let lock: { release(): Promise<void> } | null = null;
   if (!noop) {
     const [{ ensureStateDir }, { acquireLock }] = await Promise.all([
@@ -46,7 +55,7 @@ export async function runCommand(values: Values, configFile: string): Promise<nu
     result = await (values["if-changed"] ? agentRunIfChanged : agentRun)(config, {
       noop,
       trigger,
-      only: values.resource,
+      only,
       signal: stop.signal,
       log: (m) => process.stderr.write(`${m}\n`),
       onResource: quiet
@@ -91,6 +100,17 @@ export async function runCommand(values: Values, configFile: string): Promise<nu
     process.stdout.write(output.formatSummary(report));
   }
   return report.status === "stale" ? EXIT.couldNotStart : exitCode(report);
+}
+
+/** Standard input's non-empty lines, once it closes. */
+async function stdinLines(): Promise<string[]> {
+  let text = "";
+  process.stdin.setEncoding("utf8");
+  for await (const chunk of process.stdin) text += chunk;
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 const TRIGGERS = ["schedule", "manual", "watch", "push"] as const;

@@ -157,7 +157,10 @@ export class RolloutEngine implements Rollouts {
     return this.must(id);
   }
 
-  /** Report ingest's hook: the report moves its node's rollouts on. */
+  /**
+   * Report ingest's hook: the report (as vetted: its commit believed only if served to the node)
+   * moves its node's rollouts on. Cheap while no rollout exists (the store's recordReport guard).
+   */
   async onReport(report: Report): Promise<void> {
     const outcome = reportOutcome(report);
     if (!outcome) return;

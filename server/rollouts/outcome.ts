@@ -1,7 +1,10 @@
 /**
  * What a report means to a rollout: the node's state on the commit (changed, unchanged, failed) and,
  * when it failed, why, in one line (its error, the failed resources, the failed health checks).
- * Targeted runs (`trigger: watch`) and reports without a commit say nothing about the commit.
+ * Targeted runs (`trigger: watch`) and reports without a commit say nothing about the commit; so
+ * does a report naming a commit its node was never served (the report route passes the vetted
+ * report: commit null, the claim in `unverified_commit`), so a node is never counted on a commit it
+ * could not have run (issue 15).
  */
 import type { Report } from "../../core/types.js";
 import type { ReportOutcome } from "./types.js";

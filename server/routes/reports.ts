@@ -89,9 +89,10 @@ function routes(app: FastifyInstance, d: Deps): void {
           d.metrics.duplicateIdentity(dup.node);
           await d.storage.recordDuplicateIdentity(dup);
         }
-        // A report on a rollout's commit moves the rollout on (server/rollouts/).
+        // A report on a rollout's commit moves the rollout on (server/rollouts/). The vetted one: a
+        // commit this node was never served is null there, so it counts for no wave (issue 15).
         await d.deploys.engine
-          .onReport(report)
+          .onReport(vetted.report)
           .catch((err) => req.log.warn({ err: (err as Error).message }, "rollout progress failed"));
       }
       return reply

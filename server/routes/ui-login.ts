@@ -46,7 +46,12 @@ export function uiLoginRoutes(ui: FastifyInstance, d: Deps): void {
     const csrf = randomToken();
     setCookie(req, reply, loginCookie, csrf, 3600);
     const tokenTried = Boolean((req.body as { token?: string } | undefined)?.token);
-    return send(reply, { title: "Sign in", session: null }, loginPage(csrf, problem, tokenTried), status);
+    return send(
+      reply,
+      { title: "Sign in", session: null },
+      loginPage(csrf, problem, tokenTried, d.config.oidc?.label ?? null),
+      status,
+    );
   };
 
   ui.get("/ui/login", { config: { auth: "none" }, schema: page }, async (req, reply) => {

@@ -25,6 +25,7 @@ import { stylesheet } from "../ui/style.js";
 import { timelineUiRoutes } from "./timeline.js";
 import { uiActionRoutes } from "./ui-actions.js";
 import { uiLoginRoutes } from "./ui-login.js";
+import { uiOidcRoutes } from "./ui-oidc.js";
 import { uiRolloutRoutes } from "./ui-rollouts.js";
 import { uiRunRoutes } from "./ui-run-actions.js";
 
@@ -88,6 +89,7 @@ export function uiRoutes(app: FastifyInstance, d: Deps): void {
     );
 
     uiLoginRoutes(ui, d);
+    uiOidcRoutes(ui, d);
     uiActionRoutes(ui, d);
     uiRunRoutes(ui, d);
     uiRolloutRoutes(ui, d);

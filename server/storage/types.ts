@@ -47,7 +47,7 @@ export interface UserRecord {
 export interface AuditEntry {
   id: number;
   at: number;
-  /** `user:alice`, `token:0a1b2c3d4e5f`, `cli:root`, `webhook:git` (server/roles.ts). */
+  /** `user:alice`, `token:0a1b2c3d4e5f`, `oidc:alice@example.com`, `cli:root`, `webhook:git` (server/roles.ts). */
   actor: string;
   role: string;
   /** What was done: `node.revoke`, `token.create`, `nodes.run`, ... (docs/server.md lists them). */

@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { hashSecret, safeEqual } from "../identity.js";
-import type { Principal } from "../roles.js";
+import { isRole, type Principal } from "../roles.js";
 import { tokenId } from "../storage/sql/tokens.js";
 import type { Storage } from "../storage/types.js";
 
@@ -49,17 +49,24 @@ export const csrfFor = (secret: string): string =>
 
 export const randomToken = (): string => randomBytes(32).toString("base64url");
 
+/**
+ * Sets a dashboard cookie: HttpOnly, SameSite=Strict, for /ui, unless `opts` says otherwise (the
+ * OIDC round trip's cookie must come back on the provider's redirect, a cross-site navigation: Lax).
+ */
 export function setCookie(
   req: FastifyRequest,
   reply: FastifyReply,
   name: string,
   value: string,
   maxAgeS: number,
+  opts: { path?: string; sameSite?: "Strict" | "Lax" } = {},
 ) {
   const secure = req.protocol === "https" ? "; Secure" : "";
   const prior = reply.getHeader("set-cookie");
   const list = prior === undefined ? [] : [prior].flat().map(String);
-  list.push(`${name}=${value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`);
+  list.push(
+    `${name}=${value}; Path=${opts.path ?? "/ui"}; HttpOnly; SameSite=${opts.sameSite ?? "Strict"}; Max-Age=${maxAgeS}${secure}`,
+  );
   reply.header("set-cookie", list);
 }
 
@@ -91,11 +98,17 @@ async function sessionPrincipal(storage: Storage, stored: string, now: number): 
     if (token?.kind !== "admin" || (token.expires_at !== null && token.expires_at <= now)) return null;
     return { kind: "token", id: tokenId(token.hash), role: token.role };
   }
+  if (kind === "oidc") {
+    // `oidc:ROLE:NAME`: the role the provider's claims granted at sign-in, for the session's life.
+    const colon = id.indexOf(":");
+    const role = id.slice(0, colon);
+    return colon > 0 && isRole(role) ? { kind: "oidc", id: id.slice(colon + 1), role } : null;
+  }
   return null;
 }
 
 /**
- * Starts a session for `principal` (`user:NAME` or `token:HASH`): stores its hash and sets the
+ * Starts a session for `principal` (`user:NAME`, `token:HASH` or `oidc:ROLE:NAME`): stores its hash and sets the
  * cookie. It ends with the admin token it was opened with (`tokenExpiresAt`, null for a token that
  * never expires, or an account) if that comes first: a session never outlives its token.
  */

@@ -22,7 +22,7 @@ h1 code{font-size:16px}
 .key.c-ok{background:var(--ok)}h1 .h-link{font-size:14px;font-weight:400;margin-left:12px}.windows{margin:0 0 10px}
 .search-help p{max-width:70em;margin:6px 0}.search-error{color:var(--failed);background:#fdf3f2;border:1px solid #f1c8c4;border-radius:6px;padding:8px 12px;white-space:pre-wrap}
 input,select,button{font:inherit}input[type=search],input[type=password],select{padding:4px 6px;border:1px solid #c9ced6;border-radius:4px}
-button{padding:4px 12px;border:1px solid var(--accent);background:var(--accent);color:#fff;border-radius:4px;cursor:pointer}
+button,a.button{padding:4px 12px;border:1px solid var(--accent);background:var(--accent);color:#fff;border-radius:4px;cursor:pointer}a.button{display:inline-block;text-decoration:none}
 table{width:100%;border-collapse:collapse;background:var(--card);border:1px solid var(--line);border-radius:8px;margin:8px 0}
 th,td{text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-weight:600;color:#3a4352;background:#fafbfc}th a{color:inherit}

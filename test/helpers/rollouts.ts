@@ -1,7 +1,9 @@
 /**
  * Driving rollouts through a test server's real routes: nodes that pull their catalog (which says
  * the commit it was compiled from) and post reports on a commit, healthy or failing a health check,
- * as an agent would; the signals the rollout sent, read back from the signals table.
+ * as an agent would: pull first, then report what was pulled (the server believes a report's commit
+ * only when it served it to that node, issue 15); the signals the rollout sent, read back from the
+ * signals table.
  */
 import type { Report } from "../../core/types.js";
 import { bearer, type TestServer } from "./server-app.js";
@@ -12,11 +14,15 @@ export interface RolloutFleet {
   creds: Record<string, string>;
   /** The commit the node's catalog is compiled from now. */
   served(node: string): Promise<string>;
-  /** Posts a report on `commit`: healthy, or failing its health check. */
+  /**
+   * Pulls the node's catalog (a plan's, with `noop`), which must be compiled from `commit`, then
+   * posts a report on it: healthy, or failing its health check. `unserved` skips the pull: a node
+   * claiming a commit it was never served.
+   */
   report(
     node: string,
     commit: string,
-    o?: { fail?: boolean; changed?: boolean; noop?: boolean },
+    o?: { fail?: boolean; changed?: boolean; noop?: boolean; unserved?: boolean },
   ): Promise<void>;
   /** Every node pulls and reports (healthy) on what it is served. */
   converge(nodes?: string[]): Promise<void>;
@@ -25,11 +31,11 @@ export interface RolloutFleet {
 export async function rolloutFleet(s: TestServer, names: string[]): Promise<RolloutFleet> {
   const creds: Record<string, string> = {};
   for (const n of names) creds[n] = await s.enroll(n);
-  const served = async (node: string) => {
+  const served = async (node: string, noop = false) => {
     const res = await s.app.inject({
       method: "POST",
       url: "/api/v1/catalog",
-      headers: bearer(creds[node] ?? ""),
+      headers: { ...bearer(creds[node] ?? ""), ...(noop ? { "x-tend-run": "noop" } : {}) },
       payload: { facts: facts(node) },
     });
     if (res.statusCode !== 200) throw new Error(`catalog ${node}: ${res.statusCode} ${res.body}`);
@@ -37,7 +43,7 @@ export async function rolloutFleet(s: TestServer, names: string[]): Promise<Roll
     if (commit !== res.json().catalog.commit) throw new Error("the header and the catalog disagree");
     return String(commit);
   };
-  const report: RolloutFleet["report"] = async (node, commit, o = {}) => {
+  const post = async (node: string, commit: string, o: Parameters<RolloutFleet["report"]>[2] = {}) => {
     const r: Report = makeReport(node, commit, o.changed ? { drifted: ["file:/etc/motd"] } : {});
     if (o.noop) r.mode = "noop";
     if (o.fail) {
@@ -62,12 +68,20 @@ export async function rolloutFleet(s: TestServer, names: string[]): Promise<Roll
     });
     if (res.statusCode !== 201) throw new Error(`report ${node}: ${res.statusCode} ${res.body}`);
   };
+  const report: RolloutFleet["report"] = async (node, commit, o = {}) => {
+    if (!o.unserved) {
+      const pulled = await served(node, o.noop);
+      if (pulled !== commit)
+        throw new Error(`${node} is served ${pulled.slice(0, 12)}: it cannot run ${commit.slice(0, 12)}`);
+    }
+    await post(node, commit, o);
+  };
   return {
     creds,
-    served,
+    served: (node) => served(node),
     report,
     async converge(nodes = names) {
-      for (const n of nodes) await report(n, await served(n));
+      for (const n of nodes) await post(n, await served(n));
     },
   };
 }

@@ -83,6 +83,8 @@ export class SqlRolloutStorage implements RolloutStorage {
   /** Set once a non-noop rollout is known to exist: it stays true (rollouts are kept). */
   private seen = false;
   private checkedAt = Number.NEGATIVE_INFINITY;
+  /** Whether a rollout of any kind (previews too) exists; null until read. It stays true once true. */
+  private anyRollout: boolean | null = null;
 
   constructor(private readonly db: Driver) {}
 
@@ -105,6 +107,7 @@ export class SqlRolloutStorage implements RolloutStorage {
       );
       const id = Number(row?.id);
       if (!r.noop) this.seen = true;
+      this.anyRollout = true;
       for (const [i, names] of r.waves.entries()) {
         await q(
           "INSERT INTO rollout_waves (rollout_id, idx, state, not_before) VALUES ($1, $2, 'pending', $3)",
@@ -204,7 +207,28 @@ export class SqlRolloutStorage implements RolloutStorage {
     return str(r?.last_commit);
   }
 
+  /**
+   * Whether a report could touch a rollout at all: every report asks, and most fleets have never
+   * had one. Rollouts are kept, so once one exists the answer is yes for good. Before that:
+   *  - SQLite: one process owns the file (as tryLock assumes) and only its create() makes rollouts,
+   *    so the table is read once and the flag answers from then on, with no query;
+   *  - PostgreSQL: another server may have created the first one a moment ago (and a node of its
+   *    canary may report here at once), so a "no" is never cached (a TTL would drop that report and
+   *    time the canary out): the table is read per report, one row at most, no write. When it has
+   *    no row, the UPDATE would have matched none at that instant either: skipping it changes nothing.
+   */
+  private async mayHaveRollout(): Promise<boolean> {
+    if (this.anyRollout) return true;
+    if (this.anyRollout === false && this.db.kind === "sqlite") return false;
+    const [r] = await this.db.query("SELECT id FROM rollouts LIMIT 1");
+    // create() may have set it while the read waited: a true is never turned back to false.
+    if (r !== undefined) this.anyRollout = true;
+    else this.anyRollout ??= false;
+    return this.anyRollout === true;
+  }
+
   async recordReport(o: ReportOutcome, now: number): Promise<number[]> {
+    if (!(await this.mayHaveRollout())) return [];
     // A node signalled and not yet heard from; while halted, a failed node may report again (after
     // a fix by hand), which the view then shows.
     const rows = await this.db.query(

@@ -4,11 +4,20 @@
  */
 import { type Html, html } from "../html.js";
 
-/** `tokenOpen`: the last attempt used a token, so its field is shown open. */
-export function loginPage(csrf: string, problem: string | null, tokenOpen = false): Html {
+/**
+ * `tokenOpen`: the last attempt used a token, so its field is shown open. `oidcLabel`: the OIDC
+ * provider's name, when one is configured (its button comes first).
+ */
+export function loginPage(
+  csrf: string,
+  problem: string | null,
+  tokenOpen = false,
+  oidcLabel: string | null = null,
+): Html {
   return html`<section class="login">
 <h1>Sign in</h1>
 ${problem ? html`<p class="error" role="alert">${problem}</p>` : ""}
+${oidcLabel ? html`<p><a class="button" href="/ui/login/oidc">Sign in with ${oidcLabel}</a></p><p class="muted">or with an account of this server:</p>` : ""}
 <form method="post" action="/ui/login">
 <input type="hidden" name="_csrf" value="${csrf}">
 <label>user <input type="text" name="user" autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="63" autofocus></label>

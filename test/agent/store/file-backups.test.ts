@@ -1,5 +1,16 @@
 /** The backup store behind the file kind, and `tend backup list|restore`. */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  existsSync,
+  promises as fsp,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
@@ -73,3 +84,28 @@ t.test("mistakes are usage errors; a missing backup is named", async (t) => {
   await t.rejects(cli("list", "--bogus"), { code: "TEND_E_USAGE" });
   await t.rejects(cli("restore", target, "--at", "ffffffffffff"), { code: "TEND_E_BACKUP_NOT_FOUND" });
 });
+
+t.test(
+  "a large file is backed up whole through a spool copy; a spool a killed run left is swept",
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "tend-backup-large-"));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const big = randomBytes(3 * 1024 * 1024);
+    const path = join(dir, "big.bin");
+    writeFileSync(path, big);
+    const store = new BackupStore(join(dir, "state"));
+    const fh = await fsp.open(path, "r");
+    const record = await store.save(path, fh, { mode: 0o644, uid: 0, gid: 0 }).finally(() => fh.close());
+    t.match(record, { size: big.length, sha256: createHash("sha256").update(big).digest("hex") });
+    t.ok((await store.read(record)).equals(big), "the object holds the bytes, whole");
+    t.same(
+      readdirSync(store.dir).filter((n) => n.startsWith(".spool-")),
+      [],
+      "no spool left behind after a save",
+    );
+    const left = join(store.dir, ".spool-0123456789ab.tmp");
+    writeFileSync(left, "half a copy");
+    t.same(store.sweepSpools(), [left]);
+    t.notOk(existsSync(left));
+  },
+);

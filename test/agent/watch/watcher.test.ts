@@ -1,7 +1,9 @@
 /**
  * The daemon's watcher with real files and a recording `repair`: a burst of writes is one repair,
  * tend's own writes (a run in progress, a lock held by a run by hand) are not repaired again, a
- * contested resource is left alone until the guard is cleared, and a new plan is picked up.
+ * contested resource is left alone until the guard is cleared, and a new plan is picked up. The
+ * run's process is asked for at a burst's first event (`prepare`), and let go when the burst comes
+ * to nothing (`dismiss`).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +14,7 @@ import { FightGuard } from "../../../agent/watch/guard.js";
 import { Watcher } from "../../../agent/watch/index.js";
 import { savePlan } from "../../../agent/watch/plan.js";
 
-async function setup(tt: { teardown(fn: () => void): void }) {
+async function setup(tt: { teardown(fn: () => void): void }, debounceMs = 50) {
   const dir = mkdtempSync(join(tmpdir(), "tend-watcher-"));
   const stateDir = join(dir, "state");
   mkdirSync(stateDir, { mode: 0o700 });
@@ -27,6 +29,8 @@ async function setup(tt: { teardown(fn: () => void): void }) {
     notify: { "file:a": ["service:x"] },
   });
   const repairs: string[][] = [];
+  /** prepare, repair and dismiss calls, in order. */
+  const calls: string[] = [];
   let wake: (() => void) | null = null;
   let accept = true;
   const w = await Watcher.start({
@@ -34,11 +38,14 @@ async function setup(tt: { teardown(fn: () => void): void }) {
     log: () => {},
     repair: (ids) => {
       if (!accept) return false;
+      calls.push("repair");
       repairs.push(ids.sort());
       wake?.();
       return true;
     },
-    debounceMs: 50,
+    prepare: () => calls.push("prepare"),
+    dismiss: () => calls.push("dismiss"),
+    debounceMs,
     graceMs: 50,
   });
   tt.teardown(() => {
@@ -53,7 +60,7 @@ async function setup(tt: { teardown(fn: () => void): void }) {
         if (repairs.length > before) resolve(repairs[before]!);
       };
     });
-  return { dir, stateDir, a, b, w, repairs, next, setAccept: (v: boolean) => (accept = v) };
+  return { dir, stateDir, a, b, w, repairs, calls, next, setAccept: (v: boolean) => (accept = v) };
 }
 
 t.test("a burst of writes to two files is one repair of both", async (t) => {
@@ -63,9 +70,24 @@ t.test("a burst of writes to two files is one repair of both", async (t) => {
   writeFileSync(s.a, "2");
   writeFileSync(s.b, "3");
   t.same(await got, ["file:a", "file:b"]);
+  t.same(s.calls, ["prepare", "repair"], "the run was asked to start up at the first event, once");
   s.w.runEnded();
   await sleep(200);
   t.equal(s.repairs.length, 1, "one run for the burst");
+});
+
+t.test("a burst whose resources all became contested meanwhile dismisses the prepared run", async (t) => {
+  const s = await setup(t, 1000);
+  writeFileSync(s.a, "fighting");
+  while (!s.calls.includes("prepare")) await sleep(10);
+  // The guard file names file:a contested before the window closes (a watch run by hand, say).
+  const g = FightGuard.empty();
+  for (let i = 0; i < 6; i++) g.record(["file:a"], Date.now(), { repairs: 5, windowS: 600 });
+  await g.save(s.stateDir);
+  await s.w.reload();
+  while (s.calls.length < 2) await sleep(10);
+  t.same(s.repairs, [], "no repair");
+  t.same(s.calls, ["prepare", "dismiss"], "the run started for it is let go");
 });
 
 t.test("events about a run's own resources are dropped; others wait for the run to end", async (t) => {
