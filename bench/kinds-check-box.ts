@@ -18,9 +18,9 @@ const contents = new Contents();
 
 function workload(): Record<string, CatalogResource[]> {
   mkdirSync("/srv/bench", { recursive: true });
-  const text = "x".repeat(1023) + "\n";
+  const text = `${"x".repeat(1023)}\n`;
   const sha = contents.add(text);
-  const lines = Array.from({ length: 20 }, (_, i) => `setting_${i} = ${i}`).join("\n") + "\n";
+  const lines = `${Array.from({ length: 20 }, (_, i) => `setting_${i} = ${i}`).join("\n")}\n`;
   const pub = process.env.BENCH_PUB!;
   const w: Record<string, CatalogResource[]> = {
     file: [],

@@ -13,7 +13,6 @@ import {
   type OwnedListing,
   ownedChanges,
   readListed,
-  readOwned,
   removeOwned,
   writeOwned,
 } from "./owned-file.js";
