@@ -30,6 +30,8 @@ export class RunState {
   private readonly log: (message: string) => void;
   private readonly content: (sha: string) => Promise<Buffer>;
   private readonly contentFile: (sha: string) => Promise<ContentFile | null>;
+  /** One function for the run, not one per resource's context (the no-op path makes thousands). */
+  private readonly contentSize = (sha: string): number | undefined => this.catalog.files[sha]?.size;
   /** `ctx.run`: one scratch object for every kind call of the run. */
   private readonly scratch: Record<string, Json> = {};
   private current: Budget | null = null;
@@ -82,7 +84,7 @@ export class RunState {
       stateDir: this.options.stateDir,
       content: this.content,
       contentFile: this.contentFile,
-      contentSize: (sha) => this.catalog.files[sha]?.size,
+      contentSize: this.contentSize,
       prefetched,
       run: this.scratch,
       log: this.log,

@@ -62,48 +62,56 @@ export class ContentStore {
    */
   putFile(sha: string, src: string): void {
     if (!SHA.test(sha)) throw new Error(`content store: "${sha}" is not a sha256`);
-    const temp = this.temp(sha);
-    const out = openSync(
-      temp,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    );
-    let renamed = false;
-    let from: number | null = null;
-    try {
-      from = openSync(src, constants.O_RDONLY);
-      const h = createHash("sha256");
-      const buf = Buffer.allocUnsafe(1024 * 1024);
-      for (let n = readSync(from, buf); n > 0; n = readSync(from, buf)) {
-        h.update(buf.subarray(0, n));
-        for (let off = 0; off < n; ) off += writeSync(out, buf, off, n - off);
+    this.writeAs(sha, (out) => {
+      const from = openSync(src, constants.O_RDONLY);
+      try {
+        const h = createHash("sha256");
+        const buf = Buffer.allocUnsafe(1024 * 1024);
+        for (let n = readSync(from, buf); n > 0; n = readSync(from, buf)) {
+          h.update(buf.subarray(0, n));
+          for (let off = 0; off < n; ) off += writeSync(out, buf, off, n - off);
+        }
+        if (h.digest("hex") !== sha)
+          throw new Error(`content store: ${src} no longer hashes to ${sha} (changed since it was compiled)`);
+      } finally {
+        closeSync(from);
       }
-      if (h.digest("hex") !== sha)
-        throw new Error(`content store: ${src} no longer hashes to ${sha} (changed since it was compiled)`);
-      closeSync(out);
-      renameSync(temp, this.path(sha));
-      renamed = true;
-    } finally {
-      if (from !== null) closeSync(from);
-      if (!renamed) {
-        try {
-          closeSync(out);
-        } catch {}
-        try {
-          unlinkSync(temp);
-        } catch {}
-      }
-    }
+    });
   }
 
-  /** A private temp name in `sha`'s shard (made when missing). */
-  private temp(sha: string): string {
+  /**
+   * Writes a blob under `sha`: `fill` writes a private temp file (created with
+   * O_EXCL|O_NOFOLLOW in the blob's shard), which is renamed into place once `fill` returns; when it
+   * throws, the temp file is removed and nothing is replaced.
+   */
+  private writeAs(sha: string, fill: (fd: number) => void): void {
     const shard = join(this.dir, sha.slice(0, 2));
     if (!this.shards.has(shard)) {
       mkdirSync(shard, { recursive: true, mode: 0o700 });
       this.shards.add(shard);
     }
-    return join(shard, `.${sha}.${randomBytes(6).toString("hex")}.tmp`);
+    const temp = join(shard, `.${sha}.${randomBytes(6).toString("hex")}.tmp`);
+    const fd = openSync(
+      temp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
+    let closed = false;
+    let renamed = false;
+    try {
+      fill(fd);
+      closeSync(fd);
+      closed = true;
+      renameSync(temp, this.path(sha));
+      renamed = true;
+    } finally {
+      if (!closed) closeSync(fd);
+      if (!renamed) {
+        try {
+          unlinkSync(temp);
+        } catch {}
+      }
+    }
   }
 
   /** The bytes stored for `sha`, or null when there are none or they do not hash to `sha`. */
@@ -135,8 +143,7 @@ export class ContentStore {
 
   /** True when a blob of `size` bytes is stored under `sha` (not hashed: `read` checks). */
   has(sha: string, size: number): boolean {
-    const st = lstatSync(this.path(sha), { throwIfNoEntry: false });
-    return st?.isFile() === true && st.size === size;
+    return this.file(sha, size) !== null;
   }
 
   /**
@@ -146,29 +153,10 @@ export class ContentStore {
   put(sha: string, data: Uint8Array): void {
     if (!SHA.test(sha) || createHash("sha256").update(data).digest("hex") !== sha)
       throw new Error(`content store: the bytes given for ${sha} do not hash to it`);
-    const temp = this.temp(sha);
-    const fd = openSync(
-      temp,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    );
-    let renamed = false;
-    try {
+    this.writeAs(sha, (fd) => {
       let off = 0;
       while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-      closeSync(fd);
-      renameSync(temp, this.path(sha));
-      renamed = true;
-    } finally {
-      if (!renamed) {
-        try {
-          closeSync(fd);
-        } catch {}
-        try {
-          unlinkSync(temp);
-        } catch {}
-      }
-    }
+    });
   }
 
   /**
