@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort } from "../test/helpers/agent-e2e.js";
-import { repoRoot } from "../test/helpers/cli.js";
+import { tendArgv } from "../test/helpers/cli.js";
 import { TestRepo } from "../test/helpers/server-git.js";
 import { spawnServer, stop, tendServer } from "../test/helpers/server-process.js";
 
@@ -34,14 +34,7 @@ function tend(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numb
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [
-        "--import",
-        "tsx",
-        "--import",
-        `${repoRoot}test/helpers/peak-rss.mjs`,
-        `${repoRoot}cli/main.ts`,
-        ...args,
-      ],
+      tendArgv(args, true),
       { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
       (err, _out, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
     );

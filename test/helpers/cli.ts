@@ -10,11 +10,20 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * node's arguments to run `tend ARGS` from the sources; with `peakRss`, also the preload that writes
+ * the process's peak resident memory (KiB) to the file named by TEND_TEST_PEAK_FILE at exit.
+ */
+export function tendArgv(args: string[], peakRss = false): string[] {
+  const preload = peakRss ? ["--import", `${repoRoot}test/helpers/peak-rss.mjs`] : [];
+  return ["--import", "tsx", ...preload, `${repoRoot}cli/main.ts`, ...args];
+}
+
 export function tend(
   args: string[],
   opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
 ): CliResult {
-  const r = spawnSync(process.execPath, ["--import", "tsx", `${repoRoot}cli/main.ts`, ...args], {
+  const r = spawnSync(process.execPath, tendArgv(args), {
     cwd: opts.cwd ?? repoRoot,
     env: { ...process.env, ...opts.env },
     input: opts.input,

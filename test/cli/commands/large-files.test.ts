@@ -17,7 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import t, { type Test } from "tap";
-import { repoRoot, tend } from "../../helpers/cli.js";
+import { repoRoot, tend, tendArgv } from "../../helpers/cli.js";
 
 /** A repository whose `big` recipe copies files/big.bin (`size` bytes, sparse: no disk used). */
 function repoWithFile(t: Test, size: number, how: "source" | "template" = "source"): string {
@@ -154,23 +154,12 @@ function peakKiB(
   env: NodeJS.ProcessEnv,
 ): { code: number | null; kib: number; stderr: string } {
   const file = join(mkdtempSync(join(tmpdir(), "tend-peak-")), "kib");
-  const r = spawnSync(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--import",
-      `${repoRoot}test/helpers/peak-rss.mjs`,
-      `${repoRoot}cli/main.ts`,
-      ...args,
-    ],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, ...env, TEND_TEST_PEAK_FILE: file },
-      encoding: "utf8",
-      timeout: 300_000,
-    },
-  );
+  const r = spawnSync(process.execPath, tendArgv(args, true), {
+    cwd: repoRoot,
+    env: { ...process.env, ...env, TEND_TEST_PEAK_FILE: file },
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   const kib = existsSync(file) ? Number(readFileSync(file, "utf8")) : Number.NaN;
   rmSync(dirname(file), { recursive: true, force: true });
   return { code: r.status, kib, stderr: r.stderr };
